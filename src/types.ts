@@ -1,0 +1,67 @@
+/** Core types shared by adapters, workers and sinks (see ../shared/DESIGN.md). */
+
+export type Platform = "discord" | "slack" | "local";
+
+/**
+ * Identifies one conversation (one memory):
+ * `discord:<guildId|dm>:<channelId>[:<threadId>]` · `slack:<teamId>:<channelId>[:<threadTs>]` · `local:<room>[:<thread>]`
+ */
+export type ConversationKey = string;
+
+/** Where a reply lives: the placeholder message the adapter posted, which the worker edits. */
+export interface ReplyTarget {
+  platform: Platform;
+  /** Discord channel or thread id; Slack channel id; local: the room. */
+  channelId: string;
+  /** Slack thread_ts; unused on Discord (threads are channels there). */
+  threadId?: string;
+  /** Discord message id; Slack message ts; local: the reply stream id. */
+  messageId: string;
+  /** Slack team id / Discord guild id, when the sink needs it (per-workspace budgets). */
+  workspaceId?: string;
+}
+
+export interface ChatAuthor {
+  id: string;
+  name: string;
+}
+
+/** One user message, normalized by an adapter. Stored as inbox data: plain JSON. */
+export interface ChatRequest {
+  /** Stable per platform message: the dedupe key. */
+  requestId: string;
+  conversationKey: ConversationKey;
+  author: ChatAuthor;
+  /** Bot mention stripped, normalized. */
+  text: string;
+  receivedAt: number;
+  reply: ReplyTarget;
+  /** When set, this request regenerates the last answer instead of adding a user turn. */
+  regenerate?: boolean;
+}
+
+export interface EditOptions {
+  /** The last edit of a reply: must land (retried through rate limits). */
+  final: boolean;
+}
+
+/** Delivers a reply's text to where the user sees it. One implementation per platform. */
+export interface ReplySink {
+  /** The longest text one message may carry; longer replies continue in follow-up messages. */
+  readonly maxLength: number;
+  /** Replace the text of an existing message. */
+  edit(target: ReplyTarget, text: string, opts: EditOptions): Promise<void>;
+  /** Post an overflow message after `after`; returns where it lives. */
+  post(after: ReplyTarget, text: string): Promise<ReplyTarget>;
+}
+
+/** One stored turn of a conversation. */
+export interface ChatTurn {
+  role: "user" | "assistant";
+  text: string;
+  /** Author display name for user turns in shared channels. */
+  name?: string;
+  /** The turn's size in model tokens, including the chat template around it. */
+  tokens?: number;
+  at: number;
+}
