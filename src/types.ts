@@ -43,6 +43,8 @@ export interface ChatRequest {
 export interface EditOptions {
   /** The last edit of a reply: must land (retried through rate limits). */
   final: boolean;
+  /** A short note shown under the answer (stopped, trimmed memory, …), for sinks without `renderNote`. */
+  note?: string;
 }
 
 /** Delivers a reply's text to where the user sees it. One implementation per platform. */
@@ -53,6 +55,12 @@ export interface ReplySink {
   edit(target: ReplyTarget, text: string, opts: EditOptions): Promise<void>;
   /** Post an overflow message after `after`; returns where it lives. */
   post(after: ReplyTarget, text: string): Promise<ReplyTarget>;
+  /** How a note is appended to the message text on this platform (absent: passed as `opts.note`). */
+  renderNote?(note: string): string;
+  /** Edits to one message no sooner than this apart (ms); the worker's default when absent. */
+  readonly minEditIntervalMs?: number;
+  /** A shared budget that every edit and post of this reply must take a token from (per workspace). */
+  acquireBudget?(target: ReplyTarget): Promise<void>;
 }
 
 /** One stored turn of a conversation. */

@@ -1,0 +1,58 @@
+/**
+ * `npm start`: the adapters whose credentials are configured, plus a worker in the same process
+ * (set EXTERNAL_WORKERS=true to run workers separately with `npm run worker`). With no platform
+ * configured it explains how to configure one and points to `npm run chat`.
+ */
+import { loadConfig } from "./config.ts";
+import { Keys } from "./keys.ts";
+import { loggerFromConfig } from "./logger.ts";
+import { ConversationMemory } from "./memory/ConversationMemory.ts";
+import { createChatQueue, Ingestor } from "./queue/Ingestor.ts";
+import { connectRedis, createRedis } from "./redisConnection.ts";
+import { runMain } from "./runMain.ts";
+import type { AdapterDeps, RunningAdapter } from "./adapterTypes.ts";
+import { startWorker, type RunningWorker } from "../workers/startWorker.ts";
+import { platformSinks } from "../workers/platformSinks.ts";
+import { startPlatformAdapters } from "./startPlatformAdapters.ts";
+
+const HOW_TO = `qwenbot: no chat platform is configured.
+
+  Discord: set DISCORD_TOKEN (README, "Discord").
+  Slack:   set SLACK_BOT_TOKEN plus SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode) (README, "Slack").
+
+To talk to the bot in this terminal right now:  npm run chat
+`;
+
+runMain(async () => {
+  const config = loadConfig();
+  if (!config.DISCORD_TOKEN && !config.SLACK_BOT_TOKEN) {
+    process.stdout.write(HOW_TO);
+    return 0;
+  }
+  const logger = loggerFromConfig(config);
+  const keys = new Keys(config.REDIS_PREFIX);
+  const redis = createRedis(config.REDIS_URL, "producer");
+  await connectRedis(redis, config.REDIS_URL);
+  const queue = createChatQueue(redis, keys);
+  const deps: AdapterDeps = {
+    config,
+    logger,
+    redis,
+    keys,
+    ingestor: new Ingestor(redis, queue, keys, { maxInputChars: config.MAX_INPUT_CHARS, maxPendingPerConversation: config.MAX_PENDING_PER_CONVERSATION }),
+    memory: new ConversationMemory(redis, keys, config.MEMORY_TTL_SECONDS),
+  };
+  let worker: RunningWorker | undefined;
+  if (!config.EXTERNAL_WORKERS) worker = await startWorker({ config, logger, sinks: await platformSinks(config, logger, redis, keys), progress: process.stderr.isTTY === true });
+  const adapters: RunningAdapter[] = await startPlatformAdapters(deps);
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", () => resolve());
+    process.once("SIGTERM", () => resolve());
+  });
+  logger.info("shutting down");
+  for (const a of adapters) await a.close();
+  await worker?.close();
+  await queue.close();
+  redis.disconnect();
+  return 0;
+});

@@ -1,0 +1,175 @@
+/**
+ * Decides when the user sees a reply's text: throttled snapshots of the latest text, at most one
+ * edit in flight, the next no sooner than the interval, rate limits honoured, and the final text
+ * always lands. Text longer than one message continues in follow-up messages, split at paragraph
+ * or line boundaries and never inside a code block.
+ */
+import { LockLostError, PlatformRateLimitedError } from "../errors.ts";
+import type { Logger } from "../logger.ts";
+import { splitMessage } from "../text/splitMessage.ts";
+import type { ReplySink, ReplyTarget } from "../types.ts";
+
+/** Room kept in each message for a note under the answer. */
+const NOTE_RESERVE = 200;
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export interface ReplyStreamerOptions {
+  intervalMs: number;
+  logger: Logger;
+  /** Throws LockLostError when this worker no longer owns the reply (checked before each edit). */
+  guard?: () => Promise<void>;
+  /** Called when a follow-up message was posted, with every message of the reply (persist them). */
+  onMessages?: (targets: ReplyTarget[]) => Promise<void>;
+  /** Give up on the final edit after this long (ms). */
+  finalDeadlineMs?: number;
+}
+
+export class ReplyStreamer {
+  private readonly messages: ReplyTarget[];
+  private readonly sent: Array<string | undefined> = [];
+  private latest = "";
+  private version = 0;
+  private sentVersion = 0;
+  private lastStart = 0;
+  private retryAt = 0;
+  private closed = false;
+  private lockLost = false;
+  private pumping: Promise<void> | undefined;
+  /** Edits and posts actually sent (metrics, tests). */
+  edits = 0;
+  rateLimited = 0;
+
+  constructor(
+    private readonly sink: ReplySink,
+    messages: readonly ReplyTarget[],
+    private readonly opts: ReplyStreamerOptions,
+  ) {
+    if (messages.length === 0) throw new Error("a reply needs its placeholder message");
+    this.messages = [...messages];
+  }
+
+  get targets(): readonly ReplyTarget[] {
+    return this.messages;
+  }
+
+  get ownershipLost(): boolean {
+    return this.lockLost;
+  }
+
+  private get interval(): number {
+    return Math.max(this.opts.intervalMs, this.sink.minEditIntervalMs ?? 0);
+  }
+
+  /** Offer the latest text; an edit follows when the interval allows. Never blocks. */
+  update(text: string): void {
+    if (this.closed || text.length === 0 || text === this.latest) return;
+    this.latest = text;
+    this.version++;
+    this.pumping ??= this.pump().finally(() => {
+      this.pumping = undefined;
+    });
+  }
+
+  private async waitTurn(): Promise<void> {
+    const wait = Math.max(this.lastStart + this.interval, this.retryAt) - Date.now();
+    if (wait > 0) await sleep(wait);
+  }
+
+  private async pump(): Promise<void> {
+    while (!this.closed && this.sentVersion < this.version) {
+      await this.waitTurn();
+      if (this.closed) return;
+      const v = this.version;
+      try {
+        await this.deliver(this.latest, false);
+        this.sentVersion = v;
+      } catch (err) {
+        if (err instanceof PlatformRateLimitedError) {
+          this.rateLimited++;
+          this.retryAt = Date.now() + err.retryAfterMs;
+          this.opts.logger.warn({ retryAfterMs: err.retryAfterMs }, "edit rate limited; waiting");
+        } else if (err instanceof LockLostError) {
+          this.lockLost = true;
+          this.closed = true;
+          this.opts.logger.warn("job lock lost; this worker stops editing the reply");
+        } else {
+          // A failed intermediate edit is not fatal: the next one carries newer text.
+          this.sentVersion = v;
+          this.opts.logger.warn({ err }, "intermediate edit failed");
+        }
+      }
+    }
+  }
+
+  /**
+   * Send the final text (with an optional note under it) and wait until it landed.
+   * Throws LockLostError when another worker owns the reply, or the last error after the deadline.
+   */
+  async finish(text: string, note?: string): Promise<void> {
+    this.closed = true;
+    await this.pumping;
+    if (this.lockLost) throw new LockLostError();
+    const deadline = Date.now() + (this.opts.finalDeadlineMs ?? 120_000);
+    let attempt = 0;
+    for (;;) {
+      await this.waitTurn();
+      try {
+        await this.deliver(text, true, note);
+        return;
+      } catch (err) {
+        if (err instanceof LockLostError) {
+          this.lockLost = true;
+          throw err;
+        }
+        attempt++;
+        if (err instanceof PlatformRateLimitedError) {
+          this.rateLimited++;
+          this.retryAt = Date.now() + err.retryAfterMs;
+        } else {
+          this.retryAt = Date.now() + Math.min(250 * 2 ** attempt, 8000);
+        }
+        if (this.retryAt > deadline) throw err;
+        this.opts.logger.warn({ err, attempt }, "final edit failed; retrying");
+      }
+    }
+  }
+
+  private async deliver(text: string, final: boolean, note?: string): Promise<void> {
+    const limit = Number.isFinite(this.sink.maxLength) ? this.sink.maxLength - NOTE_RESERVE : Infinity;
+    const chunks = Number.isFinite(limit) ? splitMessage(text, limit) : [text];
+    if (chunks.length === 0) chunks.push("");
+    this.lastStart = Date.now();
+    for (let i = 0; i < chunks.length; i++) {
+      const last = i === chunks.length - 1;
+      let body = chunks[i]!;
+      let opts = { final: final && last } as { final: boolean; note?: string };
+      if (last && note) {
+        if (this.sink.renderNote) body += this.sink.renderNote(note);
+        else opts = { ...opts, note };
+      }
+      const key = `${body}\u0000${opts.note ?? ""}\u0000${opts.final}`;
+      if (i < this.messages.length) {
+        if (this.sent[i] === key) continue;
+        await this.opts.guard?.();
+        await this.sink.acquireBudget?.(this.messages[i]!);
+        await this.sink.edit(this.messages[i]!, body, opts);
+      } else {
+        await this.opts.guard?.();
+        await this.sink.acquireBudget?.(this.messages[i - 1]!);
+        const posted = await this.sink.post(this.messages[i - 1]!, body);
+        this.messages.push(posted);
+        await this.opts.onMessages?.(this.messages);
+      }
+      this.sent[i] = key;
+      this.edits++;
+    }
+    // Follow-ups left from an earlier attempt at this reply (a crashed worker) that the text no longer needs.
+    if (final) {
+      for (let i = chunks.length; i < this.messages.length; i++) {
+        if (this.sent[i] === "\u0000end") continue;
+        await this.sink.edit(this.messages[i]!, "…", { final: true });
+        this.sent[i] = "\u0000end";
+      }
+    }
+  }
+}

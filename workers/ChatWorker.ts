@@ -1,0 +1,251 @@
+/**
+ * The worker: takes "conversation X has work" jobs, answers the oldest message in X's inbox with
+ * the model, streams the text into the reply's placeholder through the platform's ReplySink,
+ * commits the turns atomically after the final edit, and re-adds the job if X has more waiting.
+ */
+import { EventEmitter } from "node:events";
+import { randomUUID } from "node:crypto";
+import { Worker, type Job, type Queue } from "bullmq";
+import type { Redis } from "ioredis";
+import { LockLostError } from "../src/errors.ts";
+import { Keys, QUEUE_NAME } from "../src/keys.ts";
+import type { Logger } from "../src/logger.ts";
+import { ConversationMemory, type CommitOutcome } from "../src/memory/ConversationMemory.ts";
+import { jobOptionsFor } from "../src/queue/Ingestor.ts";
+import { ReplyStreamer } from "../src/stream/ReplyStreamer.ts";
+import type { ChatRequest, ChatTurn, Platform, ReplySink, ReplyTarget } from "../src/types.ts";
+import type { GenerateResult, ModelRunner } from "./inference/ModelRunner.ts";
+
+export interface ChatWorkerSettings {
+  systemPrompt: string;
+  maxNewTokens: number;
+  temperature: number;
+  topK: number;
+  memoryTtlSeconds: number;
+  /** Edit interval for platform replies. */
+  streamIntervalMs: number;
+  /** Edit interval for local surfaces. */
+  localStreamIntervalMs: number;
+  lockMs: number;
+  /** How often abandoned inboxes are looked for. */
+  sweepIntervalMs?: number;
+}
+
+export interface ChatWorkerDeps {
+  /** For BullMQ's blocking commands (maxRetriesPerRequest: null). */
+  bullConnection: Redis;
+  /** For the worker's own commands. */
+  redis: Redis;
+  /** A connection for the stop channel subscription. */
+  subscriber: Redis;
+  queue: Queue;
+  keys: Keys;
+  runner: ModelRunner;
+  sinks: Partial<Record<Platform, ReplySink>>;
+  logger: Logger;
+}
+
+export interface GenerationEvent {
+  request: ChatRequest;
+  /** The turns the model saw before the new message (after fitting). */
+  history: ChatTurn[];
+  result: GenerateResult;
+  commit: CommitOutcome;
+  targets: readonly ReplyTarget[];
+}
+
+/** What the user sees when their reply could not be generated. */
+const FAILURE_NOTE = "Sorry — something went wrong while answering. Please try again.";
+
+export class ChatWorker extends EventEmitter<{ generation: [GenerationEvent]; refused: [ChatRequest, string] }> {
+  readonly id = randomUUID().slice(0, 8);
+  private worker: Worker | undefined;
+  private readonly memory: ConversationMemory;
+  private readonly active = new Map<string, AbortController>();
+  private sweeper: NodeJS.Timeout | undefined;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly deps: ChatWorkerDeps,
+    private readonly settings: ChatWorkerSettings,
+  ) {
+    super();
+    this.memory = new ConversationMemory(deps.redis, deps.keys, settings.memoryTtlSeconds);
+    this.log = deps.logger.child({ worker: this.id });
+  }
+
+  async start(): Promise<void> {
+    const { deps, settings } = this;
+    await deps.subscriber.subscribe(deps.keys.stopChannel);
+    deps.subscriber.on("message", (channel: string, requestId: string) => {
+      if (channel === deps.keys.stopChannel) this.active.get(requestId)?.abort(new Error("stopped by user"));
+    });
+    this.worker = new Worker(QUEUE_NAME, (job, token) => this.process(job, token), {
+      connection: deps.bullConnection,
+      prefix: deps.keys.bull,
+      concurrency: deps.runner.sequences,
+      lockDuration: settings.lockMs,
+      stalledInterval: settings.lockMs,
+      maxStalledCount: 20,
+    });
+    this.worker.on("failed", (job, err) => this.log.error({ err, jobId: job?.id, conversation: job?.data?.conversationKey }, "job failed"));
+    this.worker.on("error", (err) => this.log.error({ err }, "worker error"));
+    await this.worker.waitUntilReady();
+    const sweepMs = settings.sweepIntervalMs ?? 30_000;
+    this.sweeper = setInterval(() => void this.sweep().catch((err) => this.log.warn({ err }, "sweep failed")), sweepMs);
+    this.sweeper.unref();
+    this.log.info({ concurrency: deps.runner.sequences }, "worker ready");
+  }
+
+  /** Re-add work for conversations whose inbox has messages but no job (after crashes or lost signals). */
+  async sweep(): Promise<number> {
+    const { redis, keys, queue } = this.deps;
+    let added = 0;
+    for (const conv of await redis.smembers(keys.inboxes)) {
+      const n = await redis.zcard(keys.inbox(conv));
+      if (n === 0) {
+        await redis.eval("if redis.call('ZCARD', KEYS[1]) == 0 then return redis.call('SREM', KEYS[2], ARGV[1]) end return 0", 2, keys.inbox(conv), keys.inboxes, conv);
+        continue;
+      }
+      await queue.add("turn", { conversationKey: conv }, jobOptionsFor(conv));
+      added++;
+    }
+    return added;
+  }
+
+  private async process(job: Job<{ conversationKey: string }>, token: string | undefined): Promise<void> {
+    const { redis, keys, queue } = this.deps;
+    const conv = job.data.conversationKey;
+    const [requestId] = await redis.zrange(keys.inbox(conv), 0, 0);
+    if (!requestId) return;
+    const raw = await redis.get(keys.request(requestId));
+    if (raw) {
+      const request = JSON.parse(raw) as ChatRequest;
+      const lockKey = `${keys.bull}:${QUEUE_NAME}:${job.id}:lock`;
+      await this.answer(request, lockKey, token ?? "");
+    } else {
+      this.log.warn({ requestId, conversation: conv }, "request expired before it was answered; dropping it");
+      await redis.zrem(keys.inbox(conv), requestId);
+    }
+    if ((await redis.zcard(keys.inbox(conv))) > 0) await queue.add("turn", { conversationKey: conv }, jobOptionsFor(conv));
+  }
+
+  private async answer(request: ChatRequest, lockKey: string, lockToken: string): Promise<void> {
+    const { redis, keys, runner, sinks } = this.deps;
+    const { settings } = this;
+    const log = this.log.child({ conversation: request.conversationKey, requestId: request.requestId, platform: request.reply.platform });
+    const sink = sinks[request.reply.platform];
+    const commit = (turns: ChatTurn[], dropOldest = 0, replaceLastAssistant = false, epochSeen = "") =>
+      this.memory.commit({ conversationKey: request.conversationKey, requestId: request.requestId, epochSeen, lockKey, lockToken, turns, dropOldest, replaceLastAssistant });
+    if (!sink) {
+      log.error("no reply sink for this platform on this worker (is its token configured here?); dropping the message");
+      await commit([]);
+      return;
+    }
+    const record = await redis.hgetall(keys.reply(request.requestId));
+    const targets: ReplyTarget[] = record.messages ? (JSON.parse(record.messages) as ReplyTarget[]) : [request.reply];
+    await redis.hset(keys.reply(request.requestId), "state", "generating", "worker", this.id);
+    const streamer = new ReplyStreamer(sink, targets, {
+      intervalMs: request.reply.platform === "local" ? settings.localStreamIntervalMs : settings.streamIntervalMs,
+      logger: log,
+      guard: lockToken
+        ? async () => {
+            if ((await redis.get(lockKey)) !== lockToken) throw new LockLostError();
+          }
+        : undefined,
+      onMessages: async (all) => {
+        await redis.hset(keys.reply(request.requestId), "messages", JSON.stringify(all));
+      },
+    });
+    const finishRefusal = async (message: string) => {
+      await streamer.finish("", message);
+      await commit([]);
+      this.emit("refused", request, message);
+    };
+
+    const { turns, epoch } = await this.memory.load(request.conversationKey);
+    let history = turns;
+    let userText = request.text;
+    if (request.regenerate) {
+      const lastUser = turns.length >= 2 && turns.at(-1)!.role === "assistant" ? turns.at(-2) : undefined;
+      if (!lastUser || lastUser.role !== "user") return finishRefusal("There is no answer to regenerate in this conversation yet.");
+      userText = lastUser.text;
+      history = turns.slice(0, -2);
+    }
+    const fit = runner.fitHistory(settings.systemPrompt, history, userText, settings.maxNewTokens);
+    if (fit.tooLong) {
+      log.info({ userTokens: fit.userTokens, maxUserTokens: fit.maxUserTokens }, "message longer than the context budget; refused");
+      return finishRefusal(
+        `Your message is ${fit.userTokens} tokens long; the most I can read at once is ${Math.max(0, fit.maxUserTokens)} tokens. Please shorten it.`,
+      );
+    }
+    if (await redis.exists(keys.stopped(request.requestId))) return finishRefusal("Stopped before it started.");
+
+    const abort = new AbortController();
+    this.active.set(request.requestId, abort);
+    let result: GenerateResult;
+    try {
+      result = await runner.generate({
+        conversationKey: request.conversationKey,
+        systemPrompt: settings.systemPrompt,
+        history: fit.history,
+        userText,
+        maxTokens: settings.maxNewTokens,
+        temperature: settings.temperature,
+        topK: settings.topK,
+        signal: abort.signal,
+        onToken: (stream) => streamer.update(stream.text()),
+      });
+    } catch (err) {
+      log.error({ err }, "generation failed");
+      await streamer.finish("", FAILURE_NOTE).catch((e) => log.error({ err: e }, "could not deliver the failure note"));
+      await commit([]);
+      return;
+    } finally {
+      this.active.delete(request.requestId);
+    }
+    if (streamer.ownershipLost) {
+      log.warn("lock lost during generation; leaving the reply to the worker that owns it");
+      return;
+    }
+    const notes: string[] = [];
+    if (result.stopReason === "abort") notes.push("stopped");
+    else if (result.stopReason === "maxTokens") notes.push(`reached the ${settings.maxNewTokens}-token limit`);
+    if (fit.dropped > 0) notes.push("older messages of this conversation were left out to fit the model's memory");
+    if (result.text.length === 0 && result.stopReason !== "abort") notes.push("the model gave an empty answer");
+    try {
+      await streamer.finish(result.text, notes.length > 0 ? notes.join(" · ") : undefined);
+    } catch (err) {
+      if (err instanceof LockLostError) {
+        log.warn("lock lost before the final edit; not committing");
+        return;
+      }
+      throw err;
+    }
+    const now = Date.now();
+    const newTurns: ChatTurn[] = [];
+    if (!request.regenerate) newTurns.push({ role: "user", text: userText, name: request.author.name, tokens: fit.userTokens, at: request.receivedAt });
+    newTurns.push({ role: "assistant", text: result.text, tokens: runner.turnTokens({ text: result.text }), at: now });
+    const outcome = await commit(newTurns, fit.dropped, request.regenerate === true, epoch);
+    log.info(
+      {
+        tokens: result.generatedTokens,
+        stopReason: result.stopReason,
+        evaluatedInputTokens: result.evaluatedInputTokens,
+        ttftMs: Math.round(result.ttftMs),
+        totalMs: Math.round(result.totalMs),
+        edits: streamer.edits,
+        commit: outcome,
+      },
+      "reply done",
+    );
+    this.emit("generation", { request, history: fit.history, result, commit: outcome, targets: streamer.targets });
+  }
+
+  /** Stop taking jobs; let running replies finish (BullMQ waits for them). */
+  async close(): Promise<void> {
+    clearInterval(this.sweeper);
+    await this.worker?.close();
+    await this.deps.subscriber.unsubscribe().catch(() => {});
+  }
+}

@@ -1,0 +1,14 @@
+/** The platform reply sinks this worker can write to, from the configured credentials. */
+import type { Redis } from "ioredis";
+import type { Config } from "../src/config.ts";
+import type { Keys } from "../src/keys.ts";
+import type { Logger } from "../src/logger.ts";
+import type { Platform, ReplySink } from "../src/types.ts";
+
+export async function platformSinks(config: Config, logger: Logger, redis: Redis, keys: Keys): Promise<Partial<Record<Platform, ReplySink>>> {
+  const sinks: Partial<Record<Platform, ReplySink>> = {};
+  // DISCORD: if (config.DISCORD_TOKEN) sinks.discord = createDiscordSink(config, logger);
+  // SLACK: if (config.SLACK_BOT_TOKEN) sinks.slack = createSlackSink(config, logger, redis, keys);
+  void config; void logger; void redis; void keys;
+  return sinks;
+}

@@ -1,0 +1,101 @@
+/**
+ * Everything a worker process needs, wired from the config: Redis connections, the model (loaded
+ * once), the sequence pool, the reply sinks, and the ChatWorker. Used by `npm run worker`,
+ * `npm start`, the terminal chat's in-process worker, tests and the benchmark.
+ */
+import type { Queue } from "bullmq";
+import type { Redis } from "ioredis";
+import type { Config } from "../src/config.ts";
+import { Keys } from "../src/keys.ts";
+import type { Logger } from "../src/logger.ts";
+import { createChatQueue } from "../src/queue/Ingestor.ts";
+import { connectRedis, createRedis } from "../src/redisConnection.ts";
+import { RedisStreamSink } from "../src/stream/RedisStreamSink.ts";
+import type { Platform, ReplySink } from "../src/types.ts";
+import { ChatWorker } from "./ChatWorker.ts";
+import { loadModel } from "./inference/loadModel.ts";
+import { ModelRunner } from "./inference/ModelRunner.ts";
+
+export interface RunningWorker {
+  worker: ChatWorker;
+  runner: ModelRunner;
+  queue: Queue;
+  redis: Redis;
+  close(): Promise<void>;
+}
+
+export interface StartWorkerOptions {
+  config: Config;
+  logger: Logger;
+  /** Platform sinks (Discord, Slack) in addition to the local one. */
+  sinks?: Partial<Record<Platform, ReplySink>>;
+  /** Reuse an already loaded model (tests, benchmark). */
+  runner?: ModelRunner;
+  /** Show the model download progress bar. */
+  progress?: boolean;
+  sweepIntervalMs?: number;
+}
+
+export async function startWorker(opts: StartWorkerOptions): Promise<RunningWorker> {
+  const { config, logger } = opts;
+  const keys = new Keys(config.REDIS_PREFIX);
+  const redis = createRedis(config.REDIS_URL, "worker");
+  // Fail fast and clearly before spending time on the model when Redis is not there.
+  await connectRedis(redis, config.REDIS_URL);
+  const runner =
+    opts.runner ??
+    new ModelRunner(
+      await loadModel({
+        model: config.MODEL,
+        modelsDir: config.modelsDir,
+        gpu: config.GPU,
+        threads: config.THREADS,
+        contextSize: config.CONTEXT_SIZE,
+        sequences: config.WORKER_CONCURRENCY,
+        logger,
+        progress: opts.progress,
+      }).catch(async (err: unknown) => {
+        redis.disconnect();
+        throw err;
+      }),
+    );
+  const bullConnection = createRedis(config.REDIS_URL, "worker");
+  const subscriber = createRedis(config.REDIS_URL, "worker");
+  const queue = createChatQueue(redis, keys);
+  const worker = new ChatWorker(
+    {
+      bullConnection,
+      redis,
+      subscriber,
+      queue,
+      keys,
+      runner,
+      sinks: { local: new RedisStreamSink(redis, keys), ...opts.sinks },
+      logger,
+    },
+    {
+      systemPrompt: config.SYSTEM_PROMPT,
+      maxNewTokens: config.MAX_NEW_TOKENS,
+      temperature: config.TEMPERATURE,
+      topK: config.TOP_K,
+      memoryTtlSeconds: config.MEMORY_TTL_SECONDS,
+      streamIntervalMs: config.STREAM_INTERVAL_MS,
+      localStreamIntervalMs: config.LOCAL_STREAM_INTERVAL_MS,
+      lockMs: config.JOB_LOCK_MS,
+      sweepIntervalMs: opts.sweepIntervalMs,
+    },
+  );
+  await worker.start();
+  return {
+    worker,
+    runner,
+    queue,
+    redis,
+    async close() {
+      await worker.close();
+      await queue.close();
+      if (!opts.runner) await runner.close();
+      for (const c of [redis, bullConnection, subscriber]) c.disconnect();
+    },
+  };
+}
