@@ -40,6 +40,10 @@ export class Keys {
   stopped(requestId: string): string {
     return `${this.prefix}:stopped:${requestId}`;
   }
+  /** Messages a user sent in one minute (per-user rate limit). */
+  rate(userKey: string, minute: number): string {
+    return `${this.prefix}:rate:${userKey}:${minute}`;
+  }
   get stopChannel(): string {
     return `${this.prefix}:stop`;
   }

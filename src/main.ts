@@ -7,7 +7,7 @@ import { loadConfig } from "./config.ts";
 import { Keys } from "./keys.ts";
 import { loggerFromConfig } from "./logger.ts";
 import { ConversationMemory } from "./memory/ConversationMemory.ts";
-import { createChatQueue, Ingestor } from "./queue/Ingestor.ts";
+import { createChatQueue, ingestOptionsFrom, Ingestor } from "./queue/Ingestor.ts";
 import { connectRedis, createRedis } from "./redisConnection.ts";
 import { runMain } from "./runMain.ts";
 import type { AdapterDeps, RunningAdapter } from "./adapterTypes.ts";
@@ -39,7 +39,7 @@ runMain(async () => {
     logger,
     redis,
     keys,
-    ingestor: new Ingestor(redis, queue, keys, { maxInputChars: config.MAX_INPUT_CHARS, maxPendingPerConversation: config.MAX_PENDING_PER_CONVERSATION }),
+    ingestor: new Ingestor(redis, queue, keys, ingestOptionsFrom(config, { rateLimit: true })),
     memory: new ConversationMemory(redis, keys, config.MEMORY_TTL_SECONDS),
   };
   let worker: RunningWorker | undefined;

@@ -56,6 +56,16 @@ export interface GenerationEvent {
 
 /** What the user sees when their reply could not be generated. */
 const FAILURE_NOTE = "Sorry — something went wrong while answering. Please try again.";
+/** Shown while a reply interrupted by a worker restart waits for another worker. */
+const INTERRUPTED_NOTE = "interrupted by a worker restart — resuming shortly…";
+
+/** The abort reason when the worker shuts down mid-reply: the job is retried elsewhere. */
+export class ShutdownAbort extends Error {
+  constructor() {
+    super("worker shutting down");
+    this.name = "ShutdownAbort";
+  }
+}
 
 export class ChatWorker extends EventEmitter<{ generation: [GenerationEvent]; refused: [ChatRequest, string] }> {
   readonly id = randomUUID().slice(0, 8);
@@ -88,13 +98,41 @@ export class ChatWorker extends EventEmitter<{ generation: [GenerationEvent]; re
       stalledInterval: settings.lockMs,
       maxStalledCount: 20,
     });
-    this.worker.on("failed", (job, err) => this.log.error({ err, jobId: job?.id, conversation: job?.data?.conversationKey }, "job failed"));
+    this.worker.on("failed", (job, err) => {
+      if (err instanceof ShutdownAbort || err.name === "ShutdownAbort") return;
+      this.log.error({ err, jobId: job?.id, conversation: job?.data?.conversationKey, attempts: job?.attemptsMade }, "job failed");
+      if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) void this.failForGood(job.data.conversationKey);
+    });
     this.worker.on("error", (err) => this.log.error({ err }, "worker error"));
     await this.worker.waitUntilReady();
     const sweepMs = settings.sweepIntervalMs ?? 30_000;
     this.sweeper = setInterval(() => void this.sweep().catch((err) => this.log.warn({ err }, "sweep failed")), sweepMs);
     this.sweeper.unref();
     this.log.info({ concurrency: deps.runner.sequences }, "worker ready");
+  }
+
+  /**
+   * A job that failed every attempt: tell the user in the placeholder of the message at the head
+   * of the inbox, take that message out so the conversation is not blocked, and go on.
+   */
+  private async failForGood(conv: string): Promise<void> {
+    const { redis, keys, sinks, queue } = this.deps;
+    try {
+      const [requestId] = await redis.zrange(keys.inbox(conv), 0, 0);
+      if (!requestId) return;
+      const raw = await redis.get(keys.request(requestId));
+      if (raw) {
+        const request = JSON.parse(raw) as ChatRequest;
+        const sink = sinks[request.reply.platform];
+        if (sink?.renderNote) await sink.edit(request.reply, sink.renderNote(FAILURE_NOTE).trim(), { final: true }).catch(() => {});
+        else await sink?.edit(request.reply, "", { final: true, note: FAILURE_NOTE }).catch(() => {});
+      }
+      await this.memory.commit({ conversationKey: conv, requestId, epochSeen: "", lockKey: keys.reply(requestId), lockToken: "", turns: [], dropOldest: 0, replaceLastAssistant: false });
+      await redis.hset(keys.reply(requestId), "state", "failed");
+      if ((await redis.zcard(keys.inbox(conv))) > 0) await queue.add("turn", { conversationKey: conv }, jobOptionsFor(conv));
+    } catch (err) {
+      this.log.error({ err, conversation: conv }, "could not report a failed job to the user");
+    }
   }
 
   /** Re-add work for conversations whose inbox has messages but no job (after crashes or lost signals). */
@@ -204,6 +242,13 @@ export class ChatWorker extends EventEmitter<{ generation: [GenerationEvent]; re
     } finally {
       this.active.delete(request.requestId);
     }
+    if (abort.signal.reason instanceof ShutdownAbort) {
+      // Not committed: the job fails with ShutdownAbort and is retried by another worker, which
+      // edits this same placeholder again.
+      log.warn("reply interrupted by shutdown; requeued");
+      await streamer.interim(result.text, INTERRUPTED_NOTE);
+      throw abort.signal.reason;
+    }
     if (streamer.ownershipLost) {
       log.warn("lock lost during generation; leaving the reply to the worker that owns it");
       return;
@@ -242,10 +287,22 @@ export class ChatWorker extends EventEmitter<{ generation: [GenerationEvent]; re
     this.emit("generation", { request, history: fit.history, result, commit: outcome, targets: streamer.targets });
   }
 
-  /** Stop taking jobs; let running replies finish (BullMQ waits for them). */
-  async close(): Promise<void> {
+  /**
+   * Stop taking jobs and let running replies finish within `graceMs`; replies still running then
+   * are stopped with a visible note and requeued for another worker (nothing is committed for them).
+   */
+  async close(graceMs = Infinity): Promise<void> {
     clearInterval(this.sweeper);
-    await this.worker?.close();
+    const closing = this.worker?.close();
+    let timer: NodeJS.Timeout | undefined;
+    if (Number.isFinite(graceMs)) {
+      timer = setTimeout(() => {
+        if (this.active.size > 0) this.log.warn({ replies: this.active.size }, "shutdown grace period over: interrupting running replies");
+        for (const c of this.active.values()) c.abort(new ShutdownAbort());
+      }, graceMs);
+    }
+    await closing;
+    clearTimeout(timer);
     await this.deps.subscriber.unsubscribe().catch(() => {});
   }
 }

@@ -21,7 +21,8 @@ export interface RunningWorker {
   runner: ModelRunner;
   queue: Queue;
   redis: Redis;
-  close(): Promise<void>;
+  /** Graceful: running replies get `graceMs` (default SHUTDOWN_GRACE_MS) to finish, then are requeued. */
+  close(graceMs?: number): Promise<void>;
 }
 
 export interface StartWorkerOptions {
@@ -91,8 +92,8 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
     runner,
     queue,
     redis,
-    async close() {
-      await worker.close();
+    async close(graceMs?: number) {
+      await worker.close(graceMs ?? config.SHUTDOWN_GRACE_MS);
       await queue.close();
       if (!opts.runner) await runner.close();
       for (const c of [redis, bullConnection, subscriber]) c.disconnect();

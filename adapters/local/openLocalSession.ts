@@ -5,7 +5,7 @@
 import type { Config } from "../../src/config.ts";
 import { Keys } from "../../src/keys.ts";
 import { createLogger, secretValues, type Logger } from "../../src/logger.ts";
-import { createChatQueue, Ingestor } from "../../src/queue/Ingestor.ts";
+import { createChatQueue, ingestOptionsFrom, Ingestor } from "../../src/queue/Ingestor.ts";
 import { connectRedis, createRedis } from "../../src/redisConnection.ts";
 import { startWorker, type RunningWorker } from "../../workers/startWorker.ts";
 import { LocalChatClient } from "./LocalChatClient.ts";
@@ -44,7 +44,7 @@ export async function openLocalSession(opts: { config: Config; room: string; ext
     blocking.disconnect();
     throw err;
   }
-  const ingestor = new Ingestor(redis, queue, keys, { maxInputChars: config.MAX_INPUT_CHARS });
+  const ingestor = new Ingestor(redis, queue, keys, ingestOptionsFrom(config, { rateLimit: false }));
   const client = new LocalChatClient({ redis, blocking, keys, ingestor, memoryTtlSeconds: config.MEMORY_TTL_SECONDS }, opts.room);
   return {
     client,

@@ -6,6 +6,7 @@
  */
 import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
+import type { Config } from "../config.ts";
 import { InputRejectedError, RedisUnavailableError } from "../errors.ts";
 import { Keys, QUEUE_NAME } from "../keys.ts";
 import type { ChatRequest, ConversationKey } from "../types.ts";
@@ -15,6 +16,8 @@ export interface IngestOptions {
   maxInputChars: number;
   /** Most messages waiting in one conversation's inbox. */
   maxPendingPerConversation?: number;
+  /** Most messages one user may send per minute (0: no limit). */
+  userMessagesPerMinute?: number;
   /** How long a platform message id is remembered for dedupe. */
   dedupeTtlSeconds?: number;
   /** How long a waiting request is kept. */
@@ -28,9 +31,15 @@ export interface IngestResult {
 }
 
 const APPEND = `
--- KEYS: dedupe, inbox, request, seq, inboxes
--- ARGV: requestId, json, dedupeTtl, requestTtl, cap, conversationKey
+-- KEYS: dedupe, inbox, request, seq, inboxes, rate
+-- ARGV: requestId, json, dedupeTtl, requestTtl, cap, conversationKey, perMinute
 if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[3]) == false then return {-1, 0} end
+local limit = tonumber(ARGV[7])
+if limit > 0 then
+  local used = redis.call('INCR', KEYS[6])
+  if used == 1 then redis.call('EXPIRE', KEYS[6], 120) end
+  if used > limit then redis.call('DEL', KEYS[1]); return {-3, used - 1} end
+end
 local n = redis.call('ZCARD', KEYS[2])
 if n >= tonumber(ARGV[5]) then redis.call('DEL', KEYS[1]); return {-2, n} end
 local seq = redis.call('INCR', KEYS[4])
@@ -39,6 +48,18 @@ redis.call('SET', KEYS[3], ARGV[2], 'EX', ARGV[4])
 redis.call('SADD', KEYS[5], ARGV[6])
 return {seq, n}
 `;
+
+/** Ingest options from the config. Local surfaces (the operator's own terminal) have no per-user rate limit. */
+export function ingestOptionsFrom(
+  config: Pick<Config, "MAX_INPUT_CHARS" | "MAX_PENDING_PER_CONVERSATION" | "USER_MESSAGES_PER_MINUTE" | "MEMORY_TTL_SECONDS">,
+  opts: { rateLimit: boolean },
+): IngestOptions {
+  return {
+    maxInputChars: config.MAX_INPUT_CHARS,
+    maxPendingPerConversation: config.MAX_PENDING_PER_CONVERSATION,
+    userMessagesPerMinute: opts.rateLimit ? config.USER_MESSAGES_PER_MINUTE : 0,
+  };
+}
 
 export function jobOptionsFor(conversationKey: ConversationKey) {
   return {
@@ -84,24 +105,29 @@ export class Ingestor {
     try {
       res = (await this.redis.eval(
         APPEND,
-        5,
+        6,
         k.dedupe(request.requestId),
         k.inbox(request.conversationKey),
         k.request(request.requestId),
         k.seq,
         k.inboxes,
+        k.rate(`${request.reply.platform}:${request.author.id}`, Math.floor(request.receivedAt / 60_000)),
         request.requestId,
         JSON.stringify(request),
         String(this.opts.dedupeTtlSeconds ?? 24 * 3600),
         String(this.opts.requestTtlSeconds ?? 7 * 24 * 3600),
         String(this.opts.maxPendingPerConversation ?? 20),
         request.conversationKey,
+        String(this.opts.userMessagesPerMinute ?? 0),
       )) as [number, number];
     } catch (err) {
       throw new RedisUnavailableError(`could not queue the message: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     }
     const [seq, ahead] = res;
     if (seq === -1) throw new InputRejectedError("DUPLICATE_MESSAGE", "This message was already received.");
+    if (seq === -3) {
+      throw new InputRejectedError("RATE_LIMITED", `You're sending messages faster than I can answer (${ahead} in the last minute). Please wait a moment and try again.`);
+    }
     if (seq === -2) {
       throw new InputRejectedError("QUEUE_FULL", `This conversation already has ${ahead} messages waiting. Please wait for the answers before sending more.`);
     }

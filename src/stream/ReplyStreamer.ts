@@ -134,6 +134,22 @@ export class ReplyStreamer {
     }
   }
 
+  /**
+   * Stop streaming and show `text` with a note, not as the final version (the reply will be
+   * continued by another worker). Best effort: failures are logged, not thrown.
+   */
+  async interim(text: string, note: string): Promise<void> {
+    this.closed = true;
+    await this.pumping;
+    if (this.lockLost) return;
+    try {
+      await this.waitTurn();
+      await this.deliver(text, false, note);
+    } catch (err) {
+      this.opts.logger.warn({ err }, "could not show the interruption note");
+    }
+  }
+
   private async deliver(text: string, final: boolean, note?: string): Promise<void> {
     const limit = Number.isFinite(this.sink.maxLength) ? this.sink.maxLength - NOTE_RESERVE : Infinity;
     const chunks = Number.isFinite(limit) ? splitMessage(text, limit) : [text];

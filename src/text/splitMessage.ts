@@ -255,7 +255,7 @@ function decide(W: string, atEnd: boolean, maxLength: number, F: number): Decisi
       if (line.kind === "open" || line.kind === "close") continue;
       if (isHighSurrogate(W.charCodeAt(c - 1)) && isLowSurrogate(W.charCodeAt(c))) continue;
       if (softBadBoundary(W, c)) continue;
-      if (line.fenceLike && isFenceLine(W.slice(line.start, c), state, F)) continue;
+      
       if (startsFenceLike(W, c, line.end) && isFenceLine(W.slice(c, line.end), state, F)) continue;
       level = midLineLevel(W, c);
     }

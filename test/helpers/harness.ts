@@ -7,7 +7,7 @@ import type { Redis } from "ioredis";
 import { loadConfig, type Config } from "../../src/config.ts";
 import { Keys } from "../../src/keys.ts";
 import { createLogger, type Logger } from "../../src/logger.ts";
-import { createChatQueue, Ingestor } from "../../src/queue/Ingestor.ts";
+import { createChatQueue, ingestOptionsFrom, Ingestor } from "../../src/queue/Ingestor.ts";
 import { createRedis } from "../../src/redisConnection.ts";
 import { LocalChatClient } from "../../adapters/local/LocalChatClient.ts";
 import { loadModel } from "../../workers/inference/loadModel.ts";
@@ -64,7 +64,7 @@ export class Harness {
     this.keys = new Keys(config.REDIS_PREFIX);
     this.redis = createRedis(config.REDIS_URL, "worker");
     this.queue = createChatQueue(this.redis, this.keys);
-    this.ingestor = new Ingestor(this.redis, this.queue, this.keys, { maxInputChars: config.MAX_INPUT_CHARS });
+    this.ingestor = new Ingestor(this.redis, this.queue, this.keys, ingestOptionsFrom(config, { rateLimit: false }));
     this.logger = createLogger({ level: "silent" });
   }
 
