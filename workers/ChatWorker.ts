@@ -67,7 +67,7 @@ export class ShutdownAbort extends Error {
   }
 }
 
-export class ChatWorker extends EventEmitter<{ generation: [GenerationEvent]; refused: [ChatRequest, string] }> {
+export class ChatWorker extends EventEmitter<{ generation: [GenerationEvent]; refused: [ChatRequest, string]; lockLost: [ChatRequest] }> {
   readonly id = randomUUID().slice(0, 8);
   private worker: Worker | undefined;
   private readonly memory: ConversationMemory;
@@ -193,6 +193,11 @@ export class ChatWorker extends EventEmitter<{ generation: [GenerationEvent]; re
         : undefined,
       onMessages: async (all) => {
         await redis.hset(keys.reply(request.requestId), "messages", JSON.stringify(all));
+      },
+      // Another worker owns this reply now: stop generating at once and free the sequence.
+      onLockLost: () => {
+        this.emit("lockLost", request);
+        this.active.get(request.requestId)?.abort(new LockLostError());
       },
     });
     const finishRefusal = async (message: string) => {

@@ -20,6 +20,8 @@ export interface ReplyStreamerOptions {
   guard?: () => Promise<void>;
   /** Called when a follow-up message was posted, with every message of the reply (persist them). */
   onMessages?: (targets: ReplyTarget[]) => Promise<void>;
+  /** Called once when the lock is found lost (stop generating). */
+  onLockLost?: () => void;
   /** Give up on the final edit after this long (ms). */
   finalDeadlineMs?: number;
 }
@@ -92,6 +94,7 @@ export class ReplyStreamer {
           this.lockLost = true;
           this.closed = true;
           this.opts.logger.warn("job lock lost; this worker stops editing the reply");
+          this.opts.onLockLost?.();
         } else {
           // A failed intermediate edit is not fatal: the next one carries newer text.
           this.sentVersion = v;
@@ -158,7 +161,8 @@ export class ReplyStreamer {
     for (let i = 0; i < chunks.length; i++) {
       const last = i === chunks.length - 1;
       let body = chunks[i]!;
-      let opts = { final: final && last } as { final: boolean; note?: string };
+      // Every message of a final delivery is final (no more edits: sinks drop their Stop buttons).
+      let opts = { final } as { final: boolean; note?: string };
       if (last && note) {
         if (this.sink.renderNote) body += this.sink.renderNote(note);
         else opts = { ...opts, note };

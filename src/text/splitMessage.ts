@@ -124,6 +124,8 @@ interface Line {
   after: Fence | null;
   /** Starts with optional whitespace and ``` or ~~~ (may still be no fence line). */
   fenceLike: boolean;
+  /** Contains ``` or ~~~ somewhere (so a cut inside it could leave a fence-like rest). */
+  hasRun: boolean;
 }
 
 /** Soft cut levels, best first (indexes into `best`). */
@@ -198,7 +200,16 @@ function parseLines(W: string, atEnd: boolean, F: number): Line[] {
         } else kind = "text";
       }
     }
-    lines.push({ start: s, end, kind, before, after: fence, fenceLike: startsFenceLike(W, s, end) });
+    const slice = W.slice(s, end);
+    lines.push({
+      start: s,
+      end,
+      kind,
+      before,
+      after: fence,
+      fenceLike: startsFenceLike(W, s, end),
+      hasRun: slice.includes("```") || slice.includes("~~~"),
+    });
     if (nl === -1) break;
     s = nl + 1;
   }
@@ -234,6 +245,21 @@ function decide(W: string, atEnd: boolean, maxLength: number, F: number): Decisi
   }
 
   const top = Math.min(maxLength, W.length - 1);
+  // At the end of the text, keep some content for the last chunk: a chunk of trailing
+  // whitespace alone would be an empty message (Discord refuses those).
+  const contentEnd = atEnd ? W.replace(/\s+$/, "").length : W.length + 1;
+  let cut = contentEnd - 1 < top ? selectCut(W, lines, contentEnd - 1, maxLength, F) : -1;
+  if (cut === -1) cut = selectCut(W, lines, top, maxLength, F);
+  if (cut === -1) cut = fallbackCut(W, lines, top, maxLength);
+
+  let li = lines.length - 1;
+  while (lines[li]!.start > cut) li--;
+  const state = lines[li]!.before;
+  return { cut, close: closeFor(W, cut, state), reopen: state ? reopenLine(state) : "" };
+}
+
+/** The best cut at or below `top` by the preference order in the module comment; -1 if none is allowed. */
+function selectCut(W: string, lines: Line[], top: number, maxLength: number, F: number): number {
   const half = Math.floor(maxLength / 2);
   const best: [number, number, number, number] = [-1, -1, -1, -1];
   let bestSoft = -1;
@@ -255,8 +281,8 @@ function decide(W: string, atEnd: boolean, maxLength: number, F: number): Decisi
       if (line.kind === "open" || line.kind === "close") continue;
       if (isHighSurrogate(W.charCodeAt(c - 1)) && isLowSurrogate(W.charCodeAt(c))) continue;
       if (softBadBoundary(W, c)) continue;
-      
-      if (startsFenceLike(W, c, line.end) && isFenceLine(W.slice(c, line.end), state, F)) continue;
+      if (line.fenceLike && isFenceLine(W.slice(line.start, c), state, F)) continue;
+      if (line.hasRun && startsFenceLike(W, c, line.end) && isFenceLine(W.slice(c, line.end), state, F)) continue;
       level = midLineLevel(W, c);
     }
     if (level === -1) {
@@ -267,15 +293,9 @@ function decide(W: string, atEnd: boolean, maxLength: number, F: number): Decisi
     if (c >= half && best[level] === -1) best[level] = c;
   }
 
-  let cut = best.find((c) => c !== -1) ?? -1;
-  if (cut === -1) cut = bestSoft;
-  if (cut === -1) cut = bestHard;
-  if (cut === -1) cut = fallbackCut(W, lines, top, maxLength);
-
-  li = lines.length - 1;
-  while (lines[li]!.start > cut) li--;
-  const state = lines[li]!.before;
-  return { cut, close: closeFor(W, cut, state), reopen: state ? reopenLine(state) : "" };
+  const preferred = best.find((c) => c !== -1);
+  if (preferred !== undefined) return preferred;
+  return bestSoft !== -1 ? bestSoft : bestHard;
 }
 
 /** Last resort (not reached by any text we know of): the furthest cut that fits, fences ignored. */
