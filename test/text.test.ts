@@ -107,6 +107,28 @@ function fenceStateAfter(text: string, F = 200): Fence | null {
   return fence;
 }
 
+/** Fence state of `text` at each of `positions` (at a line start: before that line; mid-line: the line's). */
+function fenceStatesAt(text: string, F: number, positions: number[]): Array<Fence | null | "inside-fence-line"> {
+  const lines: Array<{ start: number; end: number; before: Fence | null; fenceLine: boolean }> = [];
+  let fence: Fence | null = null;
+  let start = 0;
+  for (const line of text.split("\n")) {
+    const before = fence;
+    if (fence) {
+      if (isClosingFence(line, fence, F)) fence = null;
+    } else {
+      fence = openingFence(line, F);
+    }
+    lines.push({ start, end: start + line.length, before, fenceLine: before !== fence });
+    start += line.length + 1;
+  }
+  return positions.map((pos) => {
+    const line = lines.findLast((l) => l.start <= pos)!;
+    if (pos === line.start) return line.before;
+    return line.fenceLine ? "inside-fence-line" : line.before;
+  });
+}
+
 const isHigh = (c: number) => c >= 0xd800 && c <= 0xdbff;
 const isLow = (c: number) => c >= 0xdc00 && c <= 0xdfff;
 const hasLoneSurrogate = (s: string) => /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(s);
@@ -145,7 +167,20 @@ function checkParts(text: string, max: number, parts: ChunkPart[]): void {
       expect(isHigh(text.charCodeAt(part.start - 1)) && isLow(text.charCodeAt(part.start)), ctx).toBe(false);
     }
   }
+  // The split invents no fence and loses none: a chunk reopens exactly where the original
+  // is inside a code block, and closes exactly where it is left inside one.
+  const states = [...fenceStatesAt(text, F, parts.map((p) => p.start)), fenceStateAfter(text, F)];
+  for (let i = 0; i < parts.length; i++) {
+    expect(states[i] === "inside-fence-line", `chunk ${i} starts inside a fence line`).toBe(false);
+    expect(parts[i]!.reopen !== "", `chunk ${i} reopen`).toBe(states[i] !== null);
+    const after = i + 1 < parts.length ? states[i + 1] : states[parts.length];
+    expect(parts[i]!.close !== "", `chunk ${i} close`).toBe(after !== null);
+  }
   expect(joinParts(parts)).toBe(text);
+  // Trailing whitespace (shorter than an eighth of the limit) never ends up alone in a last,
+  // empty-looking message.
+  const trailing = text.length - text.trimEnd().length;
+  if (text.trim() !== "" && trailing <= max / 8) expect(parts[parts.length - 1]!.text.trim()).not.toBe("");
   if (!hasLoneSurrogate(text)) for (const part of parts) expect(hasLoneSurrogate(part.text)).toBe(false);
 }
 
@@ -185,6 +220,13 @@ describe("splitMessage: concrete cases", () => {
     expect(split(`${a} ${"B".repeat(80)}`, 100)[0]!.text).toBe(`${a} `);
   });
 
+  it("keeps trailing whitespace with the last content instead of sending it alone", () => {
+    expect(splitMessage(`${"A".repeat(1799)}\n\n`, 1800)).toEqual(["A".repeat(1798), "A\n\n"]);
+    const text = `${"Some text here. ".repeat(100)}\n\n${"More text. ".repeat(20)}\n\n\n`;
+    const chunks = split(text, 1800).map((p) => p.text);
+    expect(chunks[chunks.length - 1]!.trim()).not.toBe("");
+  });
+
   it("does not take a preferred boundary that leaves the chunk less than half full", () => {
     const text = `${"A".repeat(10)}\n\n${"B".repeat(70)} ${"C".repeat(40)}`;
     const parts = split(text, 100);
@@ -208,7 +250,7 @@ describe("splitMessage: concrete cases", () => {
     const seg = new Intl.Segmenter("und", { granularity: "grapheme" });
     const boundaries = (s: string) => new Set([...seg.segment(s)].map((x) => x.index).concat(s.length));
     for (const unit of ["😀", "👨‍👩‍👧", "🇺🇸", "👍🏽", "e\u0301", "𠮷"]) {
-      for (const max of [33, 50, 2000]) {
+      for (const max of [33, 2000]) {
         const text = unit.repeat(Math.ceil(4100 / unit.length));
         const parts = split(text, max);
         expect(parts.length).toBeGreaterThan(1);
@@ -282,13 +324,20 @@ describe("splitMessage: concrete cases", () => {
   });
 
   it("does not turn half a line into a fence", () => {
-    // The whole line is not a fence (backtick in the info string), but its first half would be.
-    const line = "```ts`" + "w".repeat(300);
-    const parts = split(`${line}\nend`, 100);
-    expect(parts.length).toBeGreaterThan(3);
-    // And text after a hard cut does not start with a fence either.
-    const tricky = "a".repeat(95) + "```js" + "b".repeat(100);
-    split(tricky, 100);
+    // The whole line is no fence (backtick in the info string, and too long), but the part
+    // before its only space would open one.
+    const noFence = (text: string, max: number) => {
+      const parts = split(text, max);
+      expect(parts.length).toBeGreaterThan(1);
+      for (const p of parts) expect(p.reopen + p.close, JSON.stringify(p.text)).toBe("");
+    };
+    noFence("```ts `" + "w".repeat(300), 100);
+    // Inside a block: "``` " would close it; the chunk must not end there.
+    const inBlock = split("```\n``` " + "x".repeat(300) + "\n```", 100);
+    for (const p of inBlock.slice(0, -1)) expect(p.close).not.toBe("");
+    // The rest of a line cut after a space must not start a fence in the next chunk.
+    // (the line's newline lies beyond the limit, so the space is the best cut there is)
+    noFence("a".repeat(90) + " ```jsbbbbb\n" + "c".repeat(50), 100);
   });
 
   it("splits a 5000+ character reply with code blocks for Discord and Slack", () => {
@@ -321,7 +370,7 @@ describe("splitMessage: properties on random texts", () => {
     const rng = prng(2);
     for (let n = 0; n < 40; n++) {
       const max = pick(rng, [32, 50, 100, 300, 2000]);
-      const full = randomText(rng, int(rng, 500, 7000));
+      const full = randomText(rng, int(rng, 500, Math.min(7000, 40 * max)));
       const finalChunks = splitMessage(full, max);
       let previous: string[] = [];
       let length = 0;
@@ -435,7 +484,7 @@ describe("toMrkdwn", () => {
     ["```ts\nconst a = x < y && **z**;\n```", "```\nconst a = x &lt; y &amp;&amp; **z**;\n```"],
     ["~~~\ncode\n~~~", "```\ncode\n```"],
     ["- list:\n  ```py\n  x = 1\n  ```", "• list:\n```\nx = 1\n```"],
-    ["````md\n```js\nx\n```\n````", "````".replace("````", "```") + "\n`\u200b`\u200b`js\nx\n`\u200b`\u200b`\n```"],
+    ["````md\n```js\nx\n```\n````", "```\n`\u200b`\u200b`js\nx\n`\u200b`\u200b`\n```"],
     ["snake_case_name and 2*3*4", "snake_case_name and 2*3*4"],
     ["see https://x.com/a_b_c_d. ok", "see https://x.com/a_b_c_d. ok"],
     ["https://x.com/?a=1&b=2", "https://x.com/?a=1&amp;b=2"],

@@ -29,18 +29,26 @@
  * The splitter is greedy, and the choice of each cut depends only on a bounded window: the
  * chunk's reopen line plus the next `maxLength + fenceLineMax + 2` characters of the text
  * (`fenceLineMax` = min(200, maxLength / 4): fence lines longer than that are not fences,
- * so a line is classified by its first `fenceLineMax + 1` characters). The remainder after a
- * cut is handled exactly as if `reopen + rest` were a fresh text. Hence:
- *   - a chunk whose window lies inside the part of the text that will not change any more
- *     is frozen: any text that extends it splits with the same chunk there;
+ * so a line is classified by its first `fenceLineMax + 1` characters), and on whether
+ * anything but whitespace follows that window (see below). The remainder after a cut is
+ * handled exactly as if `reopen + rest` were a fresh text. Hence:
+ *   - a chunk is frozen once its window lies inside the part of the text that will not
+ *     change any more and non-whitespace follows the window there: every text that extends
+ *     it splits with the same chunk in the same place;
  *   - `splitMessage(text)` equals `frozen` followed by `splitMessage(tail)`.
  * `splitStable` returns that split. For append-only text (a reply streamed token by token)
  * the unchanging part is the whole current text; for a derived text that can still change
- * near its end (Slack mrkdwn of a partial Markdown reply), pass `stableLength`.
+ * near its end (Slack mrkdwn of a partial Markdown reply, see `formatForSlackStreaming`),
+ * pass `stableLength`. Non-frozen chunks may still move while the text grows.
  *
- * Empty text gives no chunks. A chunk can consist of whitespace only when the text has a
- * whitespace run that does not fit before a cut (e.g. trailing blank lines at the limit);
- * trim the reply first if that matters (Discord refuses empty messages).
+ * Whitespace: when only whitespace follows a cut, the cut moves back so that the last chunk
+ * keeps some content (a message of blank lines alone is empty to Discord, which refuses
+ * it). This fails only when the trailing whitespace run by itself nearly fills a message.
+ * A whitespace-only chunk in the middle needs a whitespace run of about half the limit.
+ * Empty text gives no chunks.
+ *
+ * Mid-line cuts (only for lines with no line break in reach) may fall inside an inline
+ * construct (`code span`, a link); they are rare and cost formatting, never text.
  */
 
 import { type Fence, fenceMarker, isClosingFence, openingFence, reopenLine } from "./fence.ts";
@@ -145,23 +153,34 @@ function run(text: string, maxLength: number, stableLength: number): { parts: Ch
   const parts: ChunkPart[] = [];
   let frozenCount = 0;
   let frozenRun = true;
+  // Whether anything but whitespace follows a window decides where the last chunk may end
+  // (see `decide`), so a chunk is frozen only once non-whitespace follows its window.
+  const contentEnd = endOfContent(text, text.length);
+  const stableContentEnd = endOfContent(text, stableLength);
   let p = 0;
   let prefix = "";
   while (prefix.length + (text.length - p) > 0) {
     const contentWindow = windowSize - prefix.length;
     const atEnd = text.length - p <= contentWindow;
     const W = prefix + text.slice(p, p + contentWindow);
-    const d = decide(W, atEnd, maxLength, F);
+    const d = decide(W, atEnd, contentEnd <= p + contentWindow, maxLength, F);
     const end = p + d.cut - prefix.length;
     if (end <= p && !(atEnd && d.cut === W.length)) throw new Error("splitMessage: no progress (internal error)");
     parts.push({ text: W.slice(0, d.cut) + d.close, start: p, end, reopen: prefix, close: d.close });
-    if (frozenRun && !atEnd && p + contentWindow < stableLength) frozenCount++;
+    if (frozenRun && stableContentEnd > p + contentWindow) frozenCount++;
     else frozenRun = false;
     if (d.cut === W.length && atEnd) break;
     p = end;
     prefix = d.reopen;
   }
   return { parts, frozenCount };
+}
+
+/** Index after the last non-whitespace character of `text.slice(0, end)` (0 if none). */
+function endOfContent(text: string, end: number): number {
+  let i = end;
+  while (i > 0 && /\s/.test(text[i - 1]!)) i--;
+  return i;
 }
 
 interface Decision {
@@ -235,7 +254,11 @@ function closeFor(W: string, cut: number, state: Fence | null): string {
   return (cut === 0 || W[cut - 1] === "\n" ? "" : "\n") + fenceMarker(state);
 }
 
-function decide(W: string, atEnd: boolean, maxLength: number, F: number): Decision {
+/**
+ * Where the chunk at the start of window `W` ends. `atEnd`: W holds all the rest of the text.
+ * `blankAfter`: nothing but whitespace follows W.
+ */
+function decide(W: string, atEnd: boolean, blankAfter: boolean, maxLength: number, F: number): Decision {
   const lines = parseLines(W, atEnd, F);
   const last = lines[lines.length - 1]!;
 
@@ -247,7 +270,7 @@ function decide(W: string, atEnd: boolean, maxLength: number, F: number): Decisi
   const top = Math.min(maxLength, W.length - 1);
   // At the end of the text, keep some content for the last chunk: a chunk of trailing
   // whitespace alone would be an empty message (Discord refuses those).
-  const contentEnd = atEnd ? W.replace(/\s+$/, "").length : W.length + 1;
+  const contentEnd = blankAfter ? endOfContent(W, W.length) : W.length + 1;
   let cut = contentEnd - 1 < top ? selectCut(W, lines, contentEnd - 1, maxLength, F) : -1;
   if (cut === -1) cut = selectCut(W, lines, top, maxLength, F);
   if (cut === -1) cut = fallbackCut(W, lines, top, maxLength);
