@@ -8,7 +8,7 @@ import type { ChatRequest } from "../src/types.ts";
 import { ConversationMemory } from "../src/memory/ConversationMemory.ts";
 import type { LocalChatClient } from "../adapters/local/LocalChatClient.ts";
 import { Harness, loadTinyRunner, testConfig } from "./helpers/harness.ts";
-import { WorkerProcess } from "./helpers/workerProcess.ts";
+import { WorkerProcess } from "../src/chaos/WorkerProcess.ts";
 import type { ModelRunner } from "../workers/inference/ModelRunner.ts";
 
 let h: Harness;

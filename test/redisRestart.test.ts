@@ -11,8 +11,8 @@ import { connectRedis, createRedis } from "../src/redisConnection.ts";
 import type { ReplyUpdate } from "../src/stream/RedisStreamSink.ts";
 import { ConversationMemory } from "../src/memory/ConversationMemory.ts";
 import { Harness, loadTinyRunner, testConfig } from "./helpers/harness.ts";
-import { PrivateRedis } from "./helpers/privateRedis.ts";
-import { WorkerProcess } from "./helpers/workerProcess.ts";
+import { RedisServerProcess as PrivateRedis } from "../src/chaos/RedisServerProcess.ts";
+import { WorkerProcess } from "../src/chaos/WorkerProcess.ts";
 import type { ModelRunner } from "../workers/inference/ModelRunner.ts";
 
 let redis: PrivateRedis;

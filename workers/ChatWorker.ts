@@ -7,7 +7,7 @@ import { EventEmitter } from "node:events";
 import { randomUUID } from "node:crypto";
 import { Worker, type Job, type Queue } from "bullmq";
 import type { Redis } from "ioredis";
-import { LockLostError } from "../src/errors.ts";
+import { LockLostError, QwenbotError } from "../src/errors.ts";
 import { Keys, QUEUE_NAME } from "../src/keys.ts";
 import type { Logger } from "../src/logger.ts";
 import { ConversationMemory, type CommitOutcome } from "../src/memory/ConversationMemory.ts";
@@ -59,6 +59,27 @@ const FAILURE_NOTE = "Sorry — something went wrong while answering. Please try
 /** Shown while a reply interrupted by a worker restart waits for another worker. */
 const INTERRUPTED_NOTE = "interrupted by a worker restart — resuming shortly…";
 
+/**
+ * An answer whose final text was decided (written before the final edit). A retry after a crash
+ * between the final edit and the commit delivers and commits this same answer instead of
+ * generating a different one.
+ */
+interface DecidedAnswer {
+  text: string;
+  note?: string;
+  turns: ChatTurn[];
+  dropOldest: number;
+  replaceLastAssistant: boolean;
+  epoch: string;
+}
+
+/** Record the decided answer only while this worker still holds the job lock. */
+const DECIDE = `
+if ARGV[2] ~= '' and redis.call('GET', KEYS[1]) ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[2], 'decided', ARGV[1])
+return 1
+`;
+
 /** The abort reason when the worker shuts down mid-reply: the job is retried elsewhere. */
 export class ShutdownAbort extends Error {
   constructor() {
@@ -67,8 +88,12 @@ export class ShutdownAbort extends Error {
   }
 }
 
-export class ChatWorker extends EventEmitter<{ generation: [GenerationEvent]; refused: [ChatRequest, string]; lockLost: [ChatRequest] }> {
+export class ChatWorker extends EventEmitter<{ generation: [GenerationEvent]; refused: [ChatRequest, string]; lockLost: [ChatRequest]; failure: [code: string, err: unknown] }> {
   readonly id = randomUUID().slice(0, 8);
+  /** Replies this worker is generating right now (metrics, status). */
+  get inFlight(): number {
+    return this.active.size;
+  }
   private worker: Worker | undefined;
   private readonly memory: ConversationMemory;
   private readonly active = new Map<string, AbortController>();
@@ -101,6 +126,7 @@ export class ChatWorker extends EventEmitter<{ generation: [GenerationEvent]; re
     this.worker.on("failed", (job, err) => {
       if (err instanceof ShutdownAbort || err.name === "ShutdownAbort") return;
       this.log.error({ err, jobId: job?.id, conversation: job?.data?.conversationKey, attempts: job?.attemptsMade }, "job failed");
+      this.emit("failure", err instanceof QwenbotError ? err.code : "JOB_FAILED", err);
       if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) void this.failForGood(job.data.conversationKey);
     });
     this.worker.on("error", (err) => this.log.error({ err }, "worker error"));
@@ -160,7 +186,7 @@ export class ChatWorker extends EventEmitter<{ generation: [GenerationEvent]; re
     if (raw) {
       const request = JSON.parse(raw) as ChatRequest;
       const lockKey = `${keys.bull}:${QUEUE_NAME}:${job.id}:lock`;
-      await this.answer(request, lockKey, token ?? "");
+      await this.answer(request, lockKey, token ?? "", job.id);
     } else {
       this.log.warn({ requestId, conversation: conv }, "request expired before it was answered; dropping it");
       await redis.zrem(keys.inbox(conv), requestId);
@@ -168,10 +194,10 @@ export class ChatWorker extends EventEmitter<{ generation: [GenerationEvent]; re
     if ((await redis.zcard(keys.inbox(conv))) > 0) await queue.add("turn", { conversationKey: conv }, jobOptionsFor(conv));
   }
 
-  private async answer(request: ChatRequest, lockKey: string, lockToken: string): Promise<void> {
+  private async answer(request: ChatRequest, lockKey: string, lockToken: string, jobId?: string): Promise<void> {
     const { redis, keys, runner, sinks } = this.deps;
     const { settings } = this;
-    const log = this.log.child({ conversation: request.conversationKey, requestId: request.requestId, platform: request.reply.platform });
+    const log = this.log.child({ conversation: request.conversationKey, requestId: request.requestId, platform: request.reply.platform, jobId });
     const sink = sinks[request.reply.platform];
     const commit = (turns: ChatTurn[], dropOldest = 0, replaceLastAssistant = false, epochSeen = "") =>
       this.memory.commit({ conversationKey: request.conversationKey, requestId: request.requestId, epochSeen, lockKey, lockToken, turns, dropOldest, replaceLastAssistant });
@@ -200,6 +226,14 @@ export class ChatWorker extends EventEmitter<{ generation: [GenerationEvent]; re
         this.active.get(request.requestId)?.abort(new LockLostError());
       },
     });
+    if (record.decided) {
+      // A previous attempt decided this answer and crashed before committing it: deliver it again.
+      const decided = JSON.parse(record.decided) as DecidedAnswer;
+      await streamer.finish(decided.text, decided.note);
+      const outcome = await commit(decided.turns, decided.dropOldest, decided.replaceLastAssistant, decided.epoch);
+      log.info({ commit: outcome }, "re-delivered an answer decided before a crash");
+      return;
+    }
     const finishRefusal = async (message: string) => {
       await streamer.finish("", message);
       await commit([]);
@@ -241,6 +275,7 @@ export class ChatWorker extends EventEmitter<{ generation: [GenerationEvent]; re
       });
     } catch (err) {
       log.error({ err }, "generation failed");
+      this.emit("failure", "GENERATION_FAILED", err);
       await streamer.finish("", FAILURE_NOTE).catch((e) => log.error({ err: e }, "could not deliver the failure note"));
       await commit([]);
       return;
@@ -263,8 +298,17 @@ export class ChatWorker extends EventEmitter<{ generation: [GenerationEvent]; re
     else if (result.stopReason === "maxTokens") notes.push(`reached the ${settings.maxNewTokens}-token limit`);
     if (fit.dropped > 0) notes.push("older messages of this conversation were left out to fit the model's memory");
     if (result.text.length === 0 && result.stopReason !== "abort") notes.push("the model gave an empty answer");
+    const note = notes.length > 0 ? notes.join(" · ") : undefined;
+    const newTurns: ChatTurn[] = [];
+    if (!request.regenerate) newTurns.push({ role: "user", text: userText, name: request.author.name, tokens: fit.userTokens, at: request.receivedAt });
+    newTurns.push({ role: "assistant", text: result.text, tokens: runner.turnTokens({ text: result.text }), at: Date.now() });
+    const decided: DecidedAnswer = { text: result.text, note, turns: newTurns, dropOldest: fit.dropped, replaceLastAssistant: request.regenerate === true, epoch };
+    if ((await redis.eval(DECIDE, 2, lockKey, keys.reply(request.requestId), JSON.stringify(decided), lockToken)) !== 1) {
+      log.warn("lock lost before the final edit; leaving the reply to the worker that owns it");
+      return;
+    }
     try {
-      await streamer.finish(result.text, notes.length > 0 ? notes.join(" · ") : undefined);
+      await streamer.finish(result.text, note);
     } catch (err) {
       if (err instanceof LockLostError) {
         log.warn("lock lost before the final edit; not committing");
@@ -272,10 +316,6 @@ export class ChatWorker extends EventEmitter<{ generation: [GenerationEvent]; re
       }
       throw err;
     }
-    const now = Date.now();
-    const newTurns: ChatTurn[] = [];
-    if (!request.regenerate) newTurns.push({ role: "user", text: userText, name: request.author.name, tokens: fit.userTokens, at: request.receivedAt });
-    newTurns.push({ role: "assistant", text: result.text, tokens: runner.turnTokens({ text: result.text }), at: now });
     const outcome = await commit(newTurns, fit.dropped, request.regenerate === true, epoch);
     log.info(
       {

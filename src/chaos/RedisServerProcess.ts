@@ -1,4 +1,4 @@
-/** A private redis-server with AOF persistence on a free port, which a test may stop and restart. */
+/** A private redis-server (tests, npm run chaos) with AOF persistence on a free port, which a test may stop and restart. */
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs/promises";
 import net from "node:net";
@@ -30,7 +30,7 @@ async function answers(port: number): Promise<boolean> {
   });
 }
 
-export class PrivateRedis {
+export class RedisServerProcess {
   private child: ChildProcess | undefined;
   private constructor(
     readonly port: number,
@@ -41,9 +41,9 @@ export class PrivateRedis {
     return `redis://127.0.0.1:${this.port}`;
   }
 
-  static async start(): Promise<PrivateRedis> {
+  static async start(): Promise<RedisServerProcess> {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), "qwenbot-redis-"));
-    const r = new PrivateRedis(await freePort(), dir);
+    const r = new RedisServerProcess(await freePort(), dir);
     await r.up();
     return r;
   }

@@ -1,7 +1,8 @@
-/** A real worker process (`workers/main.ts`) for fault tests: start, wait until ready, kill. */
+/** A real worker process (`workers/main.ts`) for fault tests and `npm run chaos`: start, wait until ready, kill. */
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
-import { ROOT } from "./runCli.ts";
+
+const ROOT = path.resolve(import.meta.dirname, "../..");
 
 export class WorkerProcess {
   output = "";
@@ -13,8 +14,8 @@ export class WorkerProcess {
     this.exited = new Promise((resolve) => child.on("exit", (code) => resolve(code)));
   }
 
-  static async start(env: Record<string, string>, timeoutMs = 60_000): Promise<WorkerProcess> {
-    const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "workers/main.ts")], {
+  static async start(env: Record<string, string>, timeoutMs = 60_000, script = "workers/main.ts"): Promise<WorkerProcess> {
+    const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, script)], {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root", LOG_LEVEL: "info", LOG_PRETTY: "false", ...env },
       stdio: ["ignore", "pipe", "pipe"],
