@@ -19,6 +19,8 @@ export interface ReplyTarget {
   messageId: string;
   /** Slack team id / Discord guild id, when the sink needs it (per-workspace budgets). */
   workspaceId?: string;
+  /** The request this reply answers, when the sink needs it (Discord: Stop/Regenerate button ids). */
+  requestId?: string;
 }
 
 export interface ChatAuthor {
@@ -43,6 +45,8 @@ export interface ChatRequest {
 export interface EditOptions {
   /** The last edit of a reply: must land (retried through rate limits). */
   final: boolean;
+  /** This is the reply's last message (Discord puts the Regenerate button there). */
+  last?: boolean;
   /** A short note shown under the answer (stopped, trimmed memory, …), for sinks without `renderNote`. */
   note?: string;
 }
@@ -53,12 +57,14 @@ export interface ReplySink {
   readonly maxLength: number;
   /** Replace the text of an existing message. */
   edit(target: ReplyTarget, text: string, opts: EditOptions): Promise<void>;
-  /** Post an overflow message after `after`; returns where it lives. */
-  post(after: ReplyTarget, text: string): Promise<ReplyTarget>;
+  /** Post an overflow message after `after`; returns where it lives. `opts` as for `edit`. */
+  post(after: ReplyTarget, text: string, opts?: EditOptions): Promise<ReplyTarget>;
   /** How a note is appended to the message text on this platform (absent: passed as `opts.note`). */
   renderNote?(note: string): string;
   /** Edits to one message no sooner than this apart (ms); the worker's default when absent. */
   readonly minEditIntervalMs?: number;
+  /** Show a waiting message's place in line in its placeholder (best effort; absent: nothing shown). */
+  queued?(target: ReplyTarget, ahead: number): Promise<void>;
   /** A shared budget that every edit and post of this reply must take a token from (per workspace). */
   acquireBudget?(target: ReplyTarget): Promise<void>;
 }

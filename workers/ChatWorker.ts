@@ -191,7 +191,27 @@ export class ChatWorker extends EventEmitter<{ generation: [GenerationEvent]; re
       this.log.warn({ requestId, conversation: conv }, "request expired before it was answered; dropping it");
       await redis.zrem(keys.inbox(conv), requestId);
     }
-    if ((await redis.zcard(keys.inbox(conv))) > 0) await queue.add("turn", { conversationKey: conv }, jobOptionsFor(conv));
+    if ((await redis.zcard(keys.inbox(conv))) > 0) {
+      // Before the job is re-added: nobody edits these placeholders yet, so no stale overwrite.
+      await this.updatePlaces(conv);
+      await queue.add("turn", { conversationKey: conv }, jobOptionsFor(conv));
+    }
+  }
+
+  /** Tell the messages still waiting in a conversation that the line moved. */
+  private async updatePlaces(conv: string): Promise<void> {
+    const { redis, keys, sinks } = this.deps;
+    try {
+      const waiting = await redis.zrange(keys.inbox(conv), 0, 19);
+      for (let i = 0; i < waiting.length; i++) {
+        const raw = await redis.get(keys.request(waiting[i]!));
+        if (!raw) continue;
+        const request = JSON.parse(raw) as ChatRequest;
+        await sinks[request.reply.platform]?.queued?.(request.reply, i);
+      }
+    } catch (err) {
+      this.log.debug({ err, conversation: conv }, "could not update places in line");
+    }
   }
 
   private async answer(request: ChatRequest, lockKey: string, lockToken: string, jobId?: string): Promise<void> {
