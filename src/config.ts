@@ -97,6 +97,7 @@ export const configShape = {
   MAX_PENDING_PER_CONVERSATION: int(1, 1000).default(10),
   // Operations
   METRICS_PORT: int(0, 65535).optional(),
+  METRICS_HOST: z.string().trim().min(1).default("127.0.0.1"),
   SHUTDOWN_GRACE_MS: int(0).default(20_000),
   // Discord (adapters/discord)
   DISCORD_TOKEN: z.string().trim().optional(),
@@ -108,7 +109,10 @@ export const configShape = {
   DISCORD_ALLOWED_ROLES: list.optional(),
   DISCORD_ALLOWED_USERS: list.optional(),
   DISCORD_COMMAND_GUILD: z.string().trim().optional(),
+  /** Ask for the privileged Message Content intent (enable it in the Developer Portal first): needed only to read un-mentioned messages in bot-opened threads. */
+  DISCORD_MESSAGE_CONTENT_INTENT: bool.default(false),
   // Slack (adapters/slack)
+  /** One bot token (xoxb-…), or several comma-separated: one per workspace the app is installed in. */
   SLACK_BOT_TOKEN: z.string().trim().optional(),
   SLACK_APP_TOKEN: z.string().trim().optional(),
   SLACK_SIGNING_SECRET: z.string().trim().optional(),

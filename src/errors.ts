@@ -17,7 +17,11 @@ export type ErrorCode =
   | "PLATFORM_ERROR"
   | "GENERATION_FAILED"
   | "LOCK_LOST"
-  | "GGUF_WRITE_FAILED";
+  | "GGUF_WRITE_FAILED"
+  // Operations (model:pull)
+  | "MODEL_URI_INVALID"
+  | "NETWORK_UNAVAILABLE"
+  | "MODEL_DOWNLOAD_FAILED";
 
 export class QwenbotError extends Error {
   readonly code: ErrorCode;

@@ -14,6 +14,8 @@ export function secretValues(config: Pick<Config, (typeof SECRET_VARIABLES)[numb
   for (const name of SECRET_VARIABLES) {
     const v = config[name];
     if (typeof v === "string" && v.length >= 6) values.push(v);
+    // SLACK_BOT_TOKEN may list several tokens (one per workspace): scrub each one too.
+    if (typeof v === "string") for (const part of v.split(",")) if (part.trim().length >= 6) values.push(part.trim());
   }
   try {
     const url = new URL(config.REDIS_URL);

@@ -14,6 +14,7 @@ import type { AdapterDeps, RunningAdapter } from "./adapterTypes.ts";
 import { startWorker, type RunningWorker } from "../workers/startWorker.ts";
 import { platformSinks } from "../workers/platformSinks.ts";
 import { startPlatformAdapters } from "./startPlatformAdapters.ts";
+import { startOps } from "./ops/startOps.ts";
 
 const HOW_TO = `qwenbot: no chat platform is configured.
 
@@ -30,29 +31,46 @@ runMain(async () => {
     return 0;
   }
   const logger = loggerFromConfig(config);
+  // /healthz, /readyz and /metrics on METRICS_PORT (when set).
+  const ops = await startOps({ config, logger });
+  let adapters: RunningAdapter[] | undefined;
+  let worker: RunningWorker | undefined;
+  let stopping = false;
+  ops?.addCheck("platforms", () => {
+    if (stopping) return "shutting down";
+    if (!adapters) return "starting";
+    if (adapters.length === 0) return "no platform adapter started";
+    const down = adapters.filter((a) => !a.ready()).map((a) => `${a.platform} not connected`);
+    return down.length > 0 ? down.join(", ") : undefined;
+  });
+  if (!config.EXTERNAL_WORKERS) ops?.addCheck("model", () => (worker ? undefined : "loading the model"));
   const keys = new Keys(config.REDIS_PREFIX);
   const redis = createRedis(config.REDIS_URL, "producer");
   await connectRedis(redis, config.REDIS_URL);
   const queue = createChatQueue(redis, keys);
+  const ingestor = new Ingestor(redis, queue, keys, ingestOptionsFrom(config, { rateLimit: true }));
   const deps: AdapterDeps = {
     config,
     logger,
     redis,
     keys,
-    ingestor: new Ingestor(redis, queue, keys, ingestOptionsFrom(config, { rateLimit: true })),
+    ingestor: ops ? ops.metrics.instrumentIngestor(ingestor) : ingestor,
     memory: new ConversationMemory(redis, keys, config.MEMORY_TTL_SECONDS),
   };
-  let worker: RunningWorker | undefined;
-  if (!config.EXTERNAL_WORKERS) worker = await startWorker({ config, logger, sinks: await platformSinks(config, logger, redis, keys), progress: process.stderr.isTTY === true });
-  const adapters: RunningAdapter[] = await startPlatformAdapters(deps);
+  if (!config.EXTERNAL_WORKERS) {
+    worker = await startWorker({ config, logger, sinks: await platformSinks(config, logger, redis, keys), progress: process.stderr.isTTY === true, metrics: ops?.metrics });
+  }
+  adapters = await startPlatformAdapters(deps);
   await new Promise<void>((resolve) => {
     process.once("SIGINT", () => resolve());
     process.once("SIGTERM", () => resolve());
   });
   logger.info("shutting down");
+  stopping = true;
   for (const a of adapters) await a.close();
   await worker?.close();
   await queue.close();
   redis.disconnect();
+  await ops?.close();
   return 0;
 });

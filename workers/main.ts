@@ -7,22 +7,30 @@ import { Keys } from "../src/keys.ts";
 import { createRedis } from "../src/redisConnection.ts";
 import { loggerFromConfig } from "../src/logger.ts";
 import { runMain } from "../src/runMain.ts";
-import { startWorker } from "./startWorker.ts";
+import { startOps } from "../src/ops/startOps.ts";
+import { startWorker, type RunningWorker } from "./startWorker.ts";
 import { platformSinks } from "./platformSinks.ts";
 
 runMain(async () => {
   const config = loadConfig();
   const logger = loggerFromConfig(config, "worker");
+  // /healthz, /readyz and /metrics on METRICS_PORT (when set), up while the model loads.
+  const ops = await startOps({ config, logger });
+  let running: RunningWorker | undefined;
+  let stopping = false;
+  ops?.addCheck("model", () => (stopping ? "shutting down" : running ? undefined : "loading the model"));
   const sinkRedis = createRedis(config.REDIS_URL, "worker");
-  const running = await startWorker({
+  running = await startWorker({
     config,
     logger,
     sinks: await platformSinks(config, logger, sinkRedis, new Keys(config.REDIS_PREFIX)),
     progress: process.stderr.isTTY === true,
+    metrics: ops?.metrics,
   });
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       logger.info({ signal }, "shutting down: finishing running replies");
+      stopping = true;
       resolve();
     };
     process.once("SIGINT", stop);
@@ -30,6 +38,7 @@ runMain(async () => {
   });
   await running.close();
   sinkRedis.disconnect();
+  await ops?.close();
   logger.info("worker stopped");
   return 0;
 });

@@ -4,11 +4,13 @@ import type { Config } from "../src/config.ts";
 import type { Keys } from "../src/keys.ts";
 import type { Logger } from "../src/logger.ts";
 import type { Platform, ReplySink } from "../src/types.ts";
+import { createDiscordSink } from "../adapters/discord/DiscordSink.ts";
+import { createSlackSink } from "../adapters/slack/SlackSink.ts";
 
 export async function platformSinks(config: Config, logger: Logger, redis: Redis, keys: Keys): Promise<Partial<Record<Platform, ReplySink>>> {
   const sinks: Partial<Record<Platform, ReplySink>> = {};
-  // DISCORD: if (config.DISCORD_TOKEN) sinks.discord = createDiscordSink(config, logger);
-  // SLACK: if (config.SLACK_BOT_TOKEN) sinks.slack = createSlackSink(config, logger, redis, keys);
+  if (config.DISCORD_TOKEN) sinks.discord = createDiscordSink(config, logger);
+  if (config.SLACK_BOT_TOKEN) sinks.slack = createSlackSink(config, logger, redis, keys);
   void config; void logger; void redis; void keys;
   return sinks;
 }

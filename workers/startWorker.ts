@@ -12,6 +12,8 @@ import { createChatQueue } from "../src/queue/Ingestor.ts";
 import { connectRedis, createRedis } from "../src/redisConnection.ts";
 import { RedisStreamSink } from "../src/stream/RedisStreamSink.ts";
 import type { Platform, ReplySink } from "../src/types.ts";
+import type { Metrics } from "../src/ops/metrics.ts";
+import { recordWorkerStats } from "../src/ops/workerStats.ts";
 import { ChatWorker } from "./ChatWorker.ts";
 import { loadModel } from "./inference/loadModel.ts";
 import { ModelRunner } from "./inference/ModelRunner.ts";
@@ -35,6 +37,8 @@ export interface StartWorkerOptions {
   /** Show the model download progress bar. */
   progress?: boolean;
   sweepIntervalMs?: number;
+  /** Count generations, edits, 429s and errors here (served on METRICS_PORT). */
+  metrics?: Metrics;
 }
 
 export async function startWorker(opts: StartWorkerOptions): Promise<RunningWorker> {
@@ -63,6 +67,7 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
   const bullConnection = createRedis(config.REDIS_URL, "worker");
   const subscriber = createRedis(config.REDIS_URL, "worker");
   const queue = createChatQueue(redis, keys);
+  const sinks = { local: new RedisStreamSink(redis, keys), ...opts.sinks };
   const worker = new ChatWorker(
     {
       bullConnection,
@@ -71,7 +76,7 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
       queue,
       keys,
       runner,
-      sinks: { local: new RedisStreamSink(redis, keys), ...opts.sinks },
+      sinks: opts.metrics ? opts.metrics.instrumentSinks(sinks) : sinks,
       logger,
     },
     {
@@ -87,6 +92,9 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
     },
   );
   await worker.start();
+  opts.metrics?.watchWorker(worker, runner);
+  // Throughput and a heartbeat in Redis, for `npm run status`.
+  const stats = recordWorkerStats({ worker, runner, redis, keys, logger });
   return {
     worker,
     runner,
@@ -94,6 +102,7 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
     redis,
     async close(graceMs?: number) {
       await worker.close(graceMs ?? config.SHUTDOWN_GRACE_MS);
+      await stats.stop();
       await queue.close();
       if (!opts.runner) await runner.close();
       for (const c of [redis, bullConnection, subscriber]) c.disconnect();

@@ -162,7 +162,7 @@ export class ReplyStreamer {
       const last = i === chunks.length - 1;
       let body = chunks[i]!;
       // Every message of a final delivery is final (no more edits: sinks drop their Stop buttons).
-      let opts = { final } as { final: boolean; note?: string };
+      let opts = { final, last } as { final: boolean; last: boolean; note?: string };
       if (last && note) {
         if (this.sink.renderNote) body += this.sink.renderNote(note);
         else opts = { ...opts, note };
@@ -176,7 +176,7 @@ export class ReplyStreamer {
       } else {
         await this.opts.guard?.();
         await this.sink.acquireBudget?.(this.messages[i - 1]!);
-        const posted = await this.sink.post(this.messages[i - 1]!, body);
+        const posted = await this.sink.post(this.messages[i - 1]!, body, opts);
         this.messages.push(posted);
         await this.opts.onMessages?.(this.messages);
       }

@@ -1,0 +1,77 @@
+/**
+ * What the bot's Slack messages look like: reply text (Markdown → mrkdwn, mentions escaped),
+ * the blocks of a reply that is still streaming (its text in sections, and a Stop button), the
+ * placeholder, the echo of an `/ask` question, and Slack-formatted user text turned back into
+ * plain text for the model.
+ */
+import type { types } from "@slack/bolt";
+import { escapeSlackMentions, formatForSlack } from "../../src/text/escapeMentions.ts";
+import { splitMessage } from "../../src/text/splitMessage.ts";
+import { escapeSlackText } from "../../src/text/toMrkdwn.ts";
+
+export const STOP_ACTION_ID = "qwenbot_stop";
+export const CONTROLS_BLOCK_ID = "qwenbot_controls";
+export const PLACEHOLDER_TEXT = "⏳ Thinking…";
+/** Section blocks hold at most 3000 characters. */
+const SECTION_MAX = 3000;
+/** 50 blocks per message, one of them the controls. */
+const MAX_SECTIONS = 49;
+
+/** Model output (Markdown) as the text of a Slack message: mrkdwn, nothing that pings, never empty. */
+export function slackReplyText(markdown: string): string {
+  const text = formatForSlack(markdown).replace(/^(?:[ \t]*\n)+/, "").trimEnd();
+  return text.length > 0 ? text : "…";
+}
+
+/** How a note sits under an answer ("_(stopped)_"), as Markdown (converted with the answer). */
+export function renderSlackNote(note: string): string {
+  return `\n\n_(${note})_`;
+}
+
+export function stopButtonBlock(requestId: string): types.ActionsBlock {
+  return {
+    type: "actions",
+    block_id: CONTROLS_BLOCK_ID,
+    elements: [{ type: "button", action_id: STOP_ACTION_ID, text: { type: "plain_text", text: "Stop", emoji: true }, value: requestId }],
+  };
+}
+
+/** A streaming reply: its mrkdwn in section blocks (≤ 3000 characters each, fences balanced), then the Stop button. */
+export function streamingBlocks(mrkdwn: string, requestId: string): types.KnownBlock[] {
+  const sections = splitMessage(mrkdwn, SECTION_MAX).slice(0, MAX_SECTIONS);
+  if (sections.length === 0) sections.push("…");
+  return [...sections.map((text): types.SectionBlock => ({ type: "section", text: { type: "mrkdwn", text } })), stopButtonBlock(requestId)];
+}
+
+/** The placeholder reply the adapter posts at once. */
+export function placeholderMessage(requestId: string): { text: string; blocks: types.KnownBlock[] } {
+  return { text: PLACEHOLDER_TEXT, blocks: streamingBlocks(PLACEHOLDER_TEXT, requestId) };
+}
+
+/** The thread parent of an `/ask`: who asked, and the question quoted (plain text, nothing pings). */
+export function askedMessage(userId: string, question: string): string {
+  const quoted = escapeSlackMentions(escapeSlackText(question))
+    .split("\n")
+    .map((line) => `> ${line}`)
+    .join("\n");
+  return `<@${userId}> asked:\n${quoted}`;
+}
+
+/**
+ * Slack-formatted text (`<@U1|name>`, `<#C1|general>`, `<!here>`, `<https://u|label>`, `&amp;`…)
+ * as plain text for the model: `@name`, `#general`, `@here`, `label (https://u)`, `&`.
+ */
+export function fromSlackText(text: string): string {
+  return text
+    .replace(/<([^<>\n]+)>/g, (_match: string, inner: string) => {
+      const bar = inner.indexOf("|");
+      const target = bar === -1 ? inner : inner.slice(0, bar);
+      const label = bar === -1 ? undefined : inner.slice(bar + 1);
+      if (target.startsWith("@") || target.startsWith("#")) return label ? `${target[0]}${label.replace(/^[@#]/, "")}` : target;
+      if (target.startsWith("!")) return label ?? `@${target.slice(1).split("^")[0]}`;
+      return label && label !== target ? `${label} (${target})` : target;
+    })
+    .replace(/&lt;/g, "<")
+    .replace(/&gt;/g, ">")
+    .replace(/&amp;/g, "&");
+}
