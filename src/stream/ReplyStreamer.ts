@@ -187,6 +187,7 @@ export class ReplyStreamer {
     if (final) {
       for (let i = chunks.length; i < this.messages.length; i++) {
         if (this.sent[i] === "\u0000end") continue;
+        await this.sink.acquireBudget?.(this.messages[i]!);
         await this.sink.edit(this.messages[i]!, "…", { final: true });
         this.sent[i] = "\u0000end";
       }
