@@ -5,7 +5,17 @@
  */
 import fs from "node:fs/promises";
 import path from "node:path";
-import { getLlama, resolveModelFile, LlamaLogLevel, type Llama, type LlamaModel, type LlamaContext } from "node-llama-cpp";
+import {
+  getLlama,
+  resolveModelFile,
+  LlamaLogLevel,
+  type BatchItem,
+  type Llama,
+  type LlamaModel,
+  type LlamaContext,
+  type LlamaContextOptions,
+  type PrioritizedBatchItem,
+} from "node-llama-cpp";
 import { ModelError } from "../../src/errors.ts";
 import type { Logger } from "../../src/logger.ts";
 
@@ -18,6 +28,8 @@ export interface LoadModelOptions {
   /** Tokens each sequence can see. Clamped to what the model was trained on. */
   contextSize?: number;
   sequences: number;
+  /** Tokens one decode may carry (default 512). */
+  batchSize?: number;
   logger: Logger;
   /** Show node-llama-cpp's download progress bar (a terminal). */
   progress?: boolean;
@@ -34,6 +46,59 @@ export interface LoadedModel {
 }
 
 const DEFAULT_CONTEXT = 4096;
+
+export interface ContextSettings {
+  sequences: number;
+  /** Tokens each sequence can see. */
+  contextSize: number;
+  threads: number;
+  /** Tokens one decode may carry (default 512, at least one per sequence). */
+  batchSize?: number;
+}
+
+/**
+ * Which queued tokens go into the next batch: every generating sequence's next token first (in
+ * queue order, which the runner keeps ascending by sequence), then prompts first-come,
+ * first-served. node-llama-cpp's default ("maximumParallelism") shares the batch equally between
+ * waiting prompts, so a burst of N prompts all finish — and show their first token — only when the
+ * last one does; first-come, first-served gives the first reply its first token after its own
+ * prompt, the second after two, and so on: the same total work, half the median wait.
+ */
+export function decodeFirstThenFifo({ items, size }: { items: readonly BatchItem[]; size: number }): PrioritizedBatchItem[] {
+  const out: PrioritizedBatchItem[] = [];
+  let left = size;
+  for (const item of items) {
+    if (left > 0 && item.tokens.length === 1) {
+      out.push({ item, processAmount: 1 });
+      left--;
+    }
+  }
+  for (const item of items) {
+    if (left <= 0) break;
+    if (item.tokens.length === 1) continue;
+    const amount = Math.min(item.tokens.length, left);
+    out.push({ item, processAmount: amount });
+    left -= amount;
+  }
+  return out;
+}
+
+/**
+ * The context options the worker uses: the benchmark's bare-library baseline builds its context
+ * from the same function, so both sides run with identical settings.
+ */
+export function contextOptions(s: ContextSettings): LlamaContextOptions {
+  return {
+    sequences: s.sequences,
+    contextSize: s.contextSize,
+    // Exactly this many threads for every decode: llama.cpp's threads spin while they wait for
+    // each other, so more threads than cores costs far more than it brings.
+    threads: s.threads,
+    // One batch carries every live sequence's next token at once, plus prompt tokens.
+    batchSize: Math.max(s.batchSize ?? 512, s.sequences),
+    batching: { itemPrioritizationStrategy: decodeFirstThenFifo },
+  };
+}
 
 function isRemote(model: string): boolean {
   return /^(hf:|huggingface:|https?:\/\/)/i.test(model);
@@ -102,13 +167,7 @@ export async function loadModel(opts: LoadModelOptions): Promise<LoadedModel> {
   const contextSize = Math.min(opts.contextSize ?? DEFAULT_CONTEXT, trained);
   let context: LlamaContext;
   try {
-    context = await model.createContext({
-      sequences: opts.sequences,
-      contextSize,
-      threads: opts.threads,
-      // One batch carries every live sequence's next token at once.
-      batchSize: Math.max(512, opts.sequences),
-    });
+    context = await model.createContext(contextOptions({ sequences: opts.sequences, contextSize, threads: opts.threads, batchSize: opts.batchSize }));
   } catch (err) {
     await model.dispose();
     await llama.dispose();
