@@ -11,6 +11,5 @@ export async function platformSinks(config: Config, logger: Logger, redis: Redis
   const sinks: Partial<Record<Platform, ReplySink>> = {};
   if (config.DISCORD_TOKEN) sinks.discord = createDiscordSink(config, logger);
   if (config.SLACK_BOT_TOKEN) sinks.slack = createSlackSink(config, logger, redis, keys);
-  void config; void logger; void redis; void keys;
   return sinks;
 }
