@@ -226,9 +226,14 @@ export class ChatWorker extends EventEmitter<{ generation: [GenerationEvent]; re
       await commit([]);
       return;
     }
-    const record = await redis.hgetall(keys.reply(request.requestId));
+    // One round trip: the commands are written back to back on the connection.
+    const [record, { turns, epoch }, stoppedEarly] = await Promise.all([
+      redis.hgetall(keys.reply(request.requestId)),
+      this.memory.load(request.conversationKey),
+      redis.exists(keys.stopped(request.requestId)),
+      redis.hset(keys.reply(request.requestId), "state", "generating", "worker", this.id),
+    ]);
     const targets: ReplyTarget[] = record.messages ? (JSON.parse(record.messages) as ReplyTarget[]) : [request.reply];
-    await redis.hset(keys.reply(request.requestId), "state", "generating", "worker", this.id);
     const streamer = new ReplyStreamer(sink, targets, {
       intervalMs: request.reply.platform === "local" ? settings.localStreamIntervalMs : settings.streamIntervalMs,
       logger: log,
@@ -260,7 +265,6 @@ export class ChatWorker extends EventEmitter<{ generation: [GenerationEvent]; re
       this.emit("refused", request, message);
     };
 
-    const { turns, epoch } = await this.memory.load(request.conversationKey);
     let history = turns;
     let userText = request.text;
     if (request.regenerate) {
@@ -276,7 +280,7 @@ export class ChatWorker extends EventEmitter<{ generation: [GenerationEvent]; re
         `Your message is ${fit.userTokens} tokens long; the most I can read at once is ${Math.max(0, fit.maxUserTokens)} tokens. Please shorten it.`,
       );
     }
-    if (await redis.exists(keys.stopped(request.requestId))) return finishRefusal("Stopped before it started.");
+    if (stoppedEarly) return finishRefusal("Stopped before it started.");
 
     const abort = new AbortController();
     this.active.set(request.requestId, abort);
