@@ -19,21 +19,11 @@ import {
   stripMention,
   stripSlackMention,
 } from "../src/text/normalizeUserText.ts";
+import { mulberry32 as prng } from "../src/random.ts";
 
 // ---------------------------------------------------------------------------------------
 // Helpers
 
-/** mulberry32: small seeded PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Rng = () => number;
 const int = (rng: Rng, lo: number, hi: number) => lo + Math.floor(rng() * (hi - lo + 1));

@@ -4,6 +4,7 @@
  */
 import type { Token } from "node-llama-cpp";
 import type { ChatTurn } from "../types.ts";
+import { mulberry32 as random } from "../random.ts";
 
 const WORDS = (
   "the a of to and in is it that for on with as was by at this from be have or are an they which you one had " +
@@ -13,17 +14,6 @@ const WORDS = (
   "build carry follow remember explain describe compare measure open close write read listen travel decide"
 ).split(" ");
 
-/** mulberry32: a small seeded generator, so every run builds the same texts. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function sentence(rand: () => number, words: number): string {
   const out: string[] = [];
