@@ -36,9 +36,10 @@ COPY package.json package-lock.json tsconfig.json ./
 COPY src ./src
 COPY adapters ./adapters
 COPY workers ./workers
+COPY bin ./bin
 RUN mkdir -p /app/models && chown node:node /app/models
 USER node
-CMD ["node", "--import", "tsx", "src/main.ts"]
+CMD ["node", "--import", "tsx", "bin/start.ts"]
 
 # ---------------------------------------------------------------------------------------------
 FROM base AS worker
@@ -72,6 +73,7 @@ COPY package.json package-lock.json tsconfig.json ./
 COPY src ./src
 COPY adapters ./adapters
 COPY workers ./workers
+COPY bin ./bin
 RUN mkdir -p /app/models && chown node:node /app/models
 USER node
-CMD ["node", "--import", "tsx", "workers/main.ts"]
+CMD ["node", "--import", "tsx", "bin/worker.ts"]

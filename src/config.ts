@@ -31,9 +31,12 @@ const num = (min: number, max: number) =>
     .regex(/^-?\d+(\.\d+)?$/, "must be a number")
     .transform(Number)
     .pipe(z.number().min(min).max(max));
-const list = z
-  .string()
-  .transform((v) => v.split(",").map((s) => s.trim()).filter(Boolean));
+const list = z.string().transform((v) =>
+  v
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean),
+);
 const redisUrl = z
   .string()
   .trim()
@@ -70,7 +73,11 @@ export function physicalCores(): number {
 export const configShape = {
   // Core
   REDIS_URL: redisUrl.default("redis://127.0.0.1:6379"),
-  REDIS_PREFIX: z.string().trim().regex(/^[A-Za-z0-9_-]+$/, "letters, digits, _ and - only").default("qwenbot"),
+  REDIS_PREFIX: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9_-]+$/, "letters, digits, _ and - only")
+    .default("qwenbot"),
   LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
   LOG_PRETTY: bool.optional(),
   // Model
@@ -159,11 +166,4 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     LOG_PRETTY: raw.LOG_PRETTY ?? (process.stdout.isTTY === true && env.CI !== "true"),
     modelsDir: path.resolve(cwd, raw.MODELS_DIR),
   };
-}
-
-let cached: Config | undefined;
-/** The process-wide config, parsed on first use. */
-export function getConfig(): Config {
-  cached ??= loadConfig();
-  return cached;
 }

@@ -33,7 +33,10 @@ export class QwenbotError extends Error {
 }
 
 export class ConfigError extends QwenbotError {
-  constructor(readonly variable: string, message: string) {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
     super("CONFIG_INVALID", `${variable}: ${message}`);
   }
 }
@@ -58,13 +61,20 @@ export class InputRejectedError extends QwenbotError {
 
 /** A platform answered 429: wait `retryAfterMs` before trying again. */
 export class PlatformRateLimitedError extends QwenbotError {
-  constructor(readonly retryAfterMs: number, message = `rate limited, retry after ${retryAfterMs} ms`) {
+  constructor(
+    readonly retryAfterMs: number,
+    message = `rate limited, retry after ${retryAfterMs} ms`,
+  ) {
     super("PLATFORM_RATE_LIMITED", message);
   }
 }
 
 export class PlatformError extends QwenbotError {
-  constructor(message: string, readonly status?: number, options?: { cause?: unknown }) {
+  constructor(
+    message: string,
+    readonly status?: number,
+    options?: { cause?: unknown },
+  ) {
     super("PLATFORM_ERROR", message, options);
   }
 }

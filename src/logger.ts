@@ -3,8 +3,8 @@
  * line: every known secret value is scrubbed from the serialized output, whatever field or
  * error message carried it.
  */
-import { pino, type Logger, type DestinationStream } from "pino";
-import { SECRET_VARIABLES, type Config } from "./config.ts";
+import { type DestinationStream, type Logger, pino } from "pino";
+import { type Config, SECRET_VARIABLES } from "./config.ts";
 
 export type { Logger };
 
@@ -51,7 +51,10 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   };
   if (opts.destination) return pino(options, opts.destination);
   if (opts.pretty) {
-    return pino({ ...options, transport: { target: "pino-pretty", options: { colorize: true, translateTime: "HH:MM:ss", ignore: "pid,hostname,name" } } });
+    return pino({
+      ...options,
+      transport: { target: "pino-pretty", options: { colorize: true, translateTime: "HH:MM:ss", ignore: "pid,hostname,name" } },
+    });
   }
   return pino(options);
 }

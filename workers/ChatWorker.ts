@@ -3,14 +3,15 @@
  * the model, streams the text into the reply's placeholder through the platform's ReplySink,
  * commits the turns atomically after the final edit, and re-adds the job if X has more waiting.
  */
-import { EventEmitter } from "node:events";
+
 import { randomUUID } from "node:crypto";
-import { Worker, type Job, type Queue } from "bullmq";
+import { EventEmitter } from "node:events";
+import { type Job, type Queue, Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import { LockLostError, QwenbotError } from "../src/errors.ts";
-import { Keys, QUEUE_NAME } from "../src/keys.ts";
+import { type Keys, QUEUE_NAME } from "../src/keys.ts";
 import type { Logger } from "../src/logger.ts";
-import { ConversationMemory, type CommitOutcome } from "../src/memory/ConversationMemory.ts";
+import { type CommitOutcome, ConversationMemory } from "../src/memory/ConversationMemory.ts";
 import { jobOptionsFor } from "../src/queue/Ingestor.ts";
 import { ReplyStreamer } from "../src/stream/ReplyStreamer.ts";
 import type { ChatRequest, ChatTurn, Platform, ReplySink, ReplyTarget } from "../src/types.ts";
@@ -88,7 +89,12 @@ export class ShutdownAbort extends Error {
   }
 }
 
-export class ChatWorker extends EventEmitter<{ generation: [GenerationEvent]; refused: [ChatRequest, string]; lockLost: [ChatRequest]; failure: [code: string, err: unknown] }> {
+export class ChatWorker extends EventEmitter<{
+  generation: [GenerationEvent];
+  refused: [ChatRequest, string];
+  lockLost: [ChatRequest];
+  failure: [code: string, err: unknown];
+}> {
   readonly id = randomUUID().slice(0, 8);
   /** Replies this worker is generating right now (metrics, status). */
   get inFlight(): number {
@@ -153,7 +159,16 @@ export class ChatWorker extends EventEmitter<{ generation: [GenerationEvent]; re
         if (sink?.renderNote) await sink.edit(request.reply, sink.renderNote(FAILURE_NOTE).trim(), { final: true }).catch(() => {});
         else await sink?.edit(request.reply, "", { final: true, note: FAILURE_NOTE }).catch(() => {});
       }
-      await this.memory.commit({ conversationKey: conv, requestId, epochSeen: "", lockKey: keys.reply(requestId), lockToken: "", turns: [], dropOldest: 0, replaceLastAssistant: false });
+      await this.memory.commit({
+        conversationKey: conv,
+        requestId,
+        epochSeen: "",
+        lockKey: keys.reply(requestId),
+        lockToken: "",
+        turns: [],
+        dropOldest: 0,
+        replaceLastAssistant: false,
+      });
       await redis.hset(keys.reply(requestId), "state", "failed");
       if ((await redis.zcard(keys.inbox(conv))) > 0) await queue.add("turn", { conversationKey: conv }, jobOptionsFor(conv));
     } catch (err) {
@@ -168,7 +183,13 @@ export class ChatWorker extends EventEmitter<{ generation: [GenerationEvent]; re
     for (const conv of await redis.smembers(keys.inboxes)) {
       const n = await redis.zcard(keys.inbox(conv));
       if (n === 0) {
-        await redis.eval("if redis.call('ZCARD', KEYS[1]) == 0 then return redis.call('SREM', KEYS[2], ARGV[1]) end return 0", 2, keys.inbox(conv), keys.inboxes, conv);
+        await redis.eval(
+          "if redis.call('ZCARD', KEYS[1]) == 0 then return redis.call('SREM', KEYS[2], ARGV[1]) end return 0",
+          2,
+          keys.inbox(conv),
+          keys.inboxes,
+          conv,
+        );
         continue;
       }
       await queue.add("turn", { conversationKey: conv }, jobOptionsFor(conv));
@@ -217,10 +238,24 @@ export class ChatWorker extends EventEmitter<{ generation: [GenerationEvent]; re
   private async answer(request: ChatRequest, lockKey: string, lockToken: string, jobId?: string): Promise<void> {
     const { redis, keys, runner, sinks } = this.deps;
     const { settings } = this;
-    const log = this.log.child({ conversation: request.conversationKey, requestId: request.requestId, platform: request.reply.platform, jobId });
+    const log = this.log.child({
+      conversation: request.conversationKey,
+      requestId: request.requestId,
+      platform: request.reply.platform,
+      jobId,
+    });
     const sink = sinks[request.reply.platform];
     const commit = (turns: ChatTurn[], dropOldest = 0, replaceLastAssistant = false, epochSeen = "") =>
-      this.memory.commit({ conversationKey: request.conversationKey, requestId: request.requestId, epochSeen, lockKey, lockToken, turns, dropOldest, replaceLastAssistant });
+      this.memory.commit({
+        conversationKey: request.conversationKey,
+        requestId: request.requestId,
+        epochSeen,
+        lockKey,
+        lockToken,
+        turns,
+        dropOldest,
+        replaceLastAssistant,
+      });
     if (!sink) {
       log.error("no reply sink for this platform on this worker (is its token configured here?); dropping the message");
       await commit([]);
@@ -269,7 +304,7 @@ export class ChatWorker extends EventEmitter<{ generation: [GenerationEvent]; re
     let userText = request.text;
     if (request.regenerate) {
       const lastUser = turns.length >= 2 && turns.at(-1)!.role === "assistant" ? turns.at(-2) : undefined;
-      if (!lastUser || lastUser.role !== "user") return finishRefusal("There is no answer to regenerate in this conversation yet.");
+      if (lastUser?.role !== "user") return finishRefusal("There is no answer to regenerate in this conversation yet.");
       userText = lastUser.text;
       history = turns.slice(0, -2);
     }
@@ -324,9 +359,17 @@ export class ChatWorker extends EventEmitter<{ generation: [GenerationEvent]; re
     if (result.text.length === 0 && result.stopReason !== "abort") notes.push("the model gave an empty answer");
     const note = notes.length > 0 ? notes.join(" · ") : undefined;
     const newTurns: ChatTurn[] = [];
-    if (!request.regenerate) newTurns.push({ role: "user", text: userText, name: request.author.name, tokens: fit.userTokens, at: request.receivedAt });
+    if (!request.regenerate)
+      newTurns.push({ role: "user", text: userText, name: request.author.name, tokens: fit.userTokens, at: request.receivedAt });
     newTurns.push({ role: "assistant", text: result.text, tokens: runner.turnTokens({ text: result.text }), at: Date.now() });
-    const decided: DecidedAnswer = { text: result.text, note, turns: newTurns, dropOldest: fit.dropped, replaceLastAssistant: request.regenerate === true, epoch };
+    const decided: DecidedAnswer = {
+      text: result.text,
+      note,
+      turns: newTurns,
+      dropOldest: fit.dropped,
+      replaceLastAssistant: request.regenerate === true,
+      epoch,
+    };
     if ((await redis.eval(DECIDE, 2, lockKey, keys.reply(request.requestId), JSON.stringify(decided), lockToken)) !== 1) {
       log.warn("lock lost before the final edit; leaving the reply to the worker that owns it");
       return;

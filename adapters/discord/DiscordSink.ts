@@ -12,7 +12,7 @@
  * get their own Stop button while streaming (every one stops the same request); the final
  * delivery removes them all and puts Regenerate on the reply's last message.
  */
-import { DiscordAPIError, HTTPError, RateLimitError, REST, Routes, type APIMessage } from "discord.js";
+import { type APIMessage, DiscordAPIError, HTTPError, RateLimitError, REST, Routes } from "discord.js";
 import type { Config } from "../../src/config.ts";
 import { PlatformError, PlatformRateLimitedError } from "../../src/errors.ts";
 import type { Logger } from "../../src/logger.ts";
@@ -47,7 +47,11 @@ export function createDiscordRest(config: Pick<Config, "DISCORD_TOKEN" | "DISCOR
   }).setToken(config.DISCORD_TOKEN);
 }
 
-export function createDiscordSink(config: Pick<Config, "DISCORD_TOKEN" | "DISCORD_API_URL">, logger: Logger, opts: DiscordSinkOptions = {}): DiscordSink {
+export function createDiscordSink(
+  config: Pick<Config, "DISCORD_TOKEN" | "DISCORD_API_URL">,
+  logger: Logger,
+  opts: DiscordSinkOptions = {},
+): DiscordSink {
   return new DiscordSink(opts.rest ?? createDiscordRest(config), logger.child({ platform: "discord" }), opts.minEditIntervalMs);
 }
 
@@ -89,7 +93,10 @@ export class DiscordSink implements ReplySink {
       await this.rest.patch(Routes.channelMessage(target.channelId, target.messageId), { body });
     } catch (err) {
       if (isGone(err)) {
-        this.logger.warn({ channelId: target.channelId, messageId: target.messageId, code: (err as DiscordAPIError).code }, "reply message is gone; dropping the edit");
+        this.logger.warn(
+          { channelId: target.channelId, messageId: target.messageId, code: (err as DiscordAPIError).code },
+          "reply message is gone; dropping the edit",
+        );
         return;
       }
       throw translate(err, "edit");
@@ -100,7 +107,9 @@ export class DiscordSink implements ReplySink {
   async queued(target: ReplyTarget, ahead: number): Promise<void> {
     if (target.messageId === GONE_MESSAGE_ID) return;
     try {
-      await this.rest.patch(Routes.channelMessage(target.channelId, target.messageId), { body: { content: placeholderText(ahead), allowed_mentions: NO_MENTIONS } });
+      await this.rest.patch(Routes.channelMessage(target.channelId, target.messageId), {
+        body: { content: placeholderText(ahead), allowed_mentions: NO_MENTIONS },
+      });
     } catch (err) {
       if (!isGone(err)) throw translate(err, "queued");
     }
@@ -110,7 +119,13 @@ export class DiscordSink implements ReplySink {
     if (after.messageId === GONE_MESSAGE_ID) return after;
     const content = discordContent(opts?.note ? `${text}${this.renderNote(opts.note)}` : text);
     const final = opts?.final === true;
-    const components = !after.requestId ? [] : !final ? [stopRow(after.requestId)] : opts?.last && hasAnswer(text) ? [regenerateRow(after.requestId)] : [];
+    const components = !after.requestId
+      ? []
+      : !final
+        ? [stopRow(after.requestId)]
+        : opts?.last && hasAnswer(text)
+          ? [regenerateRow(after.requestId)]
+          : [];
     let posted: APIMessage;
     try {
       posted = (await this.rest.post(Routes.channelMessages(after.channelId), {
@@ -123,7 +138,10 @@ export class DiscordSink implements ReplySink {
       })) as APIMessage;
     } catch (err) {
       if (isGone(err)) {
-        this.logger.warn({ channelId: after.channelId, code: (err as DiscordAPIError).code }, "reply channel is gone; dropping the rest of the reply");
+        this.logger.warn(
+          { channelId: after.channelId, code: (err as DiscordAPIError).code },
+          "reply channel is gone; dropping the rest of the reply",
+        );
         return { ...after, messageId: GONE_MESSAGE_ID };
       }
       throw translate(err, "post");
@@ -139,7 +157,10 @@ function isGone(err: unknown): boolean {
 /** A REST failure as the streamer understands it. */
 export function translate(err: unknown, what: string): Error {
   if (err instanceof RateLimitError) {
-    return new PlatformRateLimitedError(Math.max(1, Math.ceil(err.retryAfter || err.timeToReset || 1000)), `discord ${what} rate limited (${err.route}${err.global ? ", global" : ""})`);
+    return new PlatformRateLimitedError(
+      Math.max(1, Math.ceil(err.retryAfter || err.timeToReset || 1000)),
+      `discord ${what} rate limited (${err.route}${err.global ? ", global" : ""})`,
+    );
   }
   if (err instanceof DiscordAPIError) {
     return new PlatformError(`discord ${what} failed: ${err.status} ${err.code} ${err.message}`, err.status, { cause: err });

@@ -24,7 +24,12 @@ export function discordConversationKey(place: DiscordPlace): ConversationKey {
 
 /** A thread's name from the question: its first line, at most 100 characters. */
 export function threadNameFor(question: string): string {
-  const line = question.split("\n").find((l) => l.trim().length > 0)?.replace(/\s+/g, " ").trim() ?? "";
+  const line =
+    question
+      .split("\n")
+      .find((l) => l.trim().length > 0)
+      ?.replace(/\s+/g, " ")
+      .trim() ?? "";
   if (line.length === 0) return "Question";
   if (line.length <= 100) return line;
   let out = "";

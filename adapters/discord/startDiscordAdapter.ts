@@ -11,35 +11,35 @@
  * so such replays do reach this handler instead of being swallowed by discord.js's cache.
  */
 import {
-  Client,
-  Events,
-  GatewayIntentBits,
-  MessageFlags,
-  Options,
-  Partials,
-  PermissionFlagsBits,
-  Routes,
   type APIChannel,
   type APIInteractionGuildMember,
   type APIMessage,
   type ButtonInteraction,
   type Channel,
   type ChatInputCommandInteraction,
+  Client,
   type ClientOptions,
+  Events,
+  GatewayIntentBits,
   type GuildMember,
   type Interaction,
   type Message,
+  MessageFlags,
+  Options,
+  Partials,
+  PermissionFlagsBits,
   type RESTPostAPIApplicationCommandsJSONBody,
+  Routes,
   type User,
 } from "discord.js";
-import type { AdapterDeps, RunningAdapter } from "../../src/adapterTypes.ts";
 import { InputRejectedError, RedisUnavailableError } from "../../src/errors.ts";
+import type { AdapterDeps, RunningAdapter } from "../../src/intake/AdapterDeps.ts";
 import type { Logger } from "../../src/logger.ts";
 import { normalizeUserText, stripDiscordMention } from "../../src/text/normalizeUserText.ts";
 import type { ChatAuthor, ChatRequest, ConversationKey, ReplyTarget } from "../../src/types.ts";
 import { checkDiscordAccess, type DiscordAccessDecision } from "./checkDiscordAccess.ts";
 import { NO_MENTIONS, parseButtonId, regenerateRow, stopRow } from "./discordComponents.ts";
-import { discordConversationKey, placeholderText, threadNameFor, type DiscordPlace } from "./discordConversation.ts";
+import { type DiscordPlace, discordConversationKey, placeholderText, threadNameFor } from "./discordConversation.ts";
 
 // ---- tunables
 /** How long a message or interaction id is remembered to drop replays. */
@@ -81,7 +81,15 @@ export function discordCommands(opts: { allowDms: boolean; maxInputChars: number
     {
       name: "ask",
       description: "Ask the model a question (the same as mentioning me)",
-      options: [{ type: 3, name: "prompt", description: "Your question", required: true, max_length: Math.min(DISCORD_OPTION_MAX, opts.maxInputChars) }],
+      options: [
+        {
+          type: 3,
+          name: "prompt",
+          description: "Your question",
+          required: true,
+          max_length: Math.min(DISCORD_OPTION_MAX, opts.maxInputChars),
+        },
+      ],
       contexts,
       integration_types: [0],
     },
@@ -171,8 +179,14 @@ class DiscordAdapter {
   async start(): Promise<void> {
     const { client } = this;
     if (!this.config.DISCORD_TOKEN) throw new Error("DISCORD_TOKEN is not set");
-    client.on(Events.MessageCreate, (m) => void this.onMessage(m).catch((err) => this.log.error({ err, messageId: m.id }, "message handler failed")));
-    client.on(Events.InteractionCreate, (i) => void this.onInteraction(i).catch((err) => this.log.error({ err, interactionId: i.id }, "interaction handler failed")));
+    client.on(
+      Events.MessageCreate,
+      (m) => void this.onMessage(m).catch((err) => this.log.error({ err, messageId: m.id }, "message handler failed")),
+    );
+    client.on(
+      Events.InteractionCreate,
+      (i) => void this.onInteraction(i).catch((err) => this.log.error({ err, interactionId: i.id }, "interaction handler failed")),
+    );
     client.on(Events.ShardReady, () => (this.connected = true));
     client.on(Events.ShardResume, () => (this.connected = true));
     client.on(Events.ShardDisconnect, () => (this.connected = false));
@@ -233,7 +247,9 @@ class DiscordAdapter {
     const hasAttachments = message.attachments.size > 0;
     if (inBotThread && !mentioned && text.length === 0 && !hasAttachments) {
       // Without the Message Content intent Discord does not show us what was written.
-      const first = await this.deps.redis.set(this.dkeys.threadHint(place.channelId), "1", "EX", THREAD_HINT_TTL_SECONDS, "NX").catch(() => null);
+      const first = await this.deps.redis
+        .set(this.dkeys.threadHint(place.channelId), "1", "EX", THREAD_HINT_TTL_SECONDS, "NX")
+        .catch(() => null);
       if (first) await this.replyTo(message, THREAD_HINT);
       return;
     }
@@ -330,7 +346,13 @@ class DiscordAdapter {
       }
     }
     const ok = await this.answer({ requestId: `discord-${i.id}`, place: target, replyTo, text, author });
-    if (!ok) await i.followUp({ content: "I couldn't post my answer in this channel — do I have permission to send messages here?", flags: MessageFlags.Ephemeral }).catch(() => {});
+    if (!ok)
+      await i
+        .followUp({
+          content: "I couldn't post my answer in this channel — do I have permission to send messages here?",
+          flags: MessageFlags.Ephemeral,
+        })
+        .catch(() => {});
   }
 
   private async onReset(i: ChatInputCommandInteraction): Promise<void> {
@@ -350,7 +372,8 @@ class DiscordAdapter {
       return;
     }
     this.log.info({ conversation: conv, userId: i.user.id }, "conversation reset");
-    const what = place.guildId === null ? "our conversation" : place.isThread ? "this thread's conversation" : "this channel's conversation";
+    const what =
+      place.guildId === null ? "our conversation" : place.isThread ? "this thread's conversation" : "this channel's conversation";
     await ephemeral(i, `🧹 Done — I've forgotten ${what}.`);
   }
 
@@ -410,13 +433,22 @@ class DiscordAdapter {
     }
     if (!(await this.claim(i.id, () => ephemeral(i, UNAVAILABLE)))) return;
     const requestId = `discord-r${i.id}`;
-    const first: ReplyTarget = old?.reply ?? { platform: "discord", channelId: i.channelId, messageId: i.message.id, ...(i.guildId ? { workspaceId: i.guildId } : {}) };
+    const first: ReplyTarget = old?.reply ?? {
+      platform: "discord",
+      channelId: i.channelId,
+      messageId: i.message.id,
+      ...(i.guildId ? { workspaceId: i.guildId } : {}),
+    };
     const target: ReplyTarget = { ...first, requestId };
     // The earlier answer's overflow messages are reused (or emptied) by the new one.
     const previous = await redis.hget(keys.reply(oldId), "messages").catch(() => null);
     if (previous) {
       const messages = (JSON.parse(previous) as ReplyTarget[]).map((t) => ({ ...t, requestId }));
-      await redis.multi().hset(keys.reply(requestId), "messages", JSON.stringify(messages)).expire(keys.reply(requestId), DEDUPE_TTL_SECONDS).exec();
+      await redis
+        .multi()
+        .hset(keys.reply(requestId), "messages", JSON.stringify(messages))
+        .expire(keys.reply(requestId), DEDUPE_TTL_SECONDS)
+        .exec();
     }
     const clickedIsFirst = i.message.id === first.messageId;
     const oldContent = i.message.content;
@@ -426,7 +458,9 @@ class DiscordAdapter {
     } else {
       await i.update({ components: [], allowedMentions: NO_MENTIONS });
       await this.client.rest
-        .patch(Routes.channelMessage(first.channelId, first.messageId), { body: { components: [stopRow(requestId)], allowed_mentions: NO_MENTIONS } })
+        .patch(Routes.channelMessage(first.channelId, first.messageId), {
+          body: { components: [stopRow(requestId)], allowed_mentions: NO_MENTIONS },
+        })
         .catch((err) => this.log.warn({ err }, "could not put the Stop button on the answer"));
     }
     const request: ChatRequest = {
@@ -483,7 +517,14 @@ class DiscordAdapter {
       requestId: p.requestId,
       ...(p.place.guildId ? { workspaceId: p.place.guildId } : {}),
     };
-    const request: ChatRequest = { requestId: p.requestId, conversationKey: conv, author: p.author, text: p.text, receivedAt: Date.now(), reply };
+    const request: ChatRequest = {
+      requestId: p.requestId,
+      conversationKey: conv,
+      author: p.author,
+      text: p.text,
+      receivedAt: Date.now(),
+      reply,
+    };
     try {
       await ingestor.ingest(request);
     } catch (err) {
@@ -494,7 +535,9 @@ class DiscordAdapter {
       if (!(err instanceof InputRejectedError) && !(err instanceof RedisUnavailableError)) this.log.error({ err }, "ingest failed");
       else this.log.info({ code: (err as InputRejectedError).code, conversation: conv }, "not queued");
       await this.client.rest
-        .patch(Routes.channelMessage(reply.channelId, reply.messageId), { body: { content: `⚠️ ${this.explain(err)}`, components: [], allowed_mentions: NO_MENTIONS } })
+        .patch(Routes.channelMessage(reply.channelId, reply.messageId), {
+          body: { content: `⚠️ ${this.explain(err)}`, components: [], allowed_mentions: NO_MENTIONS },
+        })
         .catch((e) => this.log.warn({ err: e }, "could not explain the refusal"));
       return true;
     }
@@ -514,7 +557,7 @@ class DiscordAdapter {
   private keepTyping(channelId: string, requestId: string): void {
     const started = Date.now();
     const every = this.opts.typingIntervalMs ?? TYPING_INTERVAL_MS;
-    let timer: NodeJS.Timeout | undefined = undefined;
+    let timer: NodeJS.Timeout | undefined;
     const stop = () => {
       if (timer) {
         clearInterval(timer);
@@ -574,7 +617,13 @@ class DiscordAdapter {
   }
 
   private access(place: DiscordPlace, userId: string, roleIds: readonly string[] | null): DiscordAccessDecision {
-    return checkDiscordAccess(this.config, { guildId: place.guildId, channelId: place.channelId, parentId: place.parentId, userId, roleIds });
+    return checkDiscordAccess(this.config, {
+      guildId: place.guildId,
+      channelId: place.channelId,
+      parentId: place.parentId,
+      userId,
+      roleIds,
+    });
   }
 
   /** Where a message or interaction happened; fetches a thread's parent when it is not cached. */

@@ -7,7 +7,7 @@ import type { Redis } from "ioredis";
 import type { Keys } from "../../src/keys.ts";
 import { ConversationMemory } from "../../src/memory/ConversationMemory.ts";
 import type { Ingestor } from "../../src/queue/Ingestor.ts";
-import { readReplyStream, type ReplyUpdate } from "../../src/stream/RedisStreamSink.ts";
+import { type ReplyUpdate, readReplyStream } from "../../src/stream/RedisStreamSink.ts";
 import { normalizeUserText } from "../../src/text/normalizeUserText.ts";
 import type { ChatRequest } from "../../src/types.ts";
 

@@ -18,8 +18,8 @@
  * posted at once; the worker edits it.
  */
 import type { Redis } from "ioredis";
-import type { AdapterDeps } from "../../src/adapterTypes.ts";
 import { InputRejectedError, RedisUnavailableError } from "../../src/errors.ts";
+import type { AdapterDeps } from "../../src/intake/AdapterDeps.ts";
 import type { Logger } from "../../src/logger.ts";
 import { normalizeUserText, stripSlackMention } from "../../src/text/normalizeUserText.ts";
 import type { ChatRequest, ReplyTarget } from "../../src/types.ts";
@@ -37,7 +37,11 @@ export const USAGE =
 export const UNAVAILABLE = "I can't take messages right now, please try again in a minute.";
 const GENERIC_FAILURE = "Sorry — something went wrong while taking your message. Please try again.";
 
-export type Respond = (message: { text: string; response_type?: "ephemeral" | "in_channel"; replace_original?: boolean }) => Promise<unknown>;
+export type Respond = (message: {
+  text: string;
+  response_type?: "ephemeral" | "in_channel";
+  replace_original?: boolean;
+}) => Promise<unknown>;
 
 /** Where a message was sent, and by whom. */
 export interface SlackPlace {
@@ -92,18 +96,30 @@ export class SlackConversations {
   // ------------------------------------------------------------------ slash commands
 
   /** `/ask <question>` (already acknowledged; usage and reset are handled by the caller). */
-  async ask(client: WebClient, place: SlackPlace & { triggerId: string; userName?: string }, rawText: string, respond: Respond): Promise<void> {
+  async ask(
+    client: WebClient,
+    place: SlackPlace & { triggerId: string; userName?: string },
+    rawText: string,
+    respond: Respond,
+  ): Promise<void> {
     const text = normalizeUserText(fromSlackText(rawText));
     const requestId = `slack-${place.teamId}-cmd-${place.triggerId}`;
     const refuse = async (message: string) => {
-      await respond({ response_type: "ephemeral", text: message }).catch((err: unknown) => this.log.warn({ err }, "could not answer the command"));
+      await respond({ response_type: "ephemeral", text: message }).catch((err: unknown) =>
+        this.log.warn({ err }, "could not answer the command"),
+      );
     };
     const base = { ...place, client, requestId, text, botThread: true, refuse, threadTs: "" };
     if (!(await this.claimAndCheck(base))) return;
     let parentTs: string | undefined;
     let failure: string | undefined;
     try {
-      const parent = await client.chat.postMessage({ channel: place.channelId, text: askedMessage(place.userId, text), unfurl_links: false, unfurl_media: false });
+      const parent = await client.chat.postMessage({
+        channel: place.channelId,
+        text: askedMessage(place.userId, text),
+        unfurl_links: false,
+        unfurl_media: false,
+      });
       parentTs = parent.ts;
     } catch (err) {
       failure = errorCode(err);
@@ -121,7 +137,8 @@ export class SlackConversations {
 
   /** `/reset` and `/ask reset`: forget the user's latest conversation in this channel. */
   async resetCommand(client: WebClient, place: SlackPlace, respond: Respond): Promise<void> {
-    const reply = (text: string) => respond({ response_type: "ephemeral", text }).catch((err: unknown) => this.log.warn({ err }, "could not answer /reset"));
+    const reply = (text: string) =>
+      respond({ response_type: "ephemeral", text }).catch((err: unknown) => this.log.warn({ err }, "could not answer /reset"));
     await reply(await this.resetLatest(client, place));
   }
 
@@ -189,7 +206,13 @@ export class SlackConversations {
   }
 
   /** "@bot reset": in a thread, forget that thread's conversation; outside one, like `/reset`. */
-  private async resetThread(client: WebClient, place: SlackPlace, requestId: string, threadTs: string | undefined, refuse: (m: string) => Promise<void>): Promise<void> {
+  private async resetThread(
+    client: WebClient,
+    place: SlackPlace,
+    requestId: string,
+    threadTs: string | undefined,
+    refuse: (m: string) => Promise<void>,
+  ): Promise<void> {
     try {
       if ((await this.redis.set(this.keys.claim(requestId), "1", "EX", CLAIM_TTL_SECONDS, "NX")) === null) return;
     } catch {
@@ -208,17 +231,26 @@ export class SlackConversations {
       return;
     }
     await client.chat
-      .postMessage({ channel: place.channelId, thread_ts: threadTs, text: "🧹 Done — I forgot this thread's conversation. The next message here starts fresh." })
+      .postMessage({
+        channel: place.channelId,
+        thread_ts: threadTs,
+        text: "🧹 Done — I forgot this thread's conversation. The next message here starts fresh.",
+      })
       .catch((err: unknown) => this.log.warn({ err: errorCode(err) ?? String(err) }, "could not confirm the reset"));
   }
 
   // ------------------------------------------------------------------ Stop
 
   /** The Stop button: ask the worker generating the reply to stop (it keeps the partial answer). */
-  async stop(place: { teamId: string; channelId: string; messageTs?: string }, value: string | undefined, respond: Respond | undefined): Promise<void> {
+  async stop(
+    place: { teamId: string; channelId: string; messageTs?: string },
+    value: string | undefined,
+    respond: Respond | undefined,
+  ): Promise<void> {
     try {
-      let requestId = value && value.startsWith("slack-") ? value : undefined;
-      if (!requestId && place.messageTs) requestId = (await this.redis.get(this.keys.messageRequest(place.teamId, place.channelId, place.messageTs))) ?? undefined;
+      let requestId = value?.startsWith("slack-") ? value : undefined;
+      if (!requestId && place.messageTs)
+        requestId = (await this.redis.get(this.keys.messageRequest(place.teamId, place.channelId, place.messageTs))) ?? undefined;
       if (!requestId) {
         this.log.warn({ channel: place.channelId, ts: place.messageTs }, "Stop clicked on a message whose request is unknown");
         return;
@@ -227,7 +259,11 @@ export class SlackConversations {
       this.log.info({ requestId }, "stop requested");
     } catch (err) {
       this.log.warn({ err }, "could not request a stop");
-      await respond?.({ response_type: "ephemeral", text: "I couldn't stop that answer right now, please try again in a moment.", replace_original: false }).catch(() => undefined);
+      await respond?.({
+        response_type: "ephemeral",
+        text: "I couldn't stop that answer right now, please try again in a moment.",
+        replace_original: false,
+      }).catch(() => undefined);
     }
   }
 
@@ -260,7 +296,13 @@ export class SlackConversations {
     const name = this.userName(t.client, t.teamId, t.userId, t.userName);
     let ts: string | undefined;
     try {
-      const posted = await t.client.chat.postMessage({ channel: t.channelId, thread_ts: t.threadTs, ...placeholderMessage(t.requestId), unfurl_links: false, unfurl_media: false });
+      const posted = await t.client.chat.postMessage({
+        channel: t.channelId,
+        thread_ts: t.threadTs,
+        ...placeholderMessage(t.requestId),
+        unfurl_links: false,
+        unfurl_media: false,
+      });
       ts = posted.ts;
     } catch (err) {
       this.log.warn({ err: errorCode(err) ?? String(err), channel: t.channelId }, "could not post the placeholder");
@@ -270,10 +312,19 @@ export class SlackConversations {
       return;
     }
     if (!ts) return;
-    const reply: ReplyTarget = { platform: "slack", channelId: t.channelId, threadId: t.threadTs, messageId: ts, workspaceId: t.teamId, requestId: t.requestId };
+    const reply: ReplyTarget = {
+      platform: "slack",
+      channelId: t.channelId,
+      threadId: t.threadTs,
+      messageId: ts,
+      workspaceId: t.teamId,
+      requestId: t.requestId,
+    };
     const conversationKey = slackConversationKey(t.teamId, t.channelId, t.threadTs);
     const ttl = this.deps.config.MEMORY_TTL_SECONDS;
-    const book = this.redis.multi().set(this.keys.messageRequest(t.teamId, t.channelId, ts), t.requestId, "EX", MESSAGE_REQUEST_TTL_SECONDS);
+    const book = this.redis
+      .multi()
+      .set(this.keys.messageRequest(t.teamId, t.channelId, ts), t.requestId, "EX", MESSAGE_REQUEST_TTL_SECONDS);
     if (t.botThread) book.set(this.keys.botThread(t.teamId, t.channelId, t.threadTs), "1", "EX", ttl);
     book.set(this.keys.lastThread(t.teamId, t.channelId, t.userId), t.threadTs, "EX", ttl);
     await book.exec().catch((err: unknown) => this.log.warn({ err: String(err) }, "could not store the thread's bookkeeping"));
@@ -316,7 +367,9 @@ export class SlackConversations {
       } catch (err) {
         this.log.warn({ err: errorCode(err) ?? String(err) }, "could not delete a withdrawn message");
         if (!silent && ts === placeholderTs) {
-          await t.client.chat.update({ channel: t.channelId, ts, text: slackReplyText("_(not answered)_"), blocks: [] }).catch(() => undefined);
+          await t.client.chat
+            .update({ channel: t.channelId, ts, text: slackReplyText("_(not answered)_"), blocks: [] })
+            .catch(() => undefined);
         }
       }
     }

@@ -97,7 +97,16 @@ export class SlackEditBudget {
     const base = this.keys.editBudget(teamId);
     const member = `${Date.now()}-${randomBytes(4).toString("hex")}`;
     return Number(
-      await this.redis.eval(CONFIRM, 2, `${base}:log`, `${base}:blocked`, String(this.capWindowMs), String(this.limit), String(Math.floor(this.intervalMs / 2)), member),
+      await this.redis.eval(
+        CONFIRM,
+        2,
+        `${base}:log`,
+        `${base}:blocked`,
+        String(this.capWindowMs),
+        String(this.limit),
+        String(Math.floor(this.intervalMs / 2)),
+        member,
+      ),
     );
   }
 

@@ -12,8 +12,9 @@
  * - The WebClient neither retries nor queues on its own (`rejectRateLimitedCalls`, no retries):
  *   the ReplyStreamer decides, so nothing bypasses the budget.
  */
-import type { Redis } from "ioredis";
+
 import { webApi } from "@slack/bolt";
+import type { Redis } from "ioredis";
 import type { Config } from "../../src/config.ts";
 import { PlatformError, PlatformRateLimitedError } from "../../src/errors.ts";
 import type { Keys } from "../../src/keys.ts";
@@ -23,7 +24,15 @@ import type { EditOptions, ReplySink, ReplyTarget } from "../../src/types.ts";
 import { SlackEditBudget } from "./SlackEditBudget.ts";
 import { SlackKeys } from "./slackKeys.ts";
 import { renderSlackNote, slackReplyText, streamingBlocks } from "./slackMessages.ts";
-import { botTokens, resolveWorkspaces, webClientOptions, workspaceFor, type SlackWorkspace, type WebClient, type WebClientOptions } from "./slackWorkspaces.ts";
+import {
+  botTokens,
+  resolveWorkspaces,
+  type SlackWorkspace,
+  type WebClient,
+  type WebClientOptions,
+  webClientOptions,
+  workspaceFor,
+} from "./slackWorkspaces.ts";
 
 export interface SlackSinkOptions {
   /** The budget's window (default 60 000 ms: SLACK_EDITS_PER_MINUTE per minute). Tests shrink it. */
@@ -120,9 +129,15 @@ export class SlackSink implements ReplySink {
       return;
     }
     const client = await this.clientFor(target.workspaceId);
-    const text = ahead <= 0 ? "⏳ Next in line…" : `⏳ Waiting — ${ahead} message${ahead === 1 ? "" : "s"} ahead of yours in this conversation…`;
+    const text =
+      ahead <= 0 ? "⏳ Next in line…" : `⏳ Waiting — ${ahead} message${ahead === 1 ? "" : "s"} ahead of yours in this conversation…`;
     try {
-      await client.chat.update({ channel: target.channelId, ts: target.messageId, text, blocks: streamingBlocks(text, await this.requestIdFor(target)) });
+      await client.chat.update({
+        channel: target.channelId,
+        ts: target.messageId,
+        text,
+        blocks: streamingBlocks(text, await this.requestIdFor(target)),
+      });
     } catch (err) {
       if (slackError(err) === "message_not_found") return;
       throw await this.failed(err, target, "chat.update");
@@ -134,7 +149,13 @@ export class SlackSink implements ReplySink {
     const threadTs = after.threadId ?? after.messageId;
     let ts: string | undefined;
     try {
-      const res = await client.chat.postMessage({ channel: after.channelId, thread_ts: threadTs, text: slackReplyText(text), unfurl_links: false, unfurl_media: false });
+      const res = await client.chat.postMessage({
+        channel: after.channelId,
+        thread_ts: threadTs,
+        text: slackReplyText(text),
+        unfurl_links: false,
+        unfurl_media: false,
+      });
       ts = res.ts;
     } catch (err) {
       throw await this.failed(err, after, "chat.postMessage");
@@ -152,7 +173,9 @@ export class SlackSink implements ReplySink {
   async rememberRequest(target: ReplyTarget, requestId: string): Promise<void> {
     const key = this.slackKeys.messageRequest(target.workspaceId ?? "-", target.channelId, target.messageId);
     this.cache(key, requestId);
-    await this.redis.set(key, requestId, "EX", MESSAGE_REQUEST_TTL_SECONDS).catch((err: unknown) => this.logger.warn({ err }, "could not store a message's request id"));
+    await this.redis
+      .set(key, requestId, "EX", MESSAGE_REQUEST_TTL_SECONDS)
+      .catch((err: unknown) => this.logger.warn({ err }, "could not store a message's request id"));
   }
 
   private async requestIdFor(target: ReplyTarget): Promise<string> {
@@ -182,7 +205,10 @@ export class SlackSink implements ReplySink {
   private async failed(err: unknown, target: ReplyTarget, what: string): Promise<Error> {
     const mapped = toPlatformError(err, what);
     if (mapped instanceof PlatformRateLimitedError) {
-      this.logger.warn({ retryAfterMs: mapped.retryAfterMs, workspace: target.workspaceId }, "Slack rate limit (429): the workspace's edits wait");
+      this.logger.warn(
+        { retryAfterMs: mapped.retryAfterMs, workspace: target.workspaceId },
+        "Slack rate limit (429): the workspace's edits wait",
+      );
       await this.budget.penalize(target.workspaceId ?? "-", mapped.retryAfterMs).catch(() => undefined);
     }
     return mapped;

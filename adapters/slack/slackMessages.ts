@@ -19,7 +19,9 @@ const MAX_SECTIONS = 49;
 
 /** Model output (Markdown) as the text of a Slack message: mrkdwn, nothing that pings, never empty. */
 export function slackReplyText(markdown: string): string {
-  const text = formatForSlack(markdown).replace(/^(?:[ \t]*\n)+/, "").trimEnd();
+  const text = formatForSlack(markdown)
+    .replace(/^(?:[ \t]*\n)+/, "")
+    .trimEnd();
   return text.length > 0 ? text : "…";
 }
 

@@ -47,9 +47,12 @@ export async function resolveWorkspaces(tokens: readonly string[], options: WebC
       } catch (err) {
         const refused = (err as { data?: { error?: string } }).data?.error;
         if (refused) throw new ConfigError("SLACK_BOT_TOKEN", `token ${i + 1} was refused by Slack's auth.test (${refused})`);
-        throw new PlatformError(`could not reach Slack at ${client.slackApiUrl} to check the bot token (${err instanceof Error ? err.message : String(err)})`);
+        throw new PlatformError(
+          `could not reach Slack at ${client.slackApiUrl} to check the bot token (${err instanceof Error ? err.message : String(err)})`,
+        );
       }
-      if (!res.team_id || !res.user_id) throw new ConfigError("SLACK_BOT_TOKEN", `token ${i + 1} is not a bot token (auth.test gave no team or user)`);
+      if (!res.team_id || !res.user_id)
+        throw new ConfigError("SLACK_BOT_TOKEN", `token ${i + 1} is not a bot token (auth.test gave no team or user)`);
       const ws: SlackWorkspace = { token, teamId: res.team_id, botUserId: res.user_id, botId: res.bot_id ?? "" };
       if (res.enterprise_id) ws.enterpriseId = res.enterprise_id;
       return ws;
@@ -58,7 +61,11 @@ export async function resolveWorkspaces(tokens: readonly string[], options: WebC
 }
 
 /** Finds a workspace's entry (by team, then enterprise), else the first. */
-export function workspaceFor(workspaces: readonly SlackWorkspace[], teamId: string | undefined, enterpriseId?: string): SlackWorkspace | undefined {
+export function workspaceFor(
+  workspaces: readonly SlackWorkspace[],
+  teamId: string | undefined,
+  enterpriseId?: string,
+): SlackWorkspace | undefined {
   return (
     workspaces.find((w) => teamId !== undefined && w.teamId === teamId) ??
     workspaces.find((w) => enterpriseId !== undefined && w.enterpriseId === enterpriseId) ??

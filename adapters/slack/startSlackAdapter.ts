@@ -14,13 +14,20 @@
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { format } from "node:util";
-import { App, HTTPReceiver, LogLevel, SocketModeReceiver, type Logger as BoltLogger, type Receiver } from "@slack/bolt";
-import type { AdapterDeps, RunningAdapter } from "../../src/adapterTypes.ts";
+import { App, type Logger as BoltLogger, HTTPReceiver, LogLevel, type Receiver, SocketModeReceiver } from "@slack/bolt";
 import { ConfigError } from "../../src/errors.ts";
+import type { AdapterDeps, RunningAdapter } from "../../src/intake/AdapterDeps.ts";
 import type { Logger } from "../../src/logger.ts";
-import { SlackConversations, USAGE, type IncomingSlackMessage, type Respond } from "./SlackConversations.ts";
+import { type IncomingSlackMessage, type Respond, SlackConversations, USAGE } from "./SlackConversations.ts";
 import { STOP_ACTION_ID } from "./slackMessages.ts";
-import { botTokens, resolveWorkspaces, webClientOptions, workspaceFor, type SlackWorkspace, type WebClientOptions } from "./slackWorkspaces.ts";
+import {
+  botTokens,
+  resolveWorkspaces,
+  type SlackWorkspace,
+  type WebClientOptions,
+  webClientOptions,
+  workspaceFor,
+} from "./slackWorkspaces.ts";
 
 export interface StartSlackAdapterOptions {
   /** Default: "socket" when SLACK_APP_TOKEN is set, else "http". */
@@ -72,14 +79,19 @@ export async function startSlackAdapter(deps: AdapterDeps, opts: StartSlackAdapt
   const tokens = botTokens(config);
   if (tokens.length === 0) throw new ConfigError("SLACK_BOT_TOKEN", "is required for the Slack adapter (xoxb-…)");
   const mode = opts.mode ?? (config.SLACK_APP_TOKEN ? "socket" : "http");
-  if (mode === "socket" && !config.SLACK_APP_TOKEN) throw new ConfigError("SLACK_APP_TOKEN", "is required for Socket Mode (xapp-…, with connections:write)");
+  if (mode === "socket" && !config.SLACK_APP_TOKEN)
+    throw new ConfigError("SLACK_APP_TOKEN", "is required for Socket Mode (xapp-…, with connections:write)");
   if (mode === "http" && !config.SLACK_SIGNING_SECRET) {
     throw new ConfigError("SLACK_SIGNING_SECRET", "is required for HTTP mode (or set SLACK_APP_TOKEN to use Socket Mode)");
   }
   const bolt = boltLogger(log);
   // The adapter's own calls (question, placeholder, ephemerals) retry a little, then give up: a
   // refusal the user sees beats a handler hanging for half an hour.
-  const clientOptions = webClientOptions(config, { retryConfig: { retries: 3, factor: 2, minTimeout: 500 }, ...opts.clientOptions, logger: bolt });
+  const clientOptions = webClientOptions(config, {
+    retryConfig: { retries: 3, factor: 2, minTimeout: 500 },
+    ...opts.clientOptions,
+    logger: bolt,
+  });
   const workspaces = await resolveWorkspaces(tokens, clientOptions);
   log.info({ workspaces: workspaces.map((w) => w.teamId), mode }, "Slack bot tokens verified");
 
@@ -115,7 +127,13 @@ export async function startSlackAdapter(deps: AdapterDeps, opts: StartSlackAdapt
       if (source.teamId && ws.teamId !== source.teamId && ws.enterpriseId === undefined) {
         log.warn({ team: source.teamId }, "event from a workspace without its own bot token; using the first token");
       }
-      return { botToken: ws.token, botUserId: ws.botUserId, botId: ws.botId, teamId: source.teamId ?? ws.teamId, enterpriseId: source.enterpriseId ?? ws.enterpriseId };
+      return {
+        botToken: ws.token,
+        botUserId: ws.botUserId,
+        botId: ws.botId,
+        teamId: source.teamId ?? ws.teamId,
+        enterpriseId: source.enterpriseId ?? ws.enterpriseId,
+      };
     },
   });
   app.error(async (error) => {
@@ -124,45 +142,53 @@ export async function startSlackAdapter(deps: AdapterDeps, opts: StartSlackAdapt
 
   const conversations = new SlackConversations(deps, log);
 
-  const onCommand = async (args: { command: Loose; ack: (r?: Loose) => Promise<void>; respond: Respond; client: unknown; context: Loose }, forceReset: boolean) => {
+  const onCommand = async (
+    args: { command: Loose; ack: (r?: Loose) => Promise<void>; respond: Respond; client: unknown; context: Loose },
+    forceReset: boolean,
+  ) => {
     const { command, ack, respond } = args;
     const client = args.client as Parameters<SlackConversations["ask"]>[0];
-    const text = String(command["text"] ?? "").trim();
+    const text = String(command.text ?? "").trim();
     if (!forceReset && text.length === 0) {
       await ack({ response_type: "ephemeral", text: USAGE });
       return;
     }
     await ack();
     const place = {
-      teamId: str(args.context["teamId"]) ?? str(command["team_id"]) ?? "",
-      channelId: String(command["channel_id"] ?? ""),
-      userId: String(command["user_id"] ?? ""),
+      teamId: str(args.context.teamId) ?? str(command.team_id) ?? "",
+      channelId: String(command.channel_id ?? ""),
+      userId: String(command.user_id ?? ""),
     };
     if (forceReset || /^\/?reset[.!]?$/i.test(text)) {
       await conversations.resetCommand(client, place, respond);
       return;
     }
-    const userName = str(command["user_name"]);
-    await conversations.ask(client, { ...place, triggerId: String(command["trigger_id"] ?? `${Date.now()}`), ...(userName ? { userName } : {}) }, text, respond);
+    const userName = str(command.user_name);
+    await conversations.ask(
+      client,
+      { ...place, triggerId: String(command.trigger_id ?? `${Date.now()}`), ...(userName ? { userName } : {}) },
+      text,
+      respond,
+    );
   };
   app.command("/ask", (args) => onCommand(args as unknown as Parameters<typeof onCommand>[0], false));
   app.command("/reset", (args) => onCommand(args as unknown as Parameters<typeof onCommand>[0], true));
 
   const onMessage = async (event: Loose, body: Loose, context: Loose, client: unknown, mentioned: boolean) => {
-    const subtype = str(event["subtype"]);
+    const subtype = str(event.subtype);
     if (subtype !== undefined && !USER_SUBTYPES.has(subtype)) return;
-    if (event["bot_id"] !== undefined || event["bot_profile"] !== undefined) return;
-    const userId = str(event["user"]);
-    const botUserId = str(context["botUserId"]);
+    if (event.bot_id !== undefined || event.bot_profile !== undefined) return;
+    const userId = str(event.user);
+    const botUserId = str(context.botUserId);
     if (!userId || !botUserId || userId === botUserId) return;
-    const ts = str(event["ts"]);
-    const channelId = str(event["channel"]);
-    const teamId = str(context["teamId"]) ?? str(body["team_id"]) ?? str(event["team"]);
+    const ts = str(event.ts);
+    const channelId = str(event.channel);
+    const teamId = str(context.teamId) ?? str(body.team_id) ?? str(event.team);
     if (!ts || !channelId || !teamId) return;
-    const m: IncomingSlackMessage = { teamId, channelId, userId, ts, text: typeof event["text"] === "string" ? event["text"] : "" };
-    const threadTs = str(event["thread_ts"]);
+    const m: IncomingSlackMessage = { teamId, channelId, userId, ts, text: typeof event.text === "string" ? event.text : "" };
+    const threadTs = str(event.thread_ts);
     if (threadTs) m.threadTs = threadTs;
-    const channelType = str(event["channel_type"]);
+    const channelType = str(event.channel_type);
     if (channelType) m.channelType = channelType;
     await conversations.message(client as Parameters<SlackConversations["ask"]>[0], { userId: botUserId }, m, mentioned);
   };
@@ -176,18 +202,18 @@ export async function startSlackAdapter(deps: AdapterDeps, opts: StartSlackAdapt
   app.action(STOP_ACTION_ID, async ({ ack, action, body, context, respond }) => {
     await ack();
     const b = body as unknown as Loose;
-    const container = (b["container"] ?? {}) as Loose;
-    const message = (b["message"] ?? {}) as Loose;
-    const channel = (b["channel"] ?? {}) as Loose;
-    const team = (b["team"] ?? {}) as Loose;
-    const messageTs = str(container["message_ts"]) ?? str(message["ts"]);
+    const container = (b.container ?? {}) as Loose;
+    const message = (b.message ?? {}) as Loose;
+    const channel = (b.channel ?? {}) as Loose;
+    const team = (b.team ?? {}) as Loose;
+    const messageTs = str(container.message_ts) ?? str(message.ts);
     await conversations.stop(
       {
-        teamId: str(context.teamId) ?? str(team["id"]) ?? "",
-        channelId: str(container["channel_id"]) ?? str(channel["id"]) ?? "",
+        teamId: str(context.teamId) ?? str(team.id) ?? "",
+        channelId: str(container.channel_id) ?? str(channel.id) ?? "",
         ...(messageTs ? { messageTs } : {}),
       },
-      str((action as unknown as Loose)["value"]),
+      str((action as unknown as Loose).value),
       respond as Respond | undefined,
     );
   });

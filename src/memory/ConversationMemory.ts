@@ -89,7 +89,13 @@ export class ConversationMemory {
       String(p.turns.length),
       ...p.turns.map((t) => JSON.stringify(t)),
     ];
-    const keys = [this.keys.inbox(p.conversationKey), this.keys.turns(p.conversationKey), this.keys.epoch(p.conversationKey), this.keys.reply(p.requestId), p.lockKey];
+    const keys = [
+      this.keys.inbox(p.conversationKey),
+      this.keys.turns(p.conversationKey),
+      this.keys.epoch(p.conversationKey),
+      this.keys.reply(p.requestId),
+      p.lockKey,
+    ];
     return (await this.redis.eval(COMMIT, keys.length, ...keys, ...args)) as CommitOutcome;
   }
 }

@@ -88,7 +88,7 @@ export async function startHealthServer(opts: HealthServerOptions): Promise<Heal
     const entries = [...checks.entries()];
     const results = await Promise.all(entries.map(([, check]) => runCheck(check, timeoutMs)));
     const out: Record<string, string> = {};
-    entries.forEach(([name], i) => (out[name] = results[i]!));
+    for (const [i, [name]] of entries.entries()) out[name] = results[i]!;
     return { ready: results.every((r) => r === "ok"), checks: out };
   };
 
@@ -100,11 +100,16 @@ export async function startHealthServer(opts: HealthServerOptions): Promise<Heal
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://localhost");
     if (req.method !== "GET" && req.method !== "HEAD") return send(res, 405, "text/plain", "method not allowed\n");
-    if (url.pathname === "/healthz") return send(res, 200, "application/json", JSON.stringify({ status: "alive" }) + "\n");
+    if (url.pathname === "/healthz") return send(res, 200, "application/json", `${JSON.stringify({ status: "alive" })}\n`);
     if (url.pathname === "/readyz") {
       void readiness().then((r) => {
         if (!r.ready) opts.logger?.debug({ checks: r.checks }, "not ready");
-        send(res, r.ready ? 200 : 503, "application/json", JSON.stringify({ status: r.ready ? "ready" : "not ready", checks: r.checks }) + "\n");
+        send(
+          res,
+          r.ready ? 200 : 503,
+          "application/json",
+          `${JSON.stringify({ status: r.ready ? "ready" : "not ready", checks: r.checks })}\n`,
+        );
       });
       return;
     }

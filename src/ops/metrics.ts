@@ -8,13 +8,12 @@
 import path from "node:path";
 import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { QwenbotError } from "../errors.ts";
 import type { Keys } from "../keys.ts";
 import type { Ingestor } from "../queue/Ingestor.ts";
 import type { Platform, ReplySink } from "../types.ts";
-import type { ChatWorker } from "../../workers/ChatWorker.ts";
-import type { ModelRunner } from "../../workers/inference/ModelRunner.ts";
+import type { EngineInfo, GenerationStats, ObservedWorker } from "./observedWorker.ts";
 
 /** Queue states reported by `qwenbot_queue_jobs{state}`. */
 export const QUEUE_STATES = ["waiting", "active", "delayed", "failed"] as const;
@@ -35,14 +34,6 @@ export const METRIC_NAMES = {
   modelLoadSeconds: "qwenbot_model_load_seconds",
   modelInfo: "qwenbot_model_info",
 } as const;
-
-/** What a finished generation tells the metrics (a subset of GenerateResult). */
-export interface GenerationStats {
-  generatedTokens: number;
-  ttftMs: number;
-  totalMs: number;
-  stopReason: string;
-}
 
 export interface QueueSource {
   queue: Queue;
@@ -120,7 +111,12 @@ export class Metrics {
       registers,
       collect: refresh,
     });
-    this.redisUp = new Gauge({ name: METRIC_NAMES.redisUp, help: "1 when the last scrape could read Redis, else 0", registers, collect: refresh });
+    this.redisUp = new Gauge({
+      name: METRIC_NAMES.redisUp,
+      help: "1 when the last scrape could read Redis, else 0",
+      registers,
+      collect: refresh,
+    });
     const sources = this.inFlightSources;
     this.inFlight = new Gauge({
       name: METRIC_NAMES.repliesInFlight,
@@ -145,17 +141,41 @@ export class Metrics {
       registers,
     });
     this.tokens = new Counter({ name: METRIC_NAMES.tokensGenerated, help: "Tokens generated", labelNames: ["platform"], registers });
-    this.replies = new Counter({ name: METRIC_NAMES.replies, help: "Replies generated and delivered, by stop reason", labelNames: ["platform", "stop_reason"], registers });
+    this.replies = new Counter({
+      name: METRIC_NAMES.replies,
+      help: "Replies generated and delivered, by stop reason",
+      labelNames: ["platform", "stop_reason"],
+      registers,
+    });
     this.edits = new Counter({
       name: METRIC_NAMES.editsSent,
       help: "Messages edited (kind=edit) or posted as follow-ups (kind=post) that the platform accepted",
       labelNames: ["platform", "kind"],
       registers,
     });
-    this.limited = new Counter({ name: METRIC_NAMES.rateLimited, help: "429 (rate limited) answers received from a platform", labelNames: ["platform"], registers });
-    this.errors = new Counter({ name: METRIC_NAMES.errors, help: "Errors by code (see src/errors.ts; UNEXPECTED for anything else)", labelNames: ["code"], registers });
-    this.loadSeconds = new Gauge({ name: METRIC_NAMES.modelLoadSeconds, help: "Seconds it took to resolve, load the model and create its context", registers });
-    this.modelInfo = new Gauge({ name: METRIC_NAMES.modelInfo, help: "1 for the loaded model file and the compute backend it runs on (cuda, vulkan, metal, cpu)", labelNames: ["model", "gpu"], registers });
+    this.limited = new Counter({
+      name: METRIC_NAMES.rateLimited,
+      help: "429 (rate limited) answers received from a platform",
+      labelNames: ["platform"],
+      registers,
+    });
+    this.errors = new Counter({
+      name: METRIC_NAMES.errors,
+      help: "Errors by code (see src/errors.ts; UNEXPECTED for anything else)",
+      labelNames: ["code"],
+      registers,
+    });
+    this.loadSeconds = new Gauge({
+      name: METRIC_NAMES.modelLoadSeconds,
+      help: "Seconds it took to resolve, load the model and create its context",
+      registers,
+    });
+    this.modelInfo = new Gauge({
+      name: METRIC_NAMES.modelInfo,
+      help: "1 for the loaded model file and the compute backend it runs on (cuda, vulkan, metal, cpu)",
+      labelNames: ["model", "gpu"],
+      registers,
+    });
   }
 
   get contentType(): string {
@@ -169,7 +189,8 @@ export class Metrics {
 
   observeGeneration(platform: Platform | string, result: GenerationStats): void {
     this.ttft.observe({ platform }, result.ttftMs / 1000);
-    if (result.generatedTokens >= 2) this.perToken.observe({ platform }, (result.totalMs - result.ttftMs) / 1000 / (result.generatedTokens - 1));
+    if (result.generatedTokens >= 2)
+      this.perToken.observe({ platform }, (result.totalMs - result.ttftMs) / 1000 / (result.generatedTokens - 1));
     this.tokens.inc({ platform }, result.generatedTokens);
     this.replies.inc({ platform, stop_reason: result.stopReason });
   }
@@ -186,10 +207,10 @@ export class Metrics {
     this.errors.inc({ code });
   }
 
-  modelLoaded(loadMs: number, info: { model: string; gpu: string | false }): void {
-    this.loadSeconds.set(loadMs / 1000);
+  modelLoaded(engine: Pick<EngineInfo, "model" | "backend" | "loadMs">): void {
+    this.loadSeconds.set(engine.loadMs / 1000);
     this.modelInfo.reset();
-    this.modelInfo.set({ model: path.basename(info.model), gpu: info.gpu === false ? "cpu" : info.gpu }, 1);
+    this.modelInfo.set({ model: path.basename(engine.model), gpu: engine.backend }, 1);
   }
 
   /** Add a source of "replies in flight" (summed on scrape). */
@@ -203,13 +224,12 @@ export class Metrics {
   }
 
   /** Count generations, in-flight replies, lock losses and failures of a worker, and its model load time. */
-  watchWorker(worker: ChatWorker, runner: ModelRunner): void {
+  watchWorker(worker: ObservedWorker, engine: EngineInfo): void {
     worker.on("generation", (e) => this.observeGeneration(e.request.reply.platform, e.result));
     worker.on("lockLost", () => this.error("LOCK_LOST"));
     worker.on("failure", (code) => this.error(code));
     this.trackInFlight(() => worker.inFlight);
-    const { loaded } = runner;
-    this.modelLoaded(loaded.loadMs, { model: loaded.modelPath, gpu: loaded.llama.gpu });
+    this.modelLoaded(engine);
   }
 
   /**
@@ -280,7 +300,11 @@ export class Metrics {
     if (!src) return;
     const timeoutMs = src.timeoutMs ?? 1500;
     try {
-      const [counts, depths] = await withTimeout(Promise.all([src.queue.getJobCounts(...QUEUE_STATES), inboxDepths(src.redis, src.keys)]), timeoutMs, "Redis");
+      const [counts, depths] = await withTimeout(
+        Promise.all([src.queue.getJobCounts(...QUEUE_STATES), inboxDepths(src.redis, src.keys)]),
+        timeoutMs,
+        "Redis",
+      );
       for (const state of QUEUE_STATES) this.queueJobs.set({ state }, counts[state] ?? 0);
       this.inboxMessages.set(depths.reduce((sum, d) => sum + d.depth, 0));
       this.inboxConversations.set(depths.filter((d) => d.depth > 0).length);

@@ -178,5 +178,5 @@ export function formatStatus(r: StatusReport, header = "qwenbot status"): string
       `  ${`last ${t.minutes} min`.padEnd(11)}${String(t.replies).padStart(6)}${String(t.tokens).padStart(9)}${t.tokensPerSecond.toFixed(2).padStart(11)}${ttft.padStart(12)}${per.padStart(21)}`,
     );
   }
-  return lines.join("\n") + "\n";
+  return `${lines.join("\n")}\n`;
 }

@@ -11,7 +11,7 @@ import { Keys } from "../keys.ts";
 import type { Logger } from "../logger.ts";
 import { createChatQueue } from "../queue/Ingestor.ts";
 import { createRedis } from "../redisConnection.ts";
-import { redisCheck, startHealthServer, type HealthServer, type ReadinessCheck } from "./healthServer.ts";
+import { type HealthServer, type ReadinessCheck, redisCheck, startHealthServer } from "./healthServer.ts";
 import { Metrics } from "./metrics.ts";
 
 export interface Ops {
@@ -43,7 +43,13 @@ export async function startOps(opts: StartOpsOptions): Promise<Ops | undefined> 
   metrics.watchQueue({ queue, redis, keys });
   let server: HealthServer;
   try {
-    server = await startHealthServer({ port, host: opts.config.METRICS_HOST, metrics, checks: { redis: redisCheck(redis) }, logger: opts.logger });
+    server = await startHealthServer({
+      port,
+      host: opts.config.METRICS_HOST,
+      metrics,
+      checks: { redis: redisCheck(redis) },
+      logger: opts.logger,
+    });
   } catch (err) {
     await queue.close().catch(() => {});
     redis.disconnect();

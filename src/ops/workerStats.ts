@@ -11,8 +11,7 @@ import path from "node:path";
 import type { Redis } from "ioredis";
 import type { Keys } from "../keys.ts";
 import type { Logger } from "../logger.ts";
-import type { ChatWorker, GenerationEvent } from "../../workers/ChatWorker.ts";
-import type { ModelRunner } from "../../workers/inference/ModelRunner.ts";
+import type { EngineInfo, GenerationStats, ObservedWorker } from "./observedWorker.ts";
 
 export const STATS_TTL_SECONDS = 2 * 3600;
 export const DEFAULT_HEARTBEAT_MS = 10_000;
@@ -27,8 +26,8 @@ export const statsKeys = (keys: Keys) => ({
 export const epochMinute = (ms: number) => Math.floor(ms / 60_000);
 
 export interface WorkerStatsOptions {
-  worker: ChatWorker;
-  runner: ModelRunner;
+  worker: ObservedWorker;
+  engine: EngineInfo;
   redis: Redis;
   keys: Keys;
   logger?: Logger;
@@ -41,13 +40,13 @@ export interface WorkerStats {
 }
 
 export function recordWorkerStats(opts: WorkerStatsOptions): WorkerStats {
-  const { worker, runner, redis, keys } = opts;
+  const { worker, engine, redis, keys } = opts;
   const k = statsKeys(keys);
   const heartbeatMs = opts.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
   const ttlSeconds = Math.max(1, Math.ceil((heartbeatMs * 3) / 1000));
   const warn = (err: unknown, what: string) => opts.logger?.debug({ err }, `could not record ${what}`);
 
-  const onGeneration = (e: GenerationEvent) => {
+  const onGeneration = (e: { result: GenerationStats }) => {
     const key = k.minute(epochMinute(Date.now()));
     redis
       .multi()
@@ -61,7 +60,6 @@ export function recordWorkerStats(opts: WorkerStatsOptions): WorkerStats {
   };
   worker.on("generation", onGeneration);
 
-  const { loaded } = runner;
   const startedAt = Date.now();
   const beat = () => {
     const now = Date.now();
@@ -70,9 +68,9 @@ export function recordWorkerStats(opts: WorkerStatsOptions): WorkerStats {
       .hset(k.worker(worker.id), {
         host: os.hostname(),
         pid: String(process.pid),
-        model: path.basename(loaded.modelPath),
-        gpu: loaded.llama.gpu === false ? "cpu" : loaded.llama.gpu,
-        sequences: String(runner.sequences),
+        model: path.basename(engine.model),
+        gpu: engine.backend,
+        sequences: String(engine.sequences),
         inFlight: String(worker.inFlight),
         startedAt: String(startedAt),
         seenAt: String(now),

@@ -8,7 +8,7 @@ import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Config } from "../config.ts";
 import { InputRejectedError, RedisUnavailableError } from "../errors.ts";
-import { Keys, QUEUE_NAME } from "../keys.ts";
+import { type Keys, QUEUE_NAME } from "../keys.ts";
 import type { ChatRequest, ConversationKey } from "../types.ts";
 
 export interface IngestOptions {
@@ -126,10 +126,16 @@ export class Ingestor {
     const [seq, ahead] = res;
     if (seq === -1) throw new InputRejectedError("DUPLICATE_MESSAGE", "This message was already received.");
     if (seq === -3) {
-      throw new InputRejectedError("RATE_LIMITED", `You're sending messages faster than I can answer (${ahead} in the last minute). Please wait a moment and try again.`);
+      throw new InputRejectedError(
+        "RATE_LIMITED",
+        `You're sending messages faster than I can answer (${ahead} in the last minute). Please wait a moment and try again.`,
+      );
     }
     if (seq === -2) {
-      throw new InputRejectedError("QUEUE_FULL", `This conversation already has ${ahead} messages waiting. Please wait for the answers before sending more.`);
+      throw new InputRejectedError(
+        "QUEUE_FULL",
+        `This conversation already has ${ahead} messages waiting. Please wait for the answers before sending more.`,
+      );
     }
     await this.redis.hset(k.reply(request.requestId), "state", "queued");
     await this.redis.expire(k.reply(request.requestId), this.opts.requestTtlSeconds ?? 7 * 24 * 3600);
@@ -137,7 +143,9 @@ export class Ingestor {
       await this.queue.add("turn", { conversationKey: request.conversationKey }, jobOptionsFor(request.conversationKey));
     } catch (err) {
       // The message is safely in the inbox: the sweeper will add the job. Still tell the caller.
-      throw new RedisUnavailableError(`queued, but could not signal the workers: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      throw new RedisUnavailableError(`queued, but could not signal the workers: ${err instanceof Error ? err.message : String(err)}`, {
+        cause: err,
+      });
     }
     return { ahead, seq };
   }

@@ -28,7 +28,11 @@ export class RedisStreamSink implements ReplySink {
     const key = this.keys.replyStream(target.messageId);
     const fields = ["text", text, "final", opts.final ? "1" : "0"];
     if (opts.note) fields.push("note", opts.note);
-    await this.redis.multi().xadd(key, "MAXLEN", "~", "200", "*", ...fields).expire(key, STREAM_TTL_SECONDS).exec();
+    await this.redis
+      .multi()
+      .xadd(key, "MAXLEN", "~", "200", "*", ...fields)
+      .expire(key, STREAM_TTL_SECONDS)
+      .exec();
   }
 
   post(): Promise<ReplyTarget> {
@@ -50,7 +54,9 @@ export async function* readReplyStream(
   let last = "0-0";
   for (;;) {
     if (opts.signal?.aborted) throw opts.signal.reason ?? new Error("aborted");
-    const res = (await redis.xread("COUNT", 100, "BLOCK", opts.blockMs ?? 1000, "STREAMS", key, last)) as Array<[string, Array<[string, string[]]>]> | null;
+    const res = (await redis.xread("COUNT", 100, "BLOCK", opts.blockMs ?? 1000, "STREAMS", key, last)) as Array<
+      [string, Array<[string, string[]]>]
+    > | null;
     if (!res) continue;
     for (const [, entries] of res) {
       for (const [id, flat] of entries) {

@@ -73,10 +73,7 @@ export function formatForSlack(markdown: string, options: EscapeMentionsOptions 
  * the conversion is line by line, so the output of every complete line (up to the last
  * "\n") stays the same whatever is appended. Pass `stableLength` to `splitStable`.
  */
-export function formatForSlackStreaming(
-  markdown: string,
-  options: EscapeMentionsOptions = {},
-): { text: string; stableLength: number } {
+export function formatForSlackStreaming(markdown: string, options: EscapeMentionsOptions = {}): { text: string; stableLength: number } {
   const text = formatForSlack(markdown, options);
   const lastNewline = markdown.lastIndexOf("\n");
   const stableLength = lastNewline === -1 ? 0 : formatForSlack(markdown.slice(0, lastNewline + 1), options).length;

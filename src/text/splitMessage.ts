@@ -354,6 +354,7 @@ function isLowSurrogate(code: number): boolean {
   return code >= 0xdc00 && code <= 0xdfff;
 }
 
+// biome-ignore lint/suspicious/noMisleadingCharacterClass: these are combining characters on purpose (a split must not fall before one)
 const EXTENDING = /^[\p{M}\u200d\ufe00-\ufe0f\u{1f3fb}-\u{1f3ff}\u{e0020}-\u{e007f}\u{e0100}-\u{e01ef}]/u;
 
 function isRegionalIndicator(cp: number | undefined): boolean {

@@ -197,9 +197,7 @@ function codeSpan(text: string, i: number, push: Push): number {
     while (text[k + m] === "`") m++;
     if (m === n) {
       const content = text.slice(i + n, k);
-      const out = content.includes("`")
-        ? `${"`".repeat(n)}${escapeSlackText(content)}${"`".repeat(n)}`
-        : `\`${escapeSlackText(content)}\``;
+      const out = content.includes("`") ? `${"`".repeat(n)}${escapeSlackText(content)}${"`".repeat(n)}` : `\`${escapeSlackText(content)}\``;
       return push(out) ? k + n - i : 0;
     }
     j = k + m;
@@ -215,9 +213,7 @@ const SAFE_URL = /^(?:https?:\/\/|mailto:)/i;
 
 /** Makes a URL safe inside `<url|label>`: no raw `<`, `>`, `|`, spaces; `&` as `&amp;`. */
 function slackUrl(url: string): string {
-  return url
-    .replace(/[<>| \t]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0")}`)
-    .replace(/&/g, "&amp;");
+  return url.replace(/[<>| \t]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0")}`).replace(/&/g, "&amp;");
 }
 
 function link(text: string, i: number, push: Push, options: InlineOptions): number {

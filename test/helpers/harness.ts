@@ -4,15 +4,15 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
-import { loadConfig, type Config } from "../../src/config.ts";
+import { LocalChatClient } from "../../adapters/local/LocalChatClient.ts";
+import { type RunningWorker, type StartWorkerOptions, startWorker } from "../../bin/wiring/startWorker.ts";
+import { type Config, loadConfig } from "../../src/config.ts";
 import { Keys } from "../../src/keys.ts";
 import { createLogger, type Logger } from "../../src/logger.ts";
-import { createChatQueue, ingestOptionsFrom, Ingestor } from "../../src/queue/Ingestor.ts";
+import { createChatQueue, Ingestor, ingestOptionsFrom } from "../../src/queue/Ingestor.ts";
 import { createRedis } from "../../src/redisConnection.ts";
-import { LocalChatClient } from "../../adapters/local/LocalChatClient.ts";
 import { loadModel } from "../../workers/inference/loadModel.ts";
 import { ModelRunner } from "../../workers/inference/ModelRunner.ts";
-import { startWorker, type RunningWorker, type StartWorkerOptions } from "../../workers/startWorker.ts";
 import { tinyModelPath } from "./tinyModel.ts";
 
 export const REDIS_URL = "redis://127.0.0.1:6379";
@@ -77,7 +77,10 @@ export class Harness {
   client(room: string): LocalChatClient {
     const blocking = createRedis(this.config.REDIS_URL, "worker");
     this.blocking.push(blocking);
-    return new LocalChatClient({ redis: this.redis, blocking, keys: this.keys, ingestor: this.ingestor, memoryTtlSeconds: this.config.MEMORY_TTL_SECONDS }, room);
+    return new LocalChatClient(
+      { redis: this.redis, blocking, keys: this.keys, ingestor: this.ingestor, memoryTtlSeconds: this.config.MEMORY_TTL_SECONDS },
+      room,
+    );
   }
 
   /** Every key under this harness's prefix. */

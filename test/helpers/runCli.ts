@@ -12,7 +12,11 @@ export interface CliResult {
   ms: number;
 }
 
-export function runCli(script: string, args: string[], opts: { env?: Record<string, string>; stdin?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+export function runCli(
+  script: string,
+  args: string[],
+  opts: { env?: Record<string, string>; stdin?: string; timeoutMs?: number } = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const started = Date.now();
     const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, script), ...args], {

@@ -1,4 +1,4 @@
-import { ensureTestModel } from "../../src/gguf/ensureTestModel.ts";
+import { ensureTestModel } from "../../tools/gguf/ensureTestModel.ts";
 
 /**
  * Path of the tiny random-weight Qwen2 test model (F32, seed 1), generated under

@@ -12,7 +12,14 @@
  */
 import os from "node:os";
 import path from "node:path";
-import { LlamaText, resolveChatWrapper, type ChatHistoryItem, type ChatWrapper, type LlamaContextSequence, type Token } from "node-llama-cpp";
+import {
+  type ChatHistoryItem,
+  type ChatWrapper,
+  type LlamaContextSequence,
+  LlamaText,
+  resolveChatWrapper,
+  type Token,
+} from "node-llama-cpp";
 import type { ChatTurn } from "../../src/types.ts";
 import type { LoadedModel } from "./loadModel.ts";
 import { reuseKnownTokens } from "./reuseKnownTokens.ts";
@@ -313,7 +320,10 @@ export class ModelRunner {
         return s.lastUsed < best.lastUsed ? s : best;
       });
     }
-    const evicted = slot.conversationKey !== undefined && slot.conversationKey !== conversationKey ? { key: slot.conversationKey, known: slot.known } : undefined;
+    const evicted =
+      slot.conversationKey !== undefined && slot.conversationKey !== conversationKey
+        ? { key: slot.conversationKey, known: slot.known }
+        : undefined;
     if (slot.conversationKey !== conversationKey) slot.known = [];
     slot.busy = true;
     slot.conversationKey = conversationKey;
@@ -339,7 +349,10 @@ export class ModelRunner {
         }
       }
       const fresh = this.renderPrompt(params.systemPrompt, params.history, params.userText);
-      const prompt = reuseKnownTokens(fresh, slot.known, { isSpecialToken: (t) => model.isSpecialToken(t), detokenize: (t) => model.detokenize(t, false) });
+      const prompt = reuseKnownTokens(fresh, slot.known, {
+        isSpecialToken: (t) => model.isSpecialToken(t),
+        detokenize: (t) => model.detokenize(t, false),
+      });
       // Keep what the sequence already holds of this prompt; at least one token is evaluated to get the first reply token.
       const state = sequence.contextTokens;
       let keep = 0;
@@ -377,7 +390,9 @@ export class ModelRunner {
     slot: Slot,
     input: Token[],
     params: GenerateParams,
-  ): Promise<Pick<GenerateResult, "text" | "generatedTokens" | "stopReason" | "evaluationStartedAt" | "firstTokenAt"> & { endedAt: number }> {
+  ): Promise<
+    Pick<GenerateResult, "text" | "generatedTokens" | "stopReason" | "evaluationStartedAt" | "firstTokenAt"> & { endedAt: number }
+  > {
     const { model } = this.loaded;
     const stream = new TokenStream((tokens, previous) => model.detokenize(tokens, false, previous), this.stops.texts);
     const lockstep = this.options.lockstep !== false;

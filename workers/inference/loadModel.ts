@@ -6,15 +6,15 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import {
-  getLlama,
-  resolveModelFile,
-  LlamaLogLevel,
   type BatchItem,
+  getLlama,
   type Llama,
-  type LlamaModel,
   type LlamaContext,
   type LlamaContextOptions,
+  LlamaLogLevel,
+  type LlamaModel,
   type PrioritizedBatchItem,
+  resolveModelFile,
 } from "node-llama-cpp";
 import { ModelError } from "../../src/errors.ts";
 import type { Logger } from "../../src/logger.ts";
@@ -117,7 +117,9 @@ export async function resolveModelPath(opts: Pick<LoadModelOptions, "model" | "m
       });
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
-      throw new ModelError("MODEL_NOT_FOUND", `MODEL ${opts.model} could not be resolved or downloaded into ${opts.modelsDir}: ${reason}`, { cause: err });
+      throw new ModelError("MODEL_NOT_FOUND", `MODEL ${opts.model} could not be resolved or downloaded into ${opts.modelsDir}: ${reason}`, {
+        cause: err,
+      });
     }
   } else {
     file = path.resolve(opts.model);
@@ -126,7 +128,10 @@ export async function resolveModelPath(opts: Pick<LoadModelOptions, "model" | "m
   try {
     handle = await fs.open(file, "r");
   } catch {
-    throw new ModelError("MODEL_NOT_FOUND", `MODEL file not found: ${file}. Set MODEL to a GGUF path, a URL or an hf: URI (or run \`npm run model:make\` for a test model).`);
+    throw new ModelError(
+      "MODEL_NOT_FOUND",
+      `MODEL file not found: ${file}. Set MODEL to a GGUF path, a URL or an hf: URI (or run \`npm run model:make\` for a test model).`,
+    );
   }
   try {
     const { bytesRead, buffer } = await handle.read(Buffer.alloc(4), 0, 4, 0);
@@ -167,18 +172,31 @@ export async function loadModel(opts: LoadModelOptions): Promise<LoadedModel> {
   const contextSize = Math.min(opts.contextSize ?? DEFAULT_CONTEXT, trained);
   let context: LlamaContext;
   try {
-    context = await model.createContext(contextOptions({ sequences: opts.sequences, contextSize, threads: opts.threads, batchSize: opts.batchSize }));
+    context = await model.createContext(
+      contextOptions({ sequences: opts.sequences, contextSize, threads: opts.threads, batchSize: opts.batchSize }),
+    );
   } catch (err) {
     await model.dispose();
     await llama.dispose();
     const reason = err instanceof Error ? err.message : String(err);
-    throw new ModelError("MODEL_LOAD_FAILED", `could not create a context of ${contextSize} tokens × ${opts.sequences} sequences for ${modelPath}: ${reason}`, {
-      cause: err,
-    });
+    throw new ModelError(
+      "MODEL_LOAD_FAILED",
+      `could not create a context of ${contextSize} tokens × ${opts.sequences} sequences for ${modelPath}: ${reason}`,
+      {
+        cause: err,
+      },
+    );
   }
   const loadMs = performance.now() - started;
   log.info(
-    { modelPath, gpu: llama.gpu, threads: opts.threads, contextSize: context.contextSize, sequences: opts.sequences, loadMs: Math.round(loadMs) },
+    {
+      modelPath,
+      gpu: llama.gpu,
+      threads: opts.threads,
+      contextSize: context.contextSize,
+      sequences: opts.sequences,
+      loadMs: Math.round(loadMs),
+    },
     "model loaded",
   );
   return { llama, model, context, modelPath, loadMs };

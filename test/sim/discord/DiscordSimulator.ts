@@ -12,12 +12,11 @@
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { type ApiErrorResponse, apiError, Errors, invalidFormBody } from "./discordErrors.ts";
 import { GatewayServer, type GatewaySession } from "./GatewayServer.ts";
+import { ALL_PERMISSIONS, computePermissions, DEFAULT_EVERYONE_PERMISSIONS, Permission } from "./permissions.ts";
 import { RateLimiter, type RouteLimitOptions } from "./RateLimiter.ts";
-import { Errors, apiError, invalidFormBody, type ApiErrorResponse } from "./discordErrors.ts";
-import { validateMessageBody } from "./validateMessageBody.ts";
 import { createSnowflakeGenerator } from "./snowflake.ts";
-import { DEFAULT_EVERYONE_PERMISSIONS, Permission, computePermissions, ALL_PERMISSIONS } from "./permissions.ts";
 import type {
   CommandRecord,
   DispatchRecord,
@@ -39,10 +38,11 @@ import type {
   StartOptions,
   TypingRecord,
 } from "./types.ts";
+import { validateMessageBody } from "./validateMessageBody.ts";
 
-export type * from "./types.ts";
 export { Permission } from "./permissions.ts";
 export type { RouteLimitOptions } from "./RateLimiter.ts";
+export type * from "./types.ts";
 
 /** Gateway intent bits used by the simulator's filtering. */
 export const Intent = {
@@ -79,7 +79,7 @@ export interface UserSaysOptions {
   mentionsBot?: boolean;
   attachments?: Array<{ filename: string; size?: number; content_type?: string; url?: string }>;
   /** make it a reply to an existing message in the same channel */
-  messageReference?: { messageId: string; /** ping the replied-to author (default true, as Discord clients do) */ ping?: boolean };
+  messageReference?: { messageId: string /** ping the replied-to author (default true, as Discord clients do) */; ping?: boolean };
 }
 
 export interface InteractionOptions {
@@ -342,7 +342,12 @@ export class DiscordSimulator {
     const parent = this.requireChannel(input.parent_id);
     if (!parent.guildId) throw new Error(`channel ${input.parent_id} is not a guild channel`);
     const guild = this.requireGuild(parent.guildId);
-    const state = this.putChannel(guild, { id: input.id, name: input.name, type: input.type ?? 11, parent_id: input.parent_id }, 0, input.owner_id);
+    const state = this.putChannel(
+      guild,
+      { id: input.id, name: input.name, type: input.type ?? 11, parent_id: input.parent_id },
+      0,
+      input.owner_id,
+    );
     this.gateway.dispatch("THREAD_CREATE", { ...this.channelWire(state), newly_created: true });
   }
 
@@ -362,7 +367,12 @@ export class DiscordSimulator {
   setChannelOverwrite(channelId: string, overwrite: { id: string; type: 0 | 1; allow?: bigint; deny?: bigint }): void {
     const ch = this.requireChannel(channelId);
     ch.overwrites = ch.overwrites.filter((o) => o.id !== overwrite.id);
-    ch.overwrites.push({ id: overwrite.id, type: overwrite.type, allow: (overwrite.allow ?? 0n).toString(), deny: (overwrite.deny ?? 0n).toString() });
+    ch.overwrites.push({
+      id: overwrite.id,
+      type: overwrite.type,
+      allow: (overwrite.allow ?? 0n).toString(),
+      deny: (overwrite.deny ?? 0n).toString(),
+    });
     if (ch.guildId) this.gateway.dispatch(ch.type >= 10 && ch.type <= 12 ? "THREAD_UPDATE" : "CHANNEL_UPDATE", this.channelWire(ch));
   }
 
@@ -479,7 +489,12 @@ export class DiscordSimulator {
   userSays(opts: UserSaysOptions): WireMessage {
     const ch = this.requireChannel(opts.channelId);
     const guildId = opts.guildId ?? ch.guildId;
-    const author = this.addUser({ id: opts.author.id, username: opts.author.username, bot: opts.author.bot ?? false, global_name: opts.author.global_name ?? null });
+    const author = this.addUser({
+      id: opts.author.id,
+      username: opts.author.username,
+      bot: opts.author.bot ?? false,
+      global_name: opts.author.global_name ?? null,
+    });
     if (guildId) {
       const g = this.requireGuild(guildId);
       if (!g.members.has(author.id)) this.putMember(g, { user: author });
@@ -495,10 +510,13 @@ export class DiscordSimulator {
     let reference: StoredMessage | undefined;
     if (opts.messageReference) {
       reference = this.store.get(opts.messageReference.messageId);
-      if (!reference || reference.record.channelId !== ch.id) throw new Error(`unknown message ${opts.messageReference.messageId} in channel ${ch.id}`);
+      if (!reference || reference.record.channelId !== ch.id)
+        throw new Error(`unknown message ${opts.messageReference.messageId} in channel ${ch.id}`);
       if (opts.messageReference.ping !== false && reference.record.authorId !== author.id) mentioned.add(reference.record.authorId);
     }
-    const roles = guildId ? [...content.matchAll(/<@&(\d+)>/g)].map((m) => m[1]!).filter((r) => this.guilds.get(guildId)?.roles.some((x) => x.id === r)) : [];
+    const roles = guildId
+      ? [...content.matchAll(/<@&(\d+)>/g)].map((m) => m[1]!).filter((r) => this.guilds.get(guildId)?.roles.some((x) => x.id === r))
+      : [];
     const id = this.nextId();
     const wire = this.newWireMessage(id, ch, author, content, guildId);
     wire.mentions = [...mentioned].map((u) => this.userWireWithMember(u, guildId));
@@ -538,7 +556,12 @@ export class DiscordSimulator {
   interaction(opts: InteractionOptions): InteractionHandle {
     const ch = this.requireChannel(opts.channelId);
     const guildId = opts.guildId ?? ch.guildId;
-    const user = this.addUser({ id: opts.user.id, username: opts.user.username, bot: opts.user.bot ?? false, global_name: opts.user.global_name ?? null });
+    const user = this.addUser({
+      id: opts.user.id,
+      username: opts.user.username,
+      bot: opts.user.bot ?? false,
+      global_name: opts.user.global_name ?? null,
+    });
     if (guildId) {
       const g = this.requireGuild(guildId);
       if (!g.members.has(user.id)) this.putMember(g, { user });
@@ -586,7 +609,10 @@ export class DiscordSimulator {
       payload.guild_id = guildId;
       payload.guild_locale = "en-US";
       payload.guild = { id: guildId, locale: "en-US", features: [] };
-      payload.member = { ...this.memberWire(this.requireGuild(guildId), user.id), permissions: this.userPermissions(ch, user.id).toString() };
+      payload.member = {
+        ...this.memberWire(this.requireGuild(guildId), user.id),
+        permissions: this.userPermissions(ch, user.id).toString(),
+      };
     } else {
       payload.user = this.userWire(user.id);
     }
@@ -688,7 +714,9 @@ export class DiscordSimulator {
     guild.members.set(m.user.id, { userId: m.user.id, roles: m.roles ?? [], nick: m.nick ?? null, joinedAt: new Date().toISOString() });
   }
 
-  private newChannelState(p: Partial<ChannelState> & { id: string; type: number; name: string | null; guildId: string | null }): ChannelState {
+  private newChannelState(
+    p: Partial<ChannelState> & { id: string; type: number; name: string | null; guildId: string | null },
+  ): ChannelState {
     return {
       parentId: null,
       topic: null,
@@ -763,7 +791,7 @@ export class DiscordSimulator {
   private userWireWithMember(userId: string, guildId: string | null): Json {
     const u = this.userWire(userId);
     const g = guildId ? this.guilds.get(guildId) : undefined;
-    if (g && g.members.has(userId)) u.member = this.memberWire(g, userId, false);
+    if (g?.members.has(userId)) u.member = this.memberWire(g, userId, false);
     return u;
   }
 
@@ -891,7 +919,7 @@ export class DiscordSimulator {
       geo_ordered_rtc_regions: [],
       application: { id: this.applicationId, flags: 0 },
       session_type: "normal",
-      _trace: ["[\"qwenbot-sim-gateway\"]"],
+      _trace: ['["qwenbot-sim-gateway"]'],
     };
   }
 
@@ -972,7 +1000,10 @@ export class DiscordSimulator {
     return wire;
   }
 
-  private storeMessage(wire: WireMessage, opts: { allowedMentions: unknown; repliedUserPing: boolean; ephemeralFor?: string; interactionId?: string }): StoredMessage {
+  private storeMessage(
+    wire: WireMessage,
+    opts: { allowedMentions: unknown; repliedUserPing: boolean; ephemeralFor?: string; interactionId?: string },
+  ): StoredMessage {
     const ch = this.requireChannel(wire.channel_id);
     const flags = Number(wire.flags ?? 0);
     const now = Date.now();
@@ -1035,7 +1066,9 @@ export class DiscordSimulator {
     const guildId = (wire.guild_id as string | undefined) ?? null;
     const parsedUsers = [...new Set([...content.matchAll(/<@!?(\d+)>/g)].map((m) => m[1]!))].filter((id) => this.users.has(id));
     const guild = guildId ? this.guilds.get(guildId) : undefined;
-    const parsedRoles = [...new Set([...content.matchAll(/<@&(\d+)>/g)].map((m) => m[1]!))].filter((id) => guild?.roles.some((r) => r.id === id));
+    const parsedRoles = [...new Set([...content.matchAll(/<@&(\d+)>/g)].map((m) => m[1]!))].filter((id) =>
+      guild?.roles.some((r) => r.id === id),
+    );
     const everyone = /@(everyone|here)/.test(content);
     let users: string[];
     let roles: string[];
@@ -1055,7 +1088,8 @@ export class DiscordSimulator {
     const ref = wire.message_reference as Json | undefined;
     if (ref && repliedUserPing && typeof ref.message_id === "string") {
       const target = this.store.get(ref.message_id);
-      if (target && target.record.authorId !== this.botUser.id && !users.includes(target.record.authorId)) users.push(target.record.authorId);
+      if (target && target.record.authorId !== this.botUser.id && !users.includes(target.record.authorId))
+        users.push(target.record.authorId);
     }
     wire.mentions = users.map((u) => this.userWireWithMember(u, guildId));
     wire.mention_roles = roles;
@@ -1107,7 +1141,11 @@ export class DiscordSimulator {
   private deleteMessage(m: StoredMessage): void {
     m.record.deleted = true;
     if (!m.record.ephemeral) {
-      this.gateway.dispatch("MESSAGE_DELETE", { id: m.wire.id, channel_id: m.wire.channel_id, ...(m.wire.guild_id ? { guild_id: m.wire.guild_id } : {}) });
+      this.gateway.dispatch("MESSAGE_DELETE", {
+        id: m.wire.id,
+        channel_id: m.wire.channel_id,
+        ...(m.wire.guild_id ? { guild_id: m.wire.guild_id } : {}),
+      });
     }
   }
 
@@ -1116,7 +1154,9 @@ export class DiscordSimulator {
     for (const c of components) {
       if (!isObject(c)) continue;
       if (c.custom_id === customId) return c;
-      const inner = this.findComponent(c.components, customId) ?? (isObject(c.accessory) && c.accessory.custom_id === customId ? c.accessory : undefined);
+      const inner =
+        this.findComponent(c.components, customId) ??
+        (isObject(c.accessory) && c.accessory.custom_id === customId ? c.accessory : undefined);
       if (inner) return inner;
     }
     return undefined;
@@ -1218,13 +1258,26 @@ export class DiscordSimulator {
     try {
       parsed = await this.parseBody(method, path, url.searchParams, req.headers, raw);
     } catch {
-      this.finish(res, { method, path, query: url.search, status: 400, time, body: raw.toString("utf8"), auth: null, scripted: false }, {
-        status: 400,
-        body: { message: "400: Bad Request", code: 0 },
-      });
+      this.finish(
+        res,
+        { method, path, query: url.search, status: 400, time, body: raw.toString("utf8"), auth: null, scripted: false },
+        {
+          status: 400,
+          body: { message: "400: Bad Request", code: 0 },
+        },
+      );
       return;
     }
-    const record: RequestRecord = { method, path, query: url.search, status: 0, time, body: parsed.body, auth: parsed.auth, scripted: false };
+    const record: RequestRecord = {
+      method,
+      path,
+      query: url.search,
+      status: 0,
+      time,
+      body: parsed.body,
+      auth: parsed.auth,
+      scripted: false,
+    };
     if (parsed.files.length > 0) record.body = { ...(isObject(parsed.body) ? parsed.body : { payload: parsed.body }), files: parsed.files };
 
     const needsAuth = !path.startsWith("/interactions/") && !path.startsWith("/webhooks/") && path !== "/gateway";
@@ -1309,7 +1362,12 @@ export class DiscordSimulator {
       };
     }
     if ("code" in r) return { status: r.status, body: { message: r.message, code: r.code } };
-    const text: Record<number, string> = { 500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout" };
+    const text: Record<number, string> = {
+      500: "Internal Server Error",
+      502: "Bad Gateway",
+      503: "Service Unavailable",
+      504: "Gateway Timeout",
+    };
     return { status: r.status, body: { message: `${r.status}: ${text[r.status] ?? "Server Error"}`, code: 0 } };
   }
 
@@ -1364,9 +1422,15 @@ export class DiscordSimulator {
     const gatewayInfo = () => ({ url: this.gatewayUrl });
     this.route("GET", "/gateway", () => json(gatewayInfo()));
     this.route("GET", "/gateway/bot", () =>
-      json({ ...gatewayInfo(), shards: 1, session_start_limit: { total: 1000, remaining: 999, reset_after: 14_400_000, max_concurrency: 1 } }),
+      json({
+        ...gatewayInfo(),
+        shards: 1,
+        session_start_limit: { total: 1000, remaining: 999, reset_after: 14_400_000, max_concurrency: 1 },
+      }),
     );
-    this.route("GET", "/users/@me", () => json({ ...this.userWire(this.botUser.id), verified: true, mfa_enabled: false, locale: "en-US", email: null }));
+    this.route("GET", "/users/@me", () =>
+      json({ ...this.userWire(this.botUser.id), verified: true, mfa_enabled: false, locale: "en-US", email: null }),
+    );
     this.route("GET", "/users/:id", (_r, [id]) => (this.users.has(id!) ? json(this.userWire(id!)) : errorReply(Errors.unknownUser())));
     this.route("POST", "/users/@me/channels", (r) => this.openDm(r));
     const application = () => this.applicationWire();
@@ -1393,7 +1457,9 @@ export class DiscordSimulator {
       return json(rest);
     });
     this.route("GET", "/guilds/:guild/channels", (_r, [g]) =>
-      this.guilds.has(g!) ? json(this.guildChannels(g!).filter((c) => !(Number(c.type) >= 10 && Number(c.type) <= 12))) : errorReply(Errors.unknownGuild()),
+      this.guilds.has(g!)
+        ? json(this.guildChannels(g!).filter((c) => !(Number(c.type) >= 10 && Number(c.type) <= 12)))
+        : errorReply(Errors.unknownGuild()),
     );
     this.route("GET", "/guilds/:guild/roles", (_r, [g]) => {
       const guild = this.guilds.get(g!);
@@ -1439,13 +1505,21 @@ export class DiscordSimulator {
     this.route("DELETE", "/channels/:channel/messages/:message/reactions/:emoji/@me", () => ({ status: 204 }));
     this.route("POST", "/channels/:channel/messages/:message/threads", (r, [c, m]) => this.startThread(r, c!, m!));
     this.route("POST", "/channels/:channel/threads", (r, [c]) => this.startThread(r, c!, null));
-    this.route("PUT", "/channels/:channel/thread-members/@me", (_r, [c]) => (this.channels.has(c!) ? { status: 204 } : errorReply(Errors.unknownChannel())));
+    this.route("PUT", "/channels/:channel/thread-members/@me", (_r, [c]) =>
+      this.channels.has(c!) ? { status: 204 } : errorReply(Errors.unknownChannel()),
+    );
 
     this.route("POST", "/interactions/:id/:token/callback", (r, [id, token]) => this.interactionCallback(r, id!, token!));
     this.route("POST", "/webhooks/:app/:token", (r, [app, token]) => this.webhookFollowup(r, app!, token!));
-    this.route("GET", "/webhooks/:app/:token/messages/:message", (_r, [app, token, m]) => this.webhookMessage("GET", null, app!, token!, m!));
-    this.route("PATCH", "/webhooks/:app/:token/messages/:message", (r, [app, token, m]) => this.webhookMessage("PATCH", r, app!, token!, m!));
-    this.route("DELETE", "/webhooks/:app/:token/messages/:message", (_r, [app, token, m]) => this.webhookMessage("DELETE", null, app!, token!, m!));
+    this.route("GET", "/webhooks/:app/:token/messages/:message", (_r, [app, token, m]) =>
+      this.webhookMessage("GET", null, app!, token!, m!),
+    );
+    this.route("PATCH", "/webhooks/:app/:token/messages/:message", (r, [app, token, m]) =>
+      this.webhookMessage("PATCH", r, app!, token!, m!),
+    );
+    this.route("DELETE", "/webhooks/:app/:token/messages/:message", (_r, [app, token, m]) =>
+      this.webhookMessage("DELETE", null, app!, token!, m!),
+    );
   }
 
   private applicationWire(): Json {
@@ -1461,7 +1535,15 @@ export class DiscordSimulator {
       verify_key: "0".repeat(64),
       flags: 0,
       team: null,
-      owner: { id: "100000000000000000", username: "owner", discriminator: "0", global_name: null, avatar: null, public_flags: 0, flags: 0 },
+      owner: {
+        id: "100000000000000000",
+        username: "owner",
+        discriminator: "0",
+        global_name: null,
+        avatar: null,
+        public_flags: 0,
+        flags: 0,
+      },
       bot: this.userWire(this.botUser.id),
       approximate_guild_count: this.guilds.size,
       redirect_uris: [],
@@ -1480,10 +1562,12 @@ export class DiscordSimulator {
 
   private validateCommand(c: unknown, index: number | null): { command?: CommandRecord; error?: ApiErrorResponse } {
     const at = (k: string) => (index === null ? [k] : [index, k]);
-    if (!isObject(c)) return { error: invalidFormBody(index === null ? [] : [index], "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType") };
+    if (!isObject(c))
+      return { error: invalidFormBody(index === null ? [] : [index], "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType") };
     const type = typeof c.type === "number" ? c.type : 1;
     const name = typeof c.name === "string" ? c.name : "";
-    if (!name || name.length > 32) return { error: invalidFormBody(at("name"), "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 32 in length.") };
+    if (!name || name.length > 32)
+      return { error: invalidFormBody(at("name"), "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 32 in length.") };
     if (type === 1 && !/^[-_'\p{L}\p{N}\p{sc=Deva}\p{sc=Thai}]{1,32}$/u.test(name))
       return { error: invalidFormBody(at("name"), "APPLICATION_COMMAND_INVALID_NAME", "Command name is invalid") };
     if (type === 1 && name !== name.toLowerCase())
@@ -1498,9 +1582,18 @@ export class DiscordSimulator {
       if (!oname || oname.length > 32 || oname !== oname.toLowerCase())
         return { error: invalidFormBody([...at("options"), i, "name"], "APPLICATION_COMMAND_INVALID_NAME", "Command name is invalid") };
       const od = typeof o.description === "string" ? o.description : "";
-      if (od.length < 1 || od.length > 100) return { error: invalidFormBody([...at("options"), i, "description"], "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.") };
+      if (od.length < 1 || od.length > 100)
+        return {
+          error: invalidFormBody([...at("options"), i, "description"], "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length."),
+        };
       if (o.required === true && seenOptional)
-        return { error: invalidFormBody([...at("options"), i], "APPLICATION_COMMAND_OPTIONS_REQUIRED_INVALID", "Required options must be placed before non-required options") };
+        return {
+          error: invalidFormBody(
+            [...at("options"), i],
+            "APPLICATION_COMMAND_OPTIONS_REQUIRED_INVALID",
+            "Required options must be placed before non-required options",
+          ),
+        };
       if (o.required !== true) seenOptional = true;
     }
     const command: CommandRecord = {
@@ -1528,7 +1621,8 @@ export class DiscordSimulator {
       const { command, error } = this.validateCommand(c, i);
       if (error) return errorReply(error);
       const key = `${command!.type}:${command!.name}`;
-      if (names.has(key)) return errorReply(invalidFormBody([i, "name"], "APPLICATION_COMMANDS_DUPLICATE_NAME", `Application command names must be unique`));
+      if (names.has(key))
+        return errorReply(invalidFormBody([i, "name"], "APPLICATION_COMMANDS_DUPLICATE_NAME", `Application command names must be unique`));
       names.add(key);
       command!.id = existing.find((e) => e.name === command!.name && e.type === command!.type)?.id ?? this.nextId();
       if (guildId) command!.guild_id = guildId;
@@ -1634,7 +1728,13 @@ export class DiscordSimulator {
     extra: { interaction?: InteractionState; type?: number; flags?: number; reference?: StoredMessage } = {},
   ): StoredMessage {
     const id = this.nextId();
-    const wire = this.newWireMessage(id, ch, this.users.get(this.botUser.id)!, typeof body.content === "string" ? body.content : "", ch.guildId);
+    const wire = this.newWireMessage(
+      id,
+      ch,
+      this.users.get(this.botUser.id)!,
+      typeof body.content === "string" ? body.content : "",
+      ch.guildId,
+    );
     wire.embeds = clone(Array.isArray(body.embeds) ? body.embeds : []);
     wire.components = clone(Array.isArray(body.components) ? body.components : []);
     wire.tts = body.tts === true;
@@ -1645,7 +1745,12 @@ export class DiscordSimulator {
     wire.type = extra.type ?? 0;
     if (extra.reference) {
       wire.type = 19;
-      wire.message_reference = { type: 0, message_id: extra.reference.wire.id, channel_id: ch.id, ...(ch.guildId ? { guild_id: ch.guildId } : {}) };
+      wire.message_reference = {
+        type: 0,
+        message_id: extra.reference.wire.id,
+        channel_id: ch.id,
+        ...(ch.guildId ? { guild_id: ch.guildId } : {}),
+      };
     }
     const it = extra.interaction;
     if (it) {
@@ -1742,7 +1847,8 @@ export class DiscordSimulator {
     if (!ch) return errorReply(Errors.unknownChannel());
     const m = this.store.get(messageId);
     if (!m || m.record.channelId !== channelId || m.record.deleted || m.record.ephemeral) return errorReply(Errors.unknownMessage());
-    if (m.record.authorId !== this.botUser.id && (this.botPermissions(ch) & Permission.ManageMessages) === 0n) return errorReply(Errors.missingPermissions());
+    if (m.record.authorId !== this.botUser.id && (this.botPermissions(ch) & Permission.ManageMessages) === 0n)
+      return errorReply(Errors.missingPermissions());
     this.deleteMessage(m);
     return { status: 204 };
   }
@@ -1750,23 +1856,28 @@ export class DiscordSimulator {
   private startThread(r: ParsedRequest, channelId: string, messageId: string | null): Reply {
     const parent = this.channels.get(channelId);
     if (!parent) return errorReply(Errors.unknownChannel());
-    if (!parent.guildId || !(parent.type === 0 || parent.type === 5)) return errorReply(apiError(400, 50024, "Cannot execute action on this channel type"));
+    if (!parent.guildId || !(parent.type === 0 || parent.type === 5))
+      return errorReply(apiError(400, 50024, "Cannot execute action on this channel type"));
     const body = isObject(r.body) ? r.body : {};
     const name = typeof body.name === "string" ? body.name : "";
-    if (name.length < 1 || name.length > 100) return errorReply(invalidFormBody(["name"], "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length."));
+    if (name.length < 1 || name.length > 100)
+      return errorReply(invalidFormBody(["name"], "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length."));
     const auto = body.auto_archive_duration;
     if (auto !== undefined && ![60, 1440, 4320, 10080].includes(Number(auto)))
       return errorReply(invalidFormBody(["auto_archive_duration"], "BASE_TYPE_CHOICES", "Value must be one of {60, 1440, 4320, 10080}."));
     let type = messageId ? (parent.type === 5 ? 10 : 11) : typeof body.type === "number" ? body.type : 12;
-    if (!messageId && ![10, 11, 12].includes(type)) return errorReply(invalidFormBody(["type"], "BASE_TYPE_CHOICES", "Value must be one of {10, 11, 12}."));
+    if (!messageId && ![10, 11, 12].includes(type))
+      return errorReply(invalidFormBody(["type"], "BASE_TYPE_CHOICES", "Value must be one of {10, 11, 12}."));
     if (!messageId && parent.type === 5) type = 10;
     const perms = this.botPermissions(parent);
     if ((perms & Permission.ViewChannel) === 0n) return errorReply(Errors.missingAccess());
-    if ((perms & (type === 12 ? Permission.CreatePrivateThreads : Permission.CreatePublicThreads)) === 0n) return errorReply(Errors.missingPermissions());
+    if ((perms & (type === 12 ? Permission.CreatePrivateThreads : Permission.CreatePublicThreads)) === 0n)
+      return errorReply(Errors.missingPermissions());
     let starter: StoredMessage | undefined;
     if (messageId) {
       starter = this.store.get(messageId);
-      if (!starter || starter.record.channelId !== channelId || starter.record.deleted || starter.record.ephemeral) return errorReply(Errors.unknownMessage());
+      if (!starter || starter.record.channelId !== channelId || starter.record.deleted || starter.record.ephemeral)
+        return errorReply(Errors.unknownMessage());
       if (starter.record.threadId) return errorReply(Errors.threadAlreadyCreated());
     }
     const guild = this.requireGuild(parent.guildId);
@@ -1840,7 +1951,11 @@ export class DiscordSimulator {
       }
       case 5: {
         const ephemeral = typeof data.flags === "number" ? data.flags & MessageFlag.Ephemeral : 0;
-        const stored = this.botMessage(ch, { content: "", flags: ephemeral }, r, { interaction: it, type: it.type === 2 ? 20 : 0, flags: MessageFlag.Loading });
+        const stored = this.botMessage(ch, { content: "", flags: ephemeral }, r, {
+          interaction: it,
+          type: it.type === 2 ? 20 : 0,
+          flags: MessageFlag.Loading,
+        });
         messageId = stored.wire.id;
         it.originalMessageId = messageId;
         break;
@@ -1848,10 +1963,19 @@ export class DiscordSimulator {
       case 6:
       case 7: {
         if (it.type !== 3 || !it.targetMessageId) {
-          return this.recordInteraction(it, ids, "callback", r, errorReply(apiError(400, 40043, "Interaction response type is not valid for this interaction")), null, type);
+          return this.recordInteraction(
+            it,
+            ids,
+            "callback",
+            r,
+            errorReply(apiError(400, 40043, "Interaction response type is not valid for this interaction")),
+            null,
+            type,
+          );
         }
         const target = this.store.get(it.targetMessageId);
-        if (!target || target.record.deleted) return this.recordInteraction(it, ids, "callback", r, errorReply(Errors.unknownMessage()), null, type);
+        if (!target || target.record.deleted)
+          return this.recordInteraction(it, ids, "callback", r, errorReply(Errors.unknownMessage()), null, type);
         if (type === 7) {
           const edited = this.applyBotEdit(target, data, r);
           if (edited.status !== 200) return this.recordInteraction(it, ids, "callback", r, edited, null, type);
@@ -1865,7 +1989,15 @@ export class DiscordSimulator {
       case 12:
         break;
       default:
-        return this.recordInteraction(it, ids, "callback", r, errorReply(invalidFormBody(["type"], "BASE_TYPE_CHOICES", "Value must be one of {1, 4, 5, 6, 7, 8, 9, 10, 12}.")), null, type);
+        return this.recordInteraction(
+          it,
+          ids,
+          "callback",
+          r,
+          errorReply(invalidFormBody(["type"], "BASE_TYPE_CHOICES", "Value must be one of {1, 4, 5, 6, 7, 8, 9, 10, 12}.")),
+          null,
+          type,
+        );
     }
     it.acked = true;
     it.callbackType = type;
@@ -1921,11 +2053,25 @@ export class DiscordSimulator {
     return this.recordInteraction(it, ids, "followup", r, reply, stored.wire.id, null);
   }
 
-  private webhookMessage(method: "GET" | "PATCH" | "DELETE", r: ParsedRequest | null, app: string, token: string, messageRef: string): Reply {
+  private webhookMessage(
+    method: "GET" | "PATCH" | "DELETE",
+    r: ParsedRequest | null,
+    app: string,
+    token: string,
+    messageRef: string,
+  ): Reply {
     const found = this.interactionForWebhook(app, token);
     const original = messageRef === "@original";
     const kind: InteractionResponseRecord["kind"] =
-      method === "PATCH" ? (original ? "editOriginal" : "editFollowup") : method === "DELETE" ? (original ? "deleteOriginal" : "deleteFollowup") : "editOriginal";
+      method === "PATCH"
+        ? original
+          ? "editOriginal"
+          : "editFollowup"
+        : method === "DELETE"
+          ? original
+            ? "deleteOriginal"
+            : "deleteFollowup"
+          : "editOriginal";
     const ids = { id: "", token };
     const record = (it: InteractionState | null, reply: Reply, messageId: string | null) =>
       method === "GET" ? reply : this.recordInteraction(it, ids, kind, r, reply, messageId, null);
@@ -1933,7 +2079,8 @@ export class DiscordSimulator {
     const it = found;
     const messageId = original ? it.originalMessageId : messageRef;
     const m = messageId ? this.store.get(messageId) : undefined;
-    if (!m || m.record.deleted || (m.record.interactionId !== it.id && messageId !== it.targetMessageId)) return record(it, errorReply(Errors.unknownMessage()), null);
+    if (!m || m.record.deleted || (m.record.interactionId !== it.id && messageId !== it.targetMessageId))
+      return record(it, errorReply(Errors.unknownMessage()), null);
     if (method === "GET") return { status: 200, body: this.fullWire(m.wire.id) };
     if (method === "DELETE") {
       this.deleteMessage(m);

@@ -7,7 +7,7 @@
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import zlib from "node:zlib";
-import { WebSocketServer, WebSocket, type RawData } from "ws";
+import { type RawData, WebSocket, WebSocketServer } from "ws";
 import type { DispatchRecord, GatewayConnectionRecord, IdentifyRecord, Json, ResumeRecord } from "./types.ts";
 
 export const GatewayOp = {
@@ -215,7 +215,12 @@ export class GatewayServer {
       return;
     }
     ws.on("message", (data, isBinary) => this.onMessage(conn, data, isBinary));
-    this.send(conn, { op: GatewayOp.Hello, d: { heartbeat_interval: this.heartbeatIntervalMs, _trace: ["[\"qwenbot-sim-gateway\"]"] }, s: null, t: null });
+    this.send(conn, {
+      op: GatewayOp.Hello,
+      d: { heartbeat_interval: this.heartbeatIntervalMs, _trace: ['["qwenbot-sim-gateway"]'] },
+      s: null,
+      t: null,
+    });
   }
 
   private send(conn: Connection, payload: Json): void {
@@ -379,6 +384,6 @@ export class GatewayServer {
       replayed++;
     }
     this.resumes.push({ sessionId, seq, accepted: true, replayed, time: Date.now() });
-    this.dispatchTo(session, "RESUMED", { _trace: ["[\"qwenbot-sim-gateway\"]"] });
+    this.dispatchTo(session, "RESUMED", { _trace: ['["qwenbot-sim-gateway"]'] });
   }
 }

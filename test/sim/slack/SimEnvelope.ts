@@ -40,7 +40,7 @@ export class SimEnvelope {
 
   /** For events: the inner event. */
   get event(): Record<string, unknown> | undefined {
-    const event = this.payload["event"];
+    const event = this.payload.event;
     return typeof event === "object" && event !== null ? (event as Record<string, unknown>) : undefined;
   }
 
@@ -53,8 +53,8 @@ export class SimEnvelope {
       payload: this.payload,
     };
     if (this.type === "events_api") {
-      frame["retry_attempt"] = this.retryAttempt;
-      frame["retry_reason"] = this.retryReason;
+      frame.retry_attempt = this.retryAttempt;
+      frame.retry_reason = this.retryReason;
     }
     return frame;
   }

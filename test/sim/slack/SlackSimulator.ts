@@ -2,11 +2,10 @@ import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { parse as parseQuery, stringify as stringifyQuery } from "node:querystring";
-import { WebSocketServer, WebSocket, type RawData } from "ws";
+import { type RawData, WebSocket, WebSocketServer } from "ws";
 import { SimEnvelope } from "./SimEnvelope.ts";
 import { SlidingWindowLimiter } from "./SlidingWindowLimiter.ts";
 import { signSlackRequest } from "./signSlackRequest.ts";
-import { waitFor, type WaitForOptions } from "./waitFor.ts";
 import type {
   EnvelopeAck,
   EnvelopeType,
@@ -19,13 +18,14 @@ import type {
   SimTeamOptions,
   SlackSimulatorOptions,
 } from "./types.ts";
+import { type WaitForOptions, waitFor } from "./waitFor.ts";
 
+export type { PostSignedOptions, PostSignedResult } from "./postSigned.ts";
+export { postSigned } from "./postSigned.ts";
 export { SimEnvelope } from "./SimEnvelope.ts";
 export { signSlackRequest } from "./signSlackRequest.ts";
-export { postSigned } from "./postSigned.ts";
-export { waitFor } from "./waitFor.ts";
 export type * from "./types.ts";
-export type { PostSignedOptions, PostSignedResult } from "./postSigned.ts";
+export { waitFor } from "./waitFor.ts";
 
 /** Slack's limit on a message's `text`: longer is refused with `msg_too_long` (never cut). */
 export const SLACK_MAX_TEXT = 40_000;
@@ -222,7 +222,12 @@ function asArray(value: unknown): unknown[] | undefined {
 }
 
 function slug(name: string): string {
-  return name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "") || "workspace";
+  return (
+    name
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, "-")
+      .replace(/^-|-$/g, "") || "workspace"
+  );
 }
 
 function channelTypeOf(id: string): ChannelType {
@@ -255,10 +260,10 @@ function richTextBlocks(text: string): unknown[] {
 }
 
 function blockText(block: Record<string, unknown>): string {
-  const text = block["text"];
+  const text = block.text;
   if (typeof text === "string") return text;
   if (typeof text === "object" && text !== null) {
-    const inner = (text as Record<string, unknown>)["text"];
+    const inner = (text as Record<string, unknown>).text;
     if (typeof inner === "string") return inner;
   }
   return "";
@@ -272,11 +277,11 @@ function validateBlocks(blocks: unknown[] | undefined): void {
   for (const raw of blocks) {
     if (typeof raw !== "object" || raw === null) throw new SimApiError("invalid_blocks");
     const block = raw as Record<string, unknown>;
-    if (typeof block["type"] !== "string") throw new SimApiError("invalid_blocks");
-    if (block["type"] === "section" && blockText(block).length > SLACK_MAX_SECTION_TEXT) {
+    if (typeof block.type !== "string") throw new SimApiError("invalid_blocks");
+    if (block.type === "section" && blockText(block).length > SLACK_MAX_SECTION_TEXT) {
       throw new SimApiError("invalid_blocks");
     }
-    if (block["type"] === "markdown") markdownTotal += blockText(block).length;
+    if (block.type === "markdown") markdownTotal += blockText(block).length;
   }
   if (markdownTotal > SLACK_MAX_MARKDOWN_BLOCK_TEXT) throw new SimApiError("msg_blocks_too_long");
 }
@@ -479,9 +484,7 @@ export class SlackSimulator {
 
   /** Web API calls, oldest first; filter by method and/or workspace. */
   calls(method?: string, teamId?: string): SimCall[] {
-    return this.callLog.filter(
-      (c) => (method === undefined || c.method === method) && (teamId === undefined || c.teamId === teamId),
-    );
+    return this.callLog.filter((c) => (method === undefined || c.method === method) && (teamId === undefined || c.teamId === teamId));
   }
 
   /** Calls answered with HTTP 429. */
@@ -527,9 +530,7 @@ export class SlackSimulator {
   /** Messages in a channel (thread replies included), in ts order. */
   messages(teamId: string, channel: string, options: MessagesOptions = {}): SimMessage[] {
     const team = this.team(teamId);
-    return (team.messages.get(channel) ?? [])
-      .filter((m) => options.includeDeleted || !m.deleted)
-      .map((m) => this.view(m));
+    return (team.messages.get(channel) ?? []).filter((m) => options.includeDeleted || !m.deleted).map((m) => this.view(m));
   }
 
   /** A thread: its parent, then its replies, in ts order. */
@@ -598,7 +599,7 @@ export class SlackSimulator {
   /** The event_callback body Slack would send for `event` (for HTTP-mode tests). */
   buildEventPayload(teamId: string, event: Record<string, unknown>, eventId?: string, eventTime?: number): Record<string, unknown> {
     const team = this.team(teamId);
-    const eventTs = asString(event["event_ts"]) ?? asString(event["ts"]) ?? this.nextTs();
+    const eventTs = asString(event.event_ts) ?? asString(event.ts) ?? this.nextTs();
     return {
       token: this.verificationToken,
       team_id: team.id,
@@ -609,9 +610,7 @@ export class SlackSimulator {
       type: "event_callback",
       event_id: eventId ?? randomId("Ev0"),
       event_time: eventTime ?? Math.floor(Date.now() / 1000),
-      authorizations: [
-        { enterprise_id: null, team_id: team.id, user_id: team.botUserId, is_bot: true, is_enterprise_install: false },
-      ],
+      authorizations: [{ enterprise_id: null, team_id: team.id, user_id: team.botUserId, is_bot: true, is_enterprise_install: false }],
       is_ext_shared_channel: false,
       event_context: randomId("4-", 12).toLowerCase(),
     };
@@ -659,14 +658,14 @@ export class SlackSimulator {
   /** An interactive payload as Slack sends it: defaults, then `payload` over them. */
   buildInteractivePayload(teamId: string, payload: Record<string, unknown>): Record<string, unknown> {
     const team = this.team(teamId);
-    const container = (payload["container"] ?? {}) as Record<string, unknown>;
-    const channelField = payload["channel"] as Record<string, unknown> | undefined;
-    const channelId = asString(container["channel_id"]) ?? asString(channelField?.["id"]) ?? "C0GENERAL";
-    const userField = payload["user"] as Record<string, unknown> | undefined;
-    const userId = asString(userField?.["id"]) ?? "U0USER1";
+    const container = (payload.container ?? {}) as Record<string, unknown>;
+    const channelField = payload.channel as Record<string, unknown> | undefined;
+    const channelId = asString(container.channel_id) ?? asString(channelField?.id) ?? "C0GENERAL";
+    const userField = payload.user as Record<string, unknown> | undefined;
+    const userId = asString(userField?.id) ?? "U0USER1";
     this.ensureUser(team, userId);
     this.ensureChannel(team, channelId);
-    const messageTs = asString(container["message_ts"]);
+    const messageTs = asString(container.message_ts);
     const stored = messageTs !== undefined ? this.find(team, channelId, messageTs) : undefined;
     const responseUrlInput: Omit<ResponseUrlState, "id" | "uses"> = { teamId, channel: channelId, userId };
     if (messageTs !== undefined) responseUrlInput.messageTs = messageTs;
@@ -694,8 +693,8 @@ export class SlackSimulator {
       response_url: this.newResponseUrl(responseUrlInput),
       actions: [],
     };
-    if (stored) defaults["message"] = this.slackShape(stored, team);
-    return { ...defaults, ...payload, container: defaults["container"] };
+    if (stored) defaults.message = this.slackShape(stored, team);
+    return { ...defaults, ...payload, container: defaults.container };
   }
 
   /** A user clicks a button (block_actions) on a message the simulator holds. */
@@ -706,11 +705,11 @@ export class SlackSimulator {
     let buttonText = input.actionId;
     for (const block of stored?.blocks ?? []) {
       const b = block as Record<string, unknown>;
-      const candidates = [...(asArray(b["elements"]) ?? []), b["accessory"]];
+      const candidates = [...(asArray(b.elements) ?? []), b.accessory];
       for (const el of candidates) {
         const e = el as Record<string, unknown> | undefined;
-        if (e && e["action_id"] === input.actionId) {
-          blockId ??= asString(b["block_id"]);
+        if (e && e.action_id === input.actionId) {
+          blockId ??= asString(b.block_id);
           buttonText = blockText(e) || buttonText;
         }
       }
@@ -722,7 +721,7 @@ export class SlackSimulator {
       type: "button",
       action_ts: this.nextTs(),
     };
-    if (input.value !== undefined) action["value"] = input.value;
+    if (input.value !== undefined) action.value = input.value;
     return this.sendInteractive(teamId, {
       user: { id: input.user ?? "U0USER1" },
       container: { type: "message", message_ts: input.messageTs, channel_id: input.channel, is_ephemeral: false },
@@ -766,10 +765,7 @@ export class SlackSimulator {
    * A user mentions the bot: the message is stored (with a ts) and an `app_mention` event sent
    * (plus the `message` event, when `messageEventsForMentions`).
    */
-  userMentions(
-    teamId: string,
-    input: UserMentionInput,
-  ): { ts: string; threadTs?: string; event: SimEnvelope; messageEvent?: SimEnvelope } {
+  userMentions(teamId: string, input: UserMentionInput): { ts: string; threadTs?: string; event: SimEnvelope; messageEvent?: SimEnvelope } {
     const team = this.team(teamId);
     const mention = `<@${team.botUserId}>`;
     const text = input.text.includes(mention) ? input.text : `${mention} ${input.text}`;
@@ -785,7 +781,7 @@ export class SlackSimulator {
       channel: input.channel,
       event_ts: stored.ts,
     };
-    if (stored.threadTs !== undefined) event["thread_ts"] = stored.threadTs;
+    if (stored.threadTs !== undefined) event.thread_ts = stored.threadTs;
     const result: { ts: string; threadTs?: string; event: SimEnvelope; messageEvent?: SimEnvelope } = {
       ts: stored.ts,
       event: this.sendEvent(teamId, event),
@@ -834,8 +830,8 @@ export class SlackSimulator {
     const call: SimCall = { method, params, time, status: 200, ok: false };
     const answer = (status: number, body: Record<string, unknown>, headers: Record<string, string> = {}): void => {
       call.status = status;
-      call.ok = status === 200 && body["ok"] === true;
-      if (typeof body["error"] === "string") call.error = body["error"];
+      call.ok = status === 200 && body.ok === true;
+      if (typeof body.error === "string") call.error = body.error;
       call.response = body;
       this.callLog.push(call);
       res.writeHead(status, { "content-type": "application/json; charset=utf-8", ...headers });
@@ -866,8 +862,8 @@ export class SlackSimulator {
     }
     const header = req.headers.authorization;
     let token = typeof header === "string" && header.startsWith("Bearer ") ? header.slice(7).trim() : "";
-    if (!token && typeof params["token"] === "string") token = params["token"];
-    delete params["token"];
+    if (!token && typeof params.token === "string") token = params.token;
+    delete params.token;
     if (token) call.token = token;
     const team = this.teamForToken(token);
     if (team) call.teamId = team.id;
@@ -918,7 +914,7 @@ export class SlackSimulator {
     }
 
     const limit = this.limits.get(method);
-    const limitKey = team ? (limit?.per === "channel" ? `${team.id}:${asString(params["channel"]) ?? ""}` : team.id) : token;
+    const limitKey = team ? (limit?.per === "channel" ? `${team.id}:${asString(params.channel) ?? ""}` : team.id) : token;
     if (limit) {
       const retryAfterSec = limit.limiter.retryAfterSec(limitKey, time);
       if (retryAfterSec > 0) {
@@ -942,9 +938,7 @@ export class SlackSimulator {
   }
 
   private takeFailure(method: string, teamId: string | undefined): FailSpec | undefined {
-    const index = this.failures.findIndex(
-      (f) => f.method === method && f.remaining > 0 && (f.teamId === undefined || f.teamId === teamId),
-    );
+    const index = this.failures.findIndex((f) => f.method === method && f.remaining > 0 && (f.teamId === undefined || f.teamId === teamId));
     if (index < 0) return undefined;
     const failure = this.failures[index];
     if (!failure) return undefined;
@@ -961,7 +955,7 @@ export class SlackSimulator {
       body = raw.length > 0 ? JSON.parse(raw) : {};
     } catch {
       const form = parseQuery(raw);
-      body = typeof form["payload"] === "string" ? JSON.parse(form["payload"]) : form;
+      body = typeof form.payload === "string" ? JSON.parse(form.payload) : form;
     }
     const reply = (status: number, payload: Record<string, unknown>): void => {
       res.writeHead(status, { "content-type": "application/json" });
@@ -980,16 +974,16 @@ export class SlackSimulator {
     }
     const team = this.team(state.teamId);
     const msg = (typeof body === "object" && body !== null ? body : {}) as Record<string, unknown>;
-    const text = asString(msg["text"]) ?? "";
-    const blocks = asArray(msg["blocks"]);
+    const text = asString(msg.text) ?? "";
+    const blocks = asArray(msg.blocks);
     if (text.length > SLACK_MAX_TEXT) {
       reply(200, { ok: false, error: "msg_too_long" });
       return;
     }
-    if (asBool(msg["delete_original"]) && state.messageTs !== undefined) {
+    if (asBool(msg.delete_original) && state.messageTs !== undefined) {
       const original = this.find(team, state.channel, state.messageTs);
       if (original) original.deleted = true;
-    } else if (asBool(msg["replace_original"]) && state.messageTs !== undefined) {
+    } else if (asBool(msg.replace_original) && state.messageTs !== undefined) {
       const original = this.find(team, state.channel, state.messageTs);
       if (original) {
         original.text = text;
@@ -997,8 +991,8 @@ export class SlackSimulator {
         original.versions.push(text);
         original.edits += 1;
       }
-    } else if (msg["response_type"] === "in_channel") {
-      const threadTs = asString(msg["thread_ts"]) ?? state.threadTs;
+    } else if (msg.response_type === "in_channel") {
+      const threadTs = asString(msg.thread_ts) ?? state.threadTs;
       const posted = this.storeBotMessage(team, state.channel, { text, blocks, threadTs, params: msg });
       if (this.echoBotPosts) setImmediate(() => this.echo(team, this.messageEvent(team, posted)));
     } else {
@@ -1058,14 +1052,14 @@ export class SlackSimulator {
       this.unknownAcks.push(raw);
       return;
     }
-    const envelopeId = asString(frame["envelope_id"]);
+    const envelopeId = asString(frame.envelope_id);
     const envelope = envelopeId !== undefined ? this.pendingAcks.get(envelopeId) : undefined;
     if (!envelope) {
       this.unknownAcks.push(frame);
       return;
     }
     this.pendingAcks.delete(envelope.envelopeId);
-    const payload = frame["payload"];
+    const payload = frame.payload;
     envelope.settle(payload);
     this.recordAckResponse(envelope, payload);
   }
@@ -1074,12 +1068,12 @@ export class SlackSimulator {
   private recordAckResponse(envelope: SimEnvelope, payload: unknown): void {
     if (envelope.type !== "slash_commands" || typeof payload !== "object" || payload === null) return;
     const body = payload as Record<string, unknown>;
-    const text = asString(body["text"]);
-    const blocks = asArray(body["blocks"]);
+    const text = asString(body.text);
+    const blocks = asArray(body.blocks);
     if (text === undefined && blocks === undefined) return;
     const team = this.team(envelope.teamId);
-    const channel = asString(envelope.payload["channel_id"]) ?? "";
-    if (body["response_type"] === "in_channel") {
+    const channel = asString(envelope.payload.channel_id) ?? "";
+    if (body.response_type === "in_channel") {
       const posted = this.storeBotMessage(team, channel, { text: text ?? "", blocks, params: body });
       if (this.echoBotPosts) setImmediate(() => this.echo(team, this.messageEvent(team, posted)));
       return;
@@ -1087,7 +1081,7 @@ export class SlackSimulator {
     const ephemeral: SimEphemeral = {
       channel,
       team: team.id,
-      user: asString(envelope.payload["user_id"]) ?? "",
+      user: asString(envelope.payload.user_id) ?? "",
       text: text ?? "",
       message_ts: this.nextTs(),
       via: "ack",
@@ -1096,12 +1090,7 @@ export class SlackSimulator {
     team.ephemerals.push(ephemeral);
   }
 
-  private sendEventFrom(
-    teamId: string,
-    event: Record<string, unknown>,
-    options: EventOptions,
-    source: "test" | "echo",
-  ): SimEnvelope {
+  private sendEventFrom(teamId: string, event: Record<string, unknown>, options: EventOptions, source: "test" | "echo"): SimEnvelope {
     const payload = this.buildEventPayload(teamId, event, options.eventId, options.eventTime);
     const attempt = options.retryAttempt ?? 0;
     const reason = options.retryReason ?? (attempt > 0 ? "timeout" : "");
@@ -1225,7 +1214,13 @@ export class SlackSimulator {
   }
 
   /** Maps a reply's ts to its parent's, and counts the reply on the parent. */
-  private attachToThread(team: TeamState, channel: string, threadTs: string | undefined, author: string | undefined, ts: string): string | undefined {
+  private attachToThread(
+    team: TeamState,
+    channel: string,
+    threadTs: string | undefined,
+    author: string | undefined,
+    ts: string,
+  ): string | undefined {
     if (threadTs === undefined || threadTs === "") return undefined;
     const target = this.find(team, channel, threadTs);
     const parentTs = target?.threadTs ?? threadTs;
@@ -1260,7 +1255,9 @@ export class SlackSimulator {
       replyUsers: new Set(),
       reactions: new Map(),
       postParams: {},
-      clientMsgId: randomBytes(16).toString("hex").replace(/(.{8})(.{4})(.{4})(.{4})(.{12})/, "$1-$2-$3-$4-$5"),
+      clientMsgId: randomBytes(16)
+        .toString("hex")
+        .replace(/(.{8})(.{4})(.{4})(.{4})(.{12})/, "$1-$2-$3-$4-$5"),
     };
     if (input.botId !== undefined) {
       message.botId = input.botId;
@@ -1277,7 +1274,14 @@ export class SlackSimulator {
   private storeBotMessage(
     team: TeamState,
     channel: string,
-    input: { text: string; blocks?: unknown[] | undefined; attachments?: unknown[] | undefined; threadTs?: string | undefined; replyBroadcast?: boolean; params: Record<string, unknown> },
+    input: {
+      text: string;
+      blocks?: unknown[] | undefined;
+      attachments?: unknown[] | undefined;
+      threadTs?: string | undefined;
+      replyBroadcast?: boolean;
+      params: Record<string, unknown>;
+    },
   ): StoredMessage {
     this.ensureChannel(team, channel);
     const ts = this.nextTs();
@@ -1340,34 +1344,40 @@ export class SlackSimulator {
   /** A message object as the Web API and events show it. */
   private slackShape(m: StoredMessage, team: TeamState): Record<string, unknown> {
     const shape: Record<string, unknown> = { type: "message" };
-    if (m.subtype !== undefined) shape["subtype"] = m.subtype;
-    shape["text"] = m.text;
-    if (m.user !== undefined) shape["user"] = m.user;
+    if (m.subtype !== undefined) shape.subtype = m.subtype;
+    shape.text = m.text;
+    if (m.user !== undefined) shape.user = m.user;
     if (m.botId !== undefined) {
-      shape["bot_id"] = m.botId;
-      shape["app_id"] = m.appId;
-      shape["bot_profile"] = { id: m.botId, app_id: m.appId, name: m.botId === team.botId ? this.botName : "otherbot", team_id: team.id, deleted: false };
+      shape.bot_id = m.botId;
+      shape.app_id = m.appId;
+      shape.bot_profile = {
+        id: m.botId,
+        app_id: m.appId,
+        name: m.botId === team.botId ? this.botName : "otherbot",
+        team_id: team.id,
+        deleted: false,
+      };
     }
-    if (m.clientMsgId !== undefined) shape["client_msg_id"] = m.clientMsgId;
-    shape["ts"] = m.ts;
+    if (m.clientMsgId !== undefined) shape.client_msg_id = m.clientMsgId;
+    shape.ts = m.ts;
     if (m.threadTs !== undefined) {
-      shape["thread_ts"] = m.threadTs;
+      shape.thread_ts = m.threadTs;
       const parent = this.find(team, m.channel, m.threadTs);
-      if (parent?.user !== undefined) shape["parent_user_id"] = parent.user;
+      if (parent?.user !== undefined) shape.parent_user_id = parent.user;
     } else if (m.replyCount > 0) {
-      shape["thread_ts"] = m.ts;
-      shape["reply_count"] = m.replyCount;
-      shape["reply_users"] = [...m.replyUsers];
-      shape["reply_users_count"] = m.replyUsers.size;
-      shape["latest_reply"] = m.latestReply;
+      shape.thread_ts = m.ts;
+      shape.reply_count = m.replyCount;
+      shape.reply_users = [...m.replyUsers];
+      shape.reply_users_count = m.replyUsers.size;
+      shape.latest_reply = m.latestReply;
     }
-    if (m.editedTs !== undefined) shape["edited"] = { user: m.user, ts: m.editedTs };
-    if (m.blocks) shape["blocks"] = m.blocks;
-    if (m.attachments) shape["attachments"] = m.attachments;
+    if (m.editedTs !== undefined) shape.edited = { user: m.user, ts: m.editedTs };
+    if (m.blocks) shape.blocks = m.blocks;
+    if (m.attachments) shape.attachments = m.attachments;
     if (m.reactions.size > 0) {
-      shape["reactions"] = [...m.reactions].map(([name, users]) => ({ name, users: [...users], count: users.length }));
+      shape.reactions = [...m.reactions].map(([name, users]) => ({ name, users: [...users], count: users.length }));
     }
-    shape["team"] = team.id;
+    shape.team = team.id;
     return shape;
   }
 
@@ -1439,16 +1449,16 @@ export class SlackSimulator {
       },
       "chat.postMessage": bot(({ team, params, after }) => {
         const channel = requireString(params, "channel", "channel_not_found");
-        const text = asString(params["text"]);
-        const blocks = asArray(params["blocks"]);
-        const attachments = asArray(params["attachments"]);
+        const text = asString(params.text);
+        const blocks = asArray(params.blocks);
+        const attachments = asArray(params.attachments);
         checkText(text, blocks, attachments);
         const message = this.storeBotMessage(team, channel, {
           text: text ?? "",
           blocks,
           attachments,
-          threadTs: asString(params["thread_ts"]),
-          replyBroadcast: asBool(params["reply_broadcast"]) ?? false,
+          threadTs: asString(params.thread_ts),
+          replyBroadcast: asBool(params.reply_broadcast) ?? false,
           params,
         });
         if (this.echoBotPosts) after.push(() => this.echo(team, this.messageEvent(team, message)));
@@ -1459,9 +1469,9 @@ export class SlackSimulator {
         const ts = requireString(params, "ts", "message_not_found");
         const message = existing(team, channel, ts);
         if (message.botId !== team.botId) throw new SimApiError("cant_update_message");
-        const text = asString(params["text"]);
-        const blocks = asArray(params["blocks"]);
-        const attachments = asArray(params["attachments"]);
+        const text = asString(params.text);
+        const blocks = asArray(params.blocks);
+        const attachments = asArray(params.attachments);
         checkText(text ?? (blocks || attachments ? undefined : ""), blocks, attachments);
         const previous = this.slackShape(message, team);
         if (text !== undefined) message.text = text;
@@ -1517,13 +1527,13 @@ export class SlackSimulator {
       "chat.postEphemeral": bot(({ team, params }) => {
         const channel = requireString(params, "channel", "channel_not_found");
         const user = requireString(params, "user", "user_not_found");
-        const text = asString(params["text"]);
-        const blocks = asArray(params["blocks"]);
-        checkText(text, blocks, asArray(params["attachments"]));
+        const text = asString(params.text);
+        const blocks = asArray(params.blocks);
+        checkText(text, blocks, asArray(params.attachments));
         this.ensureChannel(team, channel);
         const ephemeral: SimEphemeral = { channel, team: team.id, user, text: text ?? "", message_ts: this.nextTs(), via: "api" };
         if (blocks) ephemeral.blocks = blocks;
-        const threadTs = asString(params["thread_ts"]);
+        const threadTs = asString(params.thread_ts);
         if (threadTs !== undefined) ephemeral.thread_ts = threadTs;
         team.ephemerals.push(ephemeral);
         return { message_ts: ephemeral.message_ts };
@@ -1543,7 +1553,7 @@ export class SlackSimulator {
       "conversations.history": bot(({ team, params }) => {
         const id = requireString(params, "channel", "channel_not_found");
         if (!team.channels.has(id)) throw new SimApiError("channel_not_found");
-        const limit = Number(params["limit"] ?? 100) || 100;
+        const limit = Number(params.limit ?? 100) || 100;
         const list = (team.messages.get(id) ?? []).filter((m) => !m.deleted && (m.threadTs === undefined || m.replyBroadcast));
         const newestFirst = [...list].reverse().slice(0, limit);
         return { messages: newestFirst.map((m) => this.slackShape(m, team)), has_more: list.length > limit };
@@ -1555,7 +1565,7 @@ export class SlackSimulator {
         const target = this.find(team, id, ts);
         if (!target) throw new SimApiError("thread_not_found");
         const parentTs = target.threadTs ?? target.ts;
-        const limit = Number(params["limit"] ?? 1000) || 1000;
+        const limit = Number(params.limit ?? 1000) || 1000;
         const list = (team.messages.get(id) ?? []).filter((m) => !m.deleted && (m.ts === parentTs || m.threadTs === parentTs));
         return { messages: list.slice(0, limit).map((m) => this.slackShape(m, team)), has_more: list.length > limit };
       }),

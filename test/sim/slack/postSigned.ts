@@ -39,8 +39,7 @@ export async function postSigned(
   options: PostSignedOptions,
 ): Promise<PostSignedResult> {
   const kind = options.contentType ?? (typeof body === "string" ? "form" : "json");
-  const contentType =
-    kind === "json" ? "application/json" : kind === "form" ? "application/x-www-form-urlencoded" : kind;
+  const contentType = kind === "json" ? "application/json" : kind === "form" ? "application/x-www-form-urlencoded" : kind;
   let raw: string;
   if (typeof body === "string") {
     raw = body;

@@ -119,10 +119,7 @@ export interface SimResponseUrlPost {
   status: number;
 }
 
-export type FailSpec =
-  | { status: 429; retryAfterSec?: number }
-  | { status: number; body?: string }
-  | { error: string };
+export type FailSpec = { status: 429; retryAfterSec?: number } | { status: number; body?: string } | { error: string };
 
 export interface MethodLimit {
   /** Calls allowed per minute (sets limit and a 60 s window). */

@@ -10,11 +10,7 @@ export interface WaitForOptions {
  * Polls `predicate` until it returns a truthy value (or a promise of one) and resolves with it.
  * Rejects after `timeoutMs` with the last error the predicate threw, if any.
  */
-export async function waitFor<T>(
-  predicate: () => T | Promise<T>,
-  timeoutMs = 5000,
-  options: WaitForOptions = {},
-): Promise<NonNullable<T>> {
+export async function waitFor<T>(predicate: () => T | Promise<T>, timeoutMs = 5000, options: WaitForOptions = {}): Promise<NonNullable<T>> {
   const intervalMs = options.intervalMs ?? 10;
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
