@@ -20,7 +20,7 @@ function mib(bytes: number): string {
 
 async function main(): Promise<number> {
   if (process.argv.includes("--help") || process.argv.includes("-h")) {
-    process.stdout.write("usage: npm run model:pull   (downloads MODEL into MODELS_DIR; see README, Operations)\n");
+    process.stdout.write("usage: npm run model:pull   (downloads MODEL into MODELS_DIR; see docs/operations.md)\n");
     return 0;
   }
   const config = loadConfig();

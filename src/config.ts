@@ -66,68 +66,215 @@ export function physicalCores(): number {
   return Math.max(1, cpus.length);
 }
 
-/**
- * Every variable the bot reads, with its default. Keep in sync with README's table and
- * `.env.example` (a test checks).
+/*
+ * Every variable the bot reads, in groups. Each variable's `.describe()` is its line in
+ * docs/configuration.md, which is generated from these groups (`npm run docs:config`; a test fails
+ * when it is stale); `unset` in `.meta()` says what applies when an optional variable is not set.
+ * `.env.example` lists the same variables with their defaults (a test checks).
  */
-export const configShape = {
-  // Core
-  REDIS_URL: redisUrl.default("redis://127.0.0.1:6379"),
+const core = {
+  REDIS_URL: redisUrl
+    .default("redis://127.0.0.1:6379")
+    .describe(
+      "Redis connection URL (`redis://` or `rediss://`; a password goes in the URL: `redis://:secret@host:6379`). Every process of a deployment uses the same Redis.",
+    ),
   REDIS_PREFIX: z
     .string()
     .trim()
     .regex(/^[A-Za-z0-9_-]+$/, "letters, digits, _ and - only")
-    .default("qwenbot"),
-  LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
-  LOG_PRETTY: bool.optional(),
-  // Model
-  MODEL: z.string().trim().min(1, "must not be empty").default(DEFAULT_MODEL),
-  MODELS_DIR: z.string().trim().min(1).default("models"),
-  SYSTEM_PROMPT: z.string().default("You are a helpful assistant."),
-  MAX_NEW_TOKENS: int(1, 32768).default(512),
-  TEMPERATURE: num(0, 2).default(0.7),
-  TOP_K: int(0, 1000).default(50),
-  CONTEXT_SIZE: int(256, 1_048_576).optional(),
-  THREADS: int(1, 1024).optional(),
-  GPU: z.enum(["auto", "cuda", "vulkan", "metal", "false"]).default("auto"),
-  WORKER_CONCURRENCY: int(1, 64).default(2),
-  // Conversations and delivery
-  MEMORY_TTL_SECONDS: int(60).default(7 * 24 * 3600),
-  MAX_INPUT_CHARS: int(1, 1_000_000).default(8000),
-  STREAM_INTERVAL_MS: int(50, 60_000).default(1000),
-  LOCAL_STREAM_INTERVAL_MS: int(10, 60_000).default(100),
-  JOB_LOCK_MS: int(1000).default(30000),
-  // Entry points
-  EXTERNAL_WORKERS: bool.default(false),
-  // Abuse and overload (per platform user / per conversation)
-  USER_MESSAGES_PER_MINUTE: int(0, 10_000).default(6),
-  MAX_PENDING_PER_CONVERSATION: int(1, 1000).default(10),
-  // Operations
-  METRICS_PORT: int(0, 65535).optional(),
-  METRICS_HOST: z.string().trim().min(1).default("127.0.0.1"),
-  SHUTDOWN_GRACE_MS: int(0).default(20_000),
-  // Discord (adapters/discord)
-  DISCORD_TOKEN: z.string().trim().optional(),
-  DISCORD_API_URL: httpUrl.optional(),
-  DISCORD_THREAD_PER_MENTION: bool.default(false),
-  DISCORD_ALLOW_DMS: bool.default(true),
-  DISCORD_ALLOWED_GUILDS: list.optional(),
-  DISCORD_ALLOWED_CHANNELS: list.optional(),
-  DISCORD_ALLOWED_ROLES: list.optional(),
-  DISCORD_ALLOWED_USERS: list.optional(),
-  DISCORD_COMMAND_GUILD: z.string().trim().optional(),
-  /** Ask for the privileged Message Content intent (enable it in the Developer Portal first): needed only to read un-mentioned messages in bot-opened threads. */
-  DISCORD_MESSAGE_CONTENT_INTENT: bool.default(false),
-  // Slack (adapters/slack)
-  /** One bot token (xoxb-…), or several comma-separated: one per workspace the app is installed in. */
-  SLACK_BOT_TOKEN: z.string().trim().optional(),
-  SLACK_APP_TOKEN: z.string().trim().optional(),
-  SLACK_SIGNING_SECRET: z.string().trim().optional(),
-  SLACK_PORT: int(0, 65535).default(3000),
-  SLACK_API_URL: httpUrl.optional(),
-  SLACK_THREAD_FOLLOWUPS: bool.default(true),
-  SLACK_EDITS_PER_MINUTE: int(1, 1000).default(50),
-} as const;
+    .default("qwenbot")
+    .describe("Prefix of every Redis key, the BullMQ queue included. Deployments that share one Redis use different prefixes."),
+  LOG_LEVEL: z
+    .enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"])
+    .default("info")
+    .describe("`trace`, `debug`, `info`, `warn`, `error`, `fatal` or `silent`."),
+  LOG_PRETTY: bool.optional().meta({
+    description: "`true`: colored, human-readable lines; `false`: one JSON object per line (pino).",
+    unset: "pretty on a terminal (unless `CI=true`), JSON otherwise",
+  }),
+};
+
+const model = {
+  MODEL: z
+    .string()
+    .trim()
+    .min(1, "must not be empty")
+    .default(DEFAULT_MODEL)
+    .describe(
+      "The GGUF model: a Hugging Face URI (`hf:owner/repo/file.gguf`), an `https://` URL, or a local path. Remote models are downloaded into `MODELS_DIR` on first use, or ahead of time with `npm run model:pull`.",
+    ),
+  MODELS_DIR: z
+    .string()
+    .trim()
+    .min(1)
+    .default("models")
+    .describe("Where downloaded models are kept (relative to the working directory; `/app/models`, a volume, in the containers)."),
+  SYSTEM_PROMPT: z.string().default("You are a helpful assistant.").describe("The system message every conversation starts with."),
+  MAX_NEW_TOKENS: int(1, 32768).default(512).describe("Most tokens in one reply; a reply cut there says so."),
+  TEMPERATURE: num(0, 2).default(0.7).describe("Sampling temperature, 0–2 (0: always the most likely token)."),
+  TOP_K: int(0, 1000).default(50).describe("Sample among the k most likely tokens (0: no limit)."),
+  CONTEXT_SIZE: int(256, 1_048_576).optional().meta({
+    description:
+      "Tokens one conversation can use at a time (history, new message and reply), at most the model's training context. Older turns that do not fit are left out, and the reply says so.",
+    unset: "4096, at most the model's training context",
+  }),
+  THREADS: int(1, 1024).optional().meta({
+    description: "CPU threads for inference (matters on CPU; more threads than physical cores is much slower).",
+    unset: "the physical CPU cores",
+  }),
+  GPU: z
+    .enum(["auto", "cuda", "vulkan", "metal", "false"])
+    .default("auto")
+    .describe(
+      "Compute backend: `auto` (CUDA, Vulkan or Metal when available, else CPU), `cuda`, `vulkan`, `metal`, or `false` (CPU only).",
+    ),
+  WORKER_CONCURRENCY: int(1, 64)
+    .default(2)
+    .describe("Replies one worker generates at once: sequences of its context, batched together (GPU memory grows with it)."),
+};
+
+const conversations = {
+  MEMORY_TTL_SECONDS: int(60)
+    .default(7 * 24 * 3600)
+    .describe("A conversation is forgotten this long after its last message (default 7 days)."),
+  MAX_INPUT_CHARS: int(1, 1_000_000)
+    .default(8000)
+    .describe("Longest message accepted, in characters; longer ones are refused with an explanation."),
+  STREAM_INTERVAL_MS: int(50, 60_000).default(1000).describe("Least time between two edits of one reply message on Discord and Slack."),
+  LOCAL_STREAM_INTERVAL_MS: int(10, 60_000).default(100).describe("Least time between two updates of a reply in the terminal."),
+  JOB_LOCK_MS: int(1000)
+    .default(30000)
+    .describe("Lock on a reply being generated; when a worker dies, another one takes the reply over after about this long."),
+};
+
+const entryPoints = {
+  EXTERNAL_WORKERS: bool
+    .default(false)
+    .describe(
+      "`true`: `npm start` runs only the platform adapters, and workers run as separate processes (`npm run worker`), as in docker compose; `npm run chat` and `npm run ask` then use those workers too (as with `--external`).",
+    ),
+};
+
+const abuse = {
+  USER_MESSAGES_PER_MINUTE: int(0, 10_000)
+    .default(6)
+    .describe("Messages one platform user may send per minute (0: no limit); more are refused politely. The terminal has no such limit."),
+  MAX_PENDING_PER_CONVERSATION: int(1, 1000)
+    .default(10)
+    .describe("Messages that may wait for an answer in one conversation; more are refused."),
+};
+
+const operations = {
+  METRICS_PORT: int(0, 65535).optional().meta({
+    description: "Port of the operations server: `/healthz`, `/readyz` and `/metrics` (Prometheus). 9464 in docker compose.",
+    unset: "off",
+  }),
+  METRICS_HOST: z
+    .string()
+    .trim()
+    .min(1)
+    .default("127.0.0.1")
+    .describe("Address the operations server listens on (`0.0.0.0` in containers, so Prometheus and healthchecks reach it)."),
+  SHUTDOWN_GRACE_MS: int(0)
+    .default(20_000)
+    .describe(
+      "On SIGTERM, running replies get this long to finish; then they are interrupted (the reply says so) and requeued for another worker.",
+    ),
+};
+
+const discord = {
+  DISCORD_TOKEN: z
+    .string()
+    .trim()
+    .optional()
+    .describe(
+      "The bot token: enables the Discord adapter in `npm start`, and Discord replies on workers (which need only this token: they edit through the REST API).",
+    ),
+  DISCORD_API_URL: httpUrl.optional().meta({
+    description:
+      "Another REST API base URL, e.g. a REST proxy such as nirn-proxy (`http://proxy:8080/api`) or a test simulator; the gateway URL is then discovered through it.",
+    unset: "Discord's (`https://discord.com/api`)",
+  }),
+  DISCORD_THREAD_PER_MENTION: bool
+    .default(false)
+    .describe("A mention in a channel opens a thread named after the question, and the conversation continues there."),
+  DISCORD_ALLOW_DMS: bool
+    .default(true)
+    .describe("Answer direct messages. When off, a DM gets a short answer: mention me in a server channel instead."),
+  DISCORD_ALLOWED_GUILDS: list.optional().meta({ description: "Comma-separated server (guild) ids the bot answers in.", unset: "all" }),
+  DISCORD_ALLOWED_CHANNELS: list.optional().meta({
+    description: "Comma-separated channel ids the bot answers in (a thread counts as its parent channel).",
+    unset: "all",
+  }),
+  DISCORD_ALLOWED_ROLES: list.optional().meta({
+    description:
+      "Comma-separated role ids: when this or `DISCORD_ALLOWED_USERS` is set, only people holding one of these roles or listed there may use the bot (in DMs there are no roles: only the user list lets someone in).",
+    unset: "everyone",
+  }),
+  DISCORD_ALLOWED_USERS: list.optional().meta({
+    description: "Comma-separated user ids allowed to use the bot (see `DISCORD_ALLOWED_ROLES`).",
+    unset: "everyone",
+  }),
+  DISCORD_COMMAND_GUILD: z.string().trim().optional().meta({
+    description:
+      "Register `/ask` and `/reset` in this server (guild) only: they appear at once, while global registration can take a while to show up everywhere.",
+    unset: "global commands",
+  }),
+  DISCORD_MESSAGE_CONTENT_INTENT: bool
+    .default(false)
+    .describe(
+      "Ask for the privileged Message Content intent (enable it in the Developer Portal first): needed only to read un-mentioned messages in threads the bot opened.",
+    ),
+};
+
+const slack = {
+  SLACK_BOT_TOKEN: z
+    .string()
+    .trim()
+    .optional()
+    .describe(
+      "Bot User OAuth Token (`xoxb-…`), or several comma-separated, one per workspace the app is installed in: enables the Slack adapter in `npm start`, and workers need it to edit replies.",
+    ),
+  SLACK_APP_TOKEN: z
+    .string()
+    .trim()
+    .optional()
+    .describe(
+      "App-level token (`xapp-…`, scope `connections:write`): Socket Mode, no public URL needed. Wins when both modes are configured.",
+    ),
+  SLACK_SIGNING_SECRET: z
+    .string()
+    .trim()
+    .optional()
+    .describe("Signing secret: HTTP mode (events at `/slack/events` on `SLACK_PORT`), used when `SLACK_APP_TOKEN` is not set."),
+  SLACK_PORT: int(0, 65535).default(3000).describe("HTTP mode: the port of the `/slack/events` endpoint."),
+  SLACK_API_URL: httpUrl.optional().meta({
+    description:
+      "Another Web API base URL (GovSlack: `https://slack-gov.com/api/`, a proxy, or a test simulator). Socket Mode's connection is opened through it too.",
+    unset: "Slack's (`https://slack.com/api/`)",
+  }),
+  SLACK_THREAD_FOLLOWUPS: bool.default(true).describe("In threads the bot started, plain messages (no mention) continue the conversation."),
+  SLACK_EDITS_PER_MINUTE: int(1, 1000)
+    .default(50)
+    .describe(
+      "Message edits and posts per minute per workspace, shared by every live reply and every process there (Slack's `chat.update` is Tier 3, about 50 a minute).",
+    ),
+};
+
+/** The variables by group, in the order docs/configuration.md shows them. */
+export const configGroups = {
+  Core: core,
+  Model: model,
+  "Conversations and delivery": conversations,
+  "Entry points": entryPoints,
+  "Abuse and overload": abuse,
+  Operations: operations,
+  Discord: discord,
+  Slack: slack,
+};
+
+/** Every variable the bot reads, with its default. */
+export const configShape = { ...core, ...model, ...conversations, ...entryPoints, ...abuse, ...operations, ...discord, ...slack };
 
 export const configSchema = z.object(configShape);
 export type RawConfig = z.infer<typeof configSchema>;

@@ -3,7 +3,7 @@
  * health server. Counters move from hooks (the worker's events, instrumented reply sinks);
  * queue and inbox gauges are read from Redis when Prometheus scrapes.
  *
- * Every metric is named `qwenbot_…`; `METRIC_NAMES` lists them (README, tests).
+ * Every metric is named `qwenbot_…`; `METRIC_NAMES` lists them (docs/operations.md, tests).
  */
 import path from "node:path";
 import type { Queue } from "bullmq";

@@ -1,58 +1,103 @@
 /**
- * README's "Configuration reference" table lists exactly the variables of the config schema
- * (src/config.ts), once each, with the schema's default where the table shows a literal one.
+ * The configuration reference cannot drift from the config schema: docs/configuration.md is what
+ * the generator (tools/docs/configReference.ts) makes of src/config.ts, `.env.example` lists every
+ * variable once, and no page of the documentation names a variable the schema does not have.
  */
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { configShape, loadConfig } from "../../src/config.ts";
+import { configShape } from "../../src/config.ts";
+import { CONFIG_REFERENCE, renderConfigReference, renderConfigReferenceSource } from "../../tools/docs/configReference.ts";
 import { ROOT } from "../helpers/runCli.ts";
 
-interface Row {
-  name: string;
-  defaultCell: string;
-  meaning: string;
+const SCHEMA = Object.keys(configShape).sort();
+
+/** Upper-case names that are not settings but appear in the docs (environment of other tools, build args). */
+const NOT_CONFIG = new Set([
+  "CI", // read by src/config.ts for LOG_PRETTY's default, not a setting of its own
+  "LLAMA_BATCH_DEBUG", // llama.cpp's batch debugging switch (docs/performance.md)
+  "CUDA_PACKAGES", // a Docker build argument (docs/operations.md)
+  "UNEXPECTED", // the errors metric's code for errors without one (src/ops/metrics.ts)
+  "Q4_K_M", // GGUF quantization types
+  "Q8_0",
+  "S_TG", // a column of llama-batched-bench's output
+  "YOUR_APPLICATION_ID", // the placeholder in Discord's invite URL
+]);
+
+/** Error codes (src/errors.ts) may be named in the docs too. */
+function errorCodes(): Set<string> {
+  const text = fs.readFileSync(path.join(ROOT, "src/errors.ts"), "utf8");
+  return new Set([...text.matchAll(/"([A-Z][A-Z0-9_]+)"/g)].map((m) => m[1]!));
 }
 
-/** Rows `| \`VAR\` | default | meaning |` of the table under `## Configuration reference`. */
-function configReferenceRows(readme: string): Row[] {
-  const start = readme.search(/^## Configuration reference\s*$/m);
-  if (start < 0) throw new Error('README.md has no "## Configuration reference" section');
-  const rest = readme.slice(start).split("\n").slice(1);
-  const end = rest.findIndex((l) => /^## /.test(l));
-  const section = end < 0 ? rest : rest.slice(0, end);
-  const rows: Row[] = [];
-  for (const line of section) {
-    const m = /^\|\s*`([A-Z][A-Z0-9_]*)`\s*\|([^|]*)\|(.*)\|\s*$/.exec(line);
-    if (m) rows.push({ name: m[1]!, defaultCell: m[2]!.trim(), meaning: m[3]!.trim() });
-  }
-  return rows;
+/**
+ * Names in a Markdown text that look like settings: upper-case words of four or more characters
+ * that contain an underscore, stand alone in a code span (`MODEL`), or are assigned (`GPU=false`).
+ */
+function variableLikeNames(markdown: string): string[] {
+  const names = new Set<string>();
+  for (const m of markdown.matchAll(/\b[A-Z][A-Z0-9_]{3,}\b/g)) if (m[0].includes("_")) names.add(m[0]);
+  for (const m of markdown.matchAll(/`([A-Z][A-Z0-9_]{3,})`/g)) names.add(m[1]!);
+  for (const m of markdown.matchAll(/\b([A-Z][A-Z0-9_]{3,})=/g)) names.add(m[1]!);
+  return [...names].sort();
 }
 
-describe("README configuration reference", () => {
-  const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
+function documentationPages(): string[] {
+  const docs = fs
+    .readdirSync(path.join(ROOT, "docs"))
+    .filter((f) => f.endsWith(".md"))
+    .map((f) => `docs/${f}`);
+  return ["README.md", ...docs.sort()];
+}
 
-  it("lists exactly the schema's variables, once each", () => {
-    const rows = configReferenceRows(readme);
-    const names = rows.map((r) => r.name);
-    expect([...names].sort()).toEqual(Object.keys(configShape).sort());
-    expect(new Set(names).size).toBe(names.length);
+describe("configuration reference (docs/configuration.md)", () => {
+  it("is what the generator makes of the config schema (stale: run npm run docs:config)", () => {
+    const current = fs.readFileSync(path.join(ROOT, CONFIG_REFERENCE), "utf8");
+    expect(current === renderConfigReference(), `${CONFIG_REFERENCE} is stale: run npm run docs:config`).toBe(true);
   });
 
-  it("shows the schema's default where it gives a literal one, and explains every variable", () => {
-    const defaults = loadConfig({}) as unknown as Record<string, unknown>;
-    for (const row of configReferenceRows(readme)) {
-      expect(row.meaning.length, row.name).toBeGreaterThan(10);
-      const literal = /^`([^`]*)`$/.exec(row.defaultCell);
-      if (!literal) continue; // prose such as "the physical CPU cores" or "—" (unset)
-      const parsed = loadConfig({ [row.name]: literal[1]! }) as unknown as Record<string, unknown>;
-      expect(parsed[row.name], row.name).toEqual(defaults[row.name]);
+  it("has one row per variable of the schema, each under its group with a meaning", () => {
+    const source = renderConfigReferenceSource();
+    const rows = [...source.matchAll(/^\| `([A-Z][A-Z0-9_]*)`[^|]*\|([^|]*)\|(.*)\|$/gm)];
+    expect(rows.map((r) => r[1]).sort()).toEqual(SCHEMA);
+    for (const r of rows) expect(r[3]!.trim().length, r[1]).toBeGreaterThan(10);
+    expect(source).toMatch(/^## Core$/m);
+    expect(source).toMatch(/^## Discord$/m);
+    expect(source).toMatch(/^## Slack$/m);
+    expect(source).toContain("`DISCORD_TOKEN` _(secret)_");
+  });
+
+  it("is linked from the README", () => {
+    expect(fs.readFileSync(path.join(ROOT, "README.md"), "utf8")).toContain("(docs/configuration.md)");
+  });
+});
+
+describe(".env.example", () => {
+  it("sets every variable of the schema exactly once", () => {
+    const text = fs.readFileSync(path.join(ROOT, ".env.example"), "utf8");
+    const names = [...text.matchAll(/^([A-Z][A-Z0-9_]*)=/gm)].map((m) => m[1]!);
+    for (const name of SCHEMA)
+      expect(
+        names.filter((n) => n === name),
+        name,
+      ).toHaveLength(1);
+    expect([...names].sort()).toEqual(SCHEMA);
+  });
+});
+
+describe("documentation pages", () => {
+  it("name no setting the schema lacks", () => {
+    const known = new Set([...SCHEMA, ...errorCodes(), ...NOT_CONFIG]);
+    const unknown: string[] = [];
+    for (const page of documentationPages()) {
+      const text = fs.readFileSync(path.join(ROOT, page), "utf8");
+      for (const name of variableLikeNames(text)) if (!known.has(name)) unknown.push(`${page}: ${name}`);
     }
+    expect(unknown).toEqual([]);
   });
 
-  it("reads a table the way the README writes it", () => {
-    const sample =
-      "# x\n## Configuration reference\n\n| Variable | Default | Meaning |\n|---|---|---|\n| `A_B` | `1` | The a b setting. |\n\n## Next\n| `C` | `2` | not in the section |\n";
-    expect(configReferenceRows(sample)).toEqual([{ name: "A_B", defaultCell: "`1`", meaning: "The a b setting." }]);
+  it("the scan finds names the way the docs write them", () => {
+    const sample = "Set `THREADZ` or MAX_TOKENS, run GPU=off; CUDA and HTTPS are words; `SET NX` is a command.";
+    expect(variableLikeNames(sample)).toEqual(["MAX_TOKENS", "THREADZ"]);
   });
 });
