@@ -1,3 +1,5 @@
+/** Shapes used by the Slack simulator: options, what a test passes in, and what it reads back. */
+
 /** A workspace the simulator hosts. Bot tokens `xoxb-<id>-…` belong to it. */
 export interface SimTeamOptions {
   id: string;
@@ -130,4 +132,64 @@ export interface MethodLimit {
   windowMs?: number;
   /** What the budget is shared by: the workspace (default, like Tier 3) or each channel. */
   per?: "team" | "channel";
+}
+
+/** Slack's conversation kinds: public channel, private channel, DM, group DM. */
+export type ChannelType = "channel" | "group" | "im" | "mpim";
+
+export interface EventOptions {
+  /** 0 for a first delivery (default); Slack counts retries from 1. */
+  retryAttempt?: number;
+  /** e.g. "timeout", "http_error". Default "" (first delivery) or "timeout" (retries). */
+  retryReason?: string;
+  eventId?: string;
+  eventTime?: number;
+}
+
+export interface SlashCommandInput {
+  command: string;
+  text?: string;
+  user_id?: string;
+  user_name?: string;
+  channel_id?: string;
+  channel_name?: string;
+  [field: string]: unknown;
+}
+
+export interface UserMessageInput {
+  channel: string;
+  user: string;
+  text: string;
+  /** Make it a reply in this thread (a reply's ts is mapped to its parent, as Slack does). */
+  threadTs?: string;
+  /** Default from the channel id: C… "channel", G… "group", D… "im". */
+  channelType?: ChannelType;
+  /** Make it another bot's message (bot_id set). */
+  botId?: string;
+  subtype?: string;
+}
+
+export interface UserMentionInput {
+  channel: string;
+  user: string;
+  /** `<@BOTUSERID> ` is put in front unless the text already mentions the bot. */
+  text: string;
+  threadTs?: string;
+  /** Override the simulator's `messageEventsForMentions` for this call. */
+  alsoMessageEvent?: boolean;
+}
+
+export interface ClickButtonInput {
+  channel: string;
+  /** The ts of the message that carries the button. */
+  messageTs: string;
+  actionId: string;
+  value?: string;
+  /** Default: the block in the stored message that holds the action, else "actions". */
+  blockId?: string;
+  user?: string;
+}
+
+export interface MessagesOptions {
+  includeDeleted?: boolean;
 }

@@ -8,7 +8,7 @@ import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import zlib from "node:zlib";
 import { type RawData, WebSocket, WebSocketServer } from "ws";
-import type { DispatchRecord, GatewayConnectionRecord, IdentifyRecord, Json, ResumeRecord } from "./types.ts";
+import type { DispatchRecord, GatewayConnectionRecord, IdentifyRecord, Json, ResumeRecord } from "../types.ts";
 
 export const GatewayOp = {
   Dispatch: 0,

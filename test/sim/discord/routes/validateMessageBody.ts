@@ -1,5 +1,5 @@
 /** Server-side validation of message create/edit bodies, with Discord's limits and error shapes. */
-import { type ApiErrorResponse, Errors, invalidFormBody } from "./discordErrors.ts";
+import { type ApiErrorResponse, Errors, invalidFormBody } from "../discordErrors.ts";
 
 export const CONTENT_MAX = 2000;
 export const EMBED_DESCRIPTION_MAX = 4096;

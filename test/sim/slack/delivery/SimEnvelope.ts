@@ -1,4 +1,4 @@
-import type { EnvelopeAck, EnvelopeType } from "./types.ts";
+import type { EnvelopeAck, EnvelopeType } from "../types.ts";
 
 /**
  * One delivery of a payload to the app (a Socket Mode envelope, or an HTTP request in HTTP delivery

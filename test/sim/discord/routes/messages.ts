@@ -1,0 +1,111 @@
+/**
+ * Message routes: `/channels/:channel/messages` (list, create), `/channels/:channel/messages/:message`
+ * (get, edit, delete) and the bot's own reactions. Permissions are checked as Discord does (403
+ * 50001 without View Channel, 50013 without Send/Read History/Manage Messages).
+ */
+import { apiError, Errors, invalidFormBody } from "../discordErrors.ts";
+import { errorReply, type ParsedRequest, type Reply, type Router } from "../http/Router.ts";
+import type { StoredMessage } from "../state/MessageStore.ts";
+import { Permission } from "../state/permissions.ts";
+import type { SimState } from "../state/SimState.ts";
+import { isObject } from "../util.ts";
+import { botMessage, editBotMessage } from "./botMessages.ts";
+import { validateMessageBody } from "./validateMessageBody.ts";
+
+export function messageRoutes(router: Router, state: SimState): void {
+  router.add("GET", "/channels/:channel/messages", (r, [c]) => listMessages(state, r, c!));
+  router.add("POST", "/channels/:channel/messages", (r, [c]) => createMessage(state, r, c!));
+  router.add("GET", "/channels/:channel/messages/:message", (_r, [c, m]) => getMessage(state, c!, m!));
+  router.add("PATCH", "/channels/:channel/messages/:message", (r, [c, m]) => editMessage(state, r, c!, m!));
+  router.add("DELETE", "/channels/:channel/messages/:message", (_r, [c, m]) => removeMessage(state, c!, m!));
+  router.add("PUT", "/channels/:channel/messages/:message/reactions/:emoji/@me", (_r, [c, m, e]) => {
+    const msg = state.messages.get(m!);
+    if (!state.world.channels.has(c!)) return errorReply(Errors.unknownChannel());
+    if (!msg || msg.record.channelId !== c || msg.record.deleted) return errorReply(Errors.unknownMessage());
+    state.reactions.push({ channelId: c!, messageId: m!, emoji: e!, time: Date.now() });
+    return { status: 204 };
+  });
+  router.add("DELETE", "/channels/:channel/messages/:message/reactions/:emoji/@me", () => ({ status: 204 }));
+}
+
+function listMessages(state: SimState, r: ParsedRequest, channelId: string): Reply {
+  const ch = state.world.channels.get(channelId);
+  if (!ch) return errorReply(Errors.unknownChannel());
+  const perms = state.world.botPermissions(ch);
+  if ((perms & Permission.ViewChannel) === 0n) return errorReply(Errors.missingAccess());
+  if ((perms & Permission.ReadMessageHistory) === 0n) return { status: 200, body: [] };
+  const limit = Math.min(100, Math.max(1, Number(r.query.get("limit") ?? 50)));
+  let ids = ch.messageIds.filter((id) => {
+    const m = state.messages.get(id)!;
+    return !m.record.deleted && !m.record.ephemeral;
+  });
+  const before = r.query.get("before");
+  const after = r.query.get("after");
+  if (before) ids = ids.filter((id) => BigInt(id) < BigInt(before));
+  if (after) ids = ids.filter((id) => BigInt(id) > BigInt(after));
+  const picked = after ? ids.slice(0, limit) : ids.slice(-limit);
+  return { status: 200, body: picked.reverse().map((id) => state.messages.fullWire(id)) };
+}
+
+function getMessage(state: SimState, channelId: string, messageId: string): Reply {
+  const ch = state.world.channels.get(channelId);
+  if (!ch) return errorReply(Errors.unknownChannel());
+  const perms = state.world.botPermissions(ch);
+  if ((perms & Permission.ViewChannel) === 0n) return errorReply(Errors.missingAccess());
+  if ((perms & Permission.ReadMessageHistory) === 0n) return errorReply(Errors.missingPermissions());
+  const m = state.messages.get(messageId);
+  if (!m || m.record.channelId !== channelId || m.record.deleted || m.record.ephemeral) return errorReply(Errors.unknownMessage());
+  return { status: 200, body: state.messages.fullWire(messageId) };
+}
+
+function createMessage(state: SimState, r: ParsedRequest, channelId: string): Reply {
+  const ch = state.world.channels.get(channelId);
+  if (!ch) return errorReply(Errors.unknownChannel());
+  if (ch.type === 2 || ch.type === 4) return errorReply(apiError(400, 50008, "Cannot send messages in a non-text channel"));
+  const denied = state.world.sendDenial(ch);
+  if (denied) return errorReply(denied);
+  const body = isObject(r.body) ? r.body : {};
+  const invalid = validateMessageBody(body, { mode: "create", fileCount: r.files.length });
+  if (invalid) return errorReply(invalid);
+  let reference: StoredMessage | undefined;
+  const ref = body.message_reference;
+  if (isObject(ref) && ref.type !== 1) {
+    if ((state.world.botPermissions(ch) & Permission.ReadMessageHistory) === 0n) return errorReply(Errors.missingPermissions());
+    const target = typeof ref.message_id === "string" ? state.messages.get(ref.message_id) : undefined;
+    const sameChannel = target && !target.record.deleted && !target.record.ephemeral && target.record.channelId === ch.id;
+    const refChannelOk = ref.channel_id === undefined || ref.channel_id === ch.id;
+    if (!sameChannel || !refChannelOk) {
+      if (ref.fail_if_not_exists === false) reference = undefined;
+      else return errorReply(invalidFormBody(["message_reference"], "REPLIES_UNKNOWN_MESSAGE", "Unknown message"));
+    } else {
+      reference = target;
+    }
+  }
+  const stored = botMessage(state, ch, body, r, reference ? { reference } : {});
+  return { status: 200, body: state.messages.fullWire(stored.wire.id) };
+}
+
+function editMessage(state: SimState, r: ParsedRequest, channelId: string, messageId: string): Reply {
+  const ch = state.world.channels.get(channelId);
+  if (!ch) return errorReply(Errors.unknownChannel());
+  if (ch.guildId && (state.world.botPermissions(ch) & Permission.ViewChannel) === 0n) return errorReply(Errors.missingAccess());
+  const m = state.messages.get(messageId);
+  if (!m || m.record.channelId !== channelId || m.record.deleted || m.record.ephemeral) return errorReply(Errors.unknownMessage());
+  const body = isObject(r.body) ? r.body : {};
+  if (m.record.authorId !== state.world.botUser.id) {
+    const onlyFlags = Object.keys(body).every((k) => k === "flags");
+    if (!onlyFlags) return errorReply(Errors.cannotEditOthers());
+  }
+  return editBotMessage(state, m, body, r);
+}
+
+function removeMessage(state: SimState, channelId: string, messageId: string): Reply {
+  const ch = state.world.channels.get(channelId);
+  if (!ch) return errorReply(Errors.unknownChannel());
+  const m = state.messages.get(messageId);
+  if (!m || m.record.channelId !== channelId || m.record.deleted || m.record.ephemeral) return errorReply(Errors.unknownMessage());
+  if (m.record.authorId !== state.world.botUser.id && (state.world.botPermissions(ch) & Permission.ManageMessages) === 0n)
+    return errorReply(Errors.missingPermissions());
+  state.messages.remove(m);
+  return { status: 204 };
+}

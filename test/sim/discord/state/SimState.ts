@@ -1,0 +1,63 @@
+/**
+ * Everything the Discord simulator knows, in one object handed to the routes and the user actions:
+ * the world, the message/interaction/command stores, what the bot did that is not a message
+ * (typing, reactions, interaction responses), and a way to send a gateway dispatch.
+ */
+import type { InteractionResponseRecord, StartOptions, TypingRecord } from "../types.ts";
+import { CommandStore } from "./CommandStore.ts";
+import { InteractionStore } from "./InteractionStore.ts";
+import { MessageStore } from "./MessageStore.ts";
+import { World } from "./World.ts";
+
+export interface ReactionRecord {
+  channelId: string;
+  messageId: string;
+  emoji: string;
+  time: number;
+}
+
+export class SimState {
+  readonly world: World;
+  readonly messages: MessageStore;
+  readonly interactions = new InteractionStore();
+  readonly commands = new CommandStore();
+  /** interaction callbacks and webhook (original/followup) calls */
+  readonly interactionResponses: InteractionResponseRecord[] = [];
+  /** POST /channels/:id/typing calls */
+  readonly typing: TypingRecord[] = [];
+  /** reactions the bot added: PUT /channels/:c/messages/:m/reactions/:emoji/@me */
+  readonly reactions: ReactionRecord[] = [];
+  /** ms within which an interaction must get its initial callback */
+  readonly interactionAckTimeoutMs: number;
+  /** the loopback port REST and the gateway listen on (set once the server listens) */
+  port = 0;
+
+  constructor(
+    opts: StartOptions,
+    /** sends a dispatch to every live gateway session */
+    readonly dispatch: (t: string, d: unknown) => void,
+  ) {
+    const botId = opts.botUserId ?? "900000000000000001";
+    this.world = new World({ id: botId, username: opts.botUsername ?? "qwenbot", bot: true }, opts.applicationId ?? botId);
+    this.messages = new MessageStore(this.world, dispatch);
+    this.interactionAckTimeoutMs = opts.interactionAckTimeoutMs ?? 3000;
+  }
+
+  get applicationId(): string {
+    return this.world.applicationId;
+  }
+
+  get nextId(): () => string {
+    return this.world.nextId;
+  }
+
+  /** The gateway URL that GET /gateway/bot hands out. */
+  get gatewayUrl(): string {
+    return `ws://127.0.0.1:${this.port}`;
+  }
+
+  /** Where attachment URLs point. */
+  get cdnBase(): string {
+    return `http://127.0.0.1:${this.port}/cdn`;
+  }
+}
