@@ -120,6 +120,11 @@ export interface CommitParams {
   state?: "done" | "failed";
 }
 
+export interface InboxDepth {
+  conversationKey: ConversationKey;
+  depth: number;
+}
+
 /** The message at the head of an inbox; `request` is undefined when it expired before its turn. */
 export interface InboxHead {
   requestId: string;
@@ -194,6 +199,20 @@ export class ConversationInbox {
   /** Conversations on the sweeper's worklist (their inbox may be non-empty). */
   async conversations(): Promise<ConversationKey[]> {
     return this.redis.smembers(this.keys.inboxes);
+  }
+
+  /** How many messages wait in each conversation on the worklist (one pipelined round trip). */
+  async depths(): Promise<InboxDepth[]> {
+    const convs = await this.conversations();
+    if (convs.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const conv of convs) pipeline.zcard(this.keys.inbox(conv));
+    const res = (await pipeline.exec()) ?? [];
+    return convs.map((conversationKey, i) => {
+      const [err, n] = res[i] ?? [null, 0];
+      if (err) throw err;
+      return { conversationKey, depth: Number(n) };
+    });
   }
 
   /** Take `conv` off the sweeper's worklist if its inbox is empty; true when it was taken off. */

@@ -285,6 +285,19 @@ describe("releaseIfEmpty", () => {
   });
 });
 
+describe("depths", () => {
+  it("counts the messages waiting in each listed conversation", async () => {
+    await queued(request("local:deep"));
+    await queued(request("local:deep"));
+    const shallow = request("local:shallow");
+    await queued(shallow);
+    await commitOf(shallow);
+    const depths = new Map((await inbox.depths()).map((d) => [d.conversationKey, d.depth]));
+    expect(depths.get("local:deep")).toBe(2);
+    expect(depths.get("local:shallow")).toBe(0);
+  });
+});
+
 describe("script definition", () => {
   it("each script file has a header naming its KEYS, ARGV and output", () => {
     for (const s of Object.values(INBOX_SCRIPTS)) {
