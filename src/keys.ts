@@ -1,15 +1,32 @@
-/** Every Redis key the bot uses, in one place. `prefix` is REDIS_PREFIX. */
+/**
+ * Every core Redis key, built here and nowhere else: the inbox protocol, conversation memory,
+ * reply state, the stop flag, worker stats, and the one BullMQ-internal key the worker fences on
+ * (a job's lock). All live under `prefix` (REDIS_PREFIX). The platform adapters keep their own
+ * keys under `<prefix>:<platform>:…` next to their code.
+ */
 import type { ConversationKey } from "./types.ts";
+
+export const QUEUE_NAME = "chat";
 
 export class Keys {
   constructor(readonly prefix: string) {}
+
+  // --- BullMQ -----------------------------------------------------------------------------------
   /** BullMQ's own prefix (its keys live under `<prefix>:bull:<queue>:…`). */
   get bull(): string {
     return `${this.prefix}:bull`;
   }
+  /** BullMQ's lock of an active job (its value is the token of the worker processing it). */
+  jobLock(jobId: string): string {
+    return `${this.bull}:${QUEUE_NAME}:${jobId}:lock`;
+  }
+
+  // --- inbox protocol (written only by src/queue/ConversationInbox.ts) ---------------------------
+  /** A platform message id already received (dedupe). */
   dedupe(requestId: string): string {
     return `${this.prefix}:dedupe:${requestId}`;
   }
+  /** A conversation's waiting messages: request ids scored by arrival sequence. */
   inbox(conv: ConversationKey): string {
     return `${this.prefix}:inbox:${conv}`;
   }
@@ -17,12 +34,32 @@ export class Keys {
   get inboxes(): string {
     return `${this.prefix}:inboxes`;
   }
+  /** The arrival sequence counter (orders every inbox). */
   get seq(): string {
     return `${this.prefix}:seq`;
   }
+  /** A waiting message (ChatRequest JSON). */
   request(requestId: string): string {
     return `${this.prefix}:req:${requestId}`;
   }
+  /** Reply state hash: `state` (queued, generating, done, failed), `worker`, `messages`, `decided`. */
+  reply(requestId: string): string {
+    return `${this.prefix}:reply:${requestId}`;
+  }
+  /** Messages a user sent in one minute (per-user rate limit). */
+  rate(userKey: string, minute: number): string {
+    return `${this.prefix}:rate:${userKey}:${minute}`;
+  }
+  /** Set when the user asked to stop a reply (read when generation starts). */
+  stopped(requestId: string): string {
+    return `${this.prefix}:stopped:${requestId}`;
+  }
+  /** Pub/sub channel telling workers to stop a reply now. */
+  get stopChannel(): string {
+    return `${this.prefix}:stop`;
+  }
+
+  // --- conversation memory ----------------------------------------------------------------------
   turns(conv: ConversationKey): string {
     return `${this.prefix}:turns:${conv}`;
   }
@@ -30,23 +67,24 @@ export class Keys {
   epoch(conv: ConversationKey): string {
     return `${this.prefix}:epoch:${conv}`;
   }
-  reply(requestId: string): string {
-    return `${this.prefix}:reply:${requestId}`;
-  }
+
+  // --- local surfaces ---------------------------------------------------------------------------
   /** Local surfaces read a reply's updates from this stream. */
   replyStream(messageId: string): string {
     return `${this.prefix}:stream:${messageId}`;
   }
-  stopped(requestId: string): string {
-    return `${this.prefix}:stopped:${requestId}`;
+
+  // --- worker stats (src/ops/workerStats.ts) ----------------------------------------------------
+  /** Per-minute throughput hash (epoch minutes). */
+  statsMinute(minute: number): string {
+    return `${this.prefix}:stats:${minute}`;
   }
-  /** Messages a user sent in one minute (per-user rate limit). */
-  rate(userKey: string, minute: number): string {
-    return `${this.prefix}:rate:${userKey}:${minute}`;
+  /** Live workers: sorted set of worker ids by last heartbeat (ms). */
+  get workers(): string {
+    return `${this.prefix}:workers`;
   }
-  get stopChannel(): string {
-    return `${this.prefix}:stop`;
+  /** One worker's heartbeat hash. */
+  worker(id: string): string {
+    return `${this.prefix}:worker:${id}`;
   }
 }
-
-export const QUEUE_NAME = "chat";

@@ -11,7 +11,8 @@ import type { Redis } from "ioredis";
 import { LockLostError, QwenbotError } from "../src/errors.ts";
 import { type Keys, QUEUE_NAME } from "../src/keys.ts";
 import type { Logger } from "../src/logger.ts";
-import { type CommitOutcome, ConversationMemory } from "../src/memory/ConversationMemory.ts";
+import { ConversationMemory } from "../src/memory/ConversationMemory.ts";
+import { type CommitOutcome, ConversationInbox, type DecidedAnswer, type JobLock } from "../src/queue/ConversationInbox.ts";
 import { jobOptionsFor } from "../src/queue/Ingestor.ts";
 import { ReplyStreamer } from "../src/stream/ReplyStreamer.ts";
 import type { ChatRequest, ChatTurn, Platform, ReplySink, ReplyTarget } from "../src/types.ts";
@@ -60,27 +61,6 @@ const FAILURE_NOTE = "Sorry — something went wrong while answering. Please try
 /** Shown while a reply interrupted by a worker restart waits for another worker. */
 const INTERRUPTED_NOTE = "interrupted by a worker restart — resuming shortly…";
 
-/**
- * An answer whose final text was decided (written before the final edit). A retry after a crash
- * between the final edit and the commit delivers and commits this same answer instead of
- * generating a different one.
- */
-interface DecidedAnswer {
-  text: string;
-  note?: string;
-  turns: ChatTurn[];
-  dropOldest: number;
-  replaceLastAssistant: boolean;
-  epoch: string;
-}
-
-/** Record the decided answer only while this worker still holds the job lock. */
-const DECIDE = `
-if ARGV[2] ~= '' and redis.call('GET', KEYS[1]) ~= ARGV[2] then return 0 end
-redis.call('HSET', KEYS[2], 'decided', ARGV[1])
-return 1
-`;
-
 /** The abort reason when the worker shuts down mid-reply: the job is retried elsewhere. */
 export class ShutdownAbort extends Error {
   constructor() {
@@ -102,6 +82,7 @@ export class ChatWorker extends EventEmitter<{
   }
   private worker: Worker | undefined;
   private readonly memory: ConversationMemory;
+  private readonly inbox: ConversationInbox;
   private readonly active = new Map<string, AbortController>();
   private sweeper: NodeJS.Timeout | undefined;
   private readonly log: Logger;
@@ -112,6 +93,7 @@ export class ChatWorker extends EventEmitter<{
   ) {
     super();
     this.memory = new ConversationMemory(deps.redis, deps.keys, settings.memoryTtlSeconds);
+    this.inbox = new ConversationInbox(deps.redis, deps.keys);
     this.log = deps.logger.child({ worker: this.id });
   }
 
@@ -148,29 +130,29 @@ export class ChatWorker extends EventEmitter<{
    * of the inbox, take that message out so the conversation is not blocked, and go on.
    */
   private async failForGood(conv: string): Promise<void> {
-    const { redis, keys, sinks, queue } = this.deps;
+    const { sinks, queue } = this.deps;
     try {
-      const [requestId] = await redis.zrange(keys.inbox(conv), 0, 0);
-      if (!requestId) return;
-      const raw = await redis.get(keys.request(requestId));
-      if (raw) {
-        const request = JSON.parse(raw) as ChatRequest;
+      const head = await this.inbox.head(conv);
+      if (!head) return;
+      const { requestId, request } = head;
+      if (request) {
         const sink = sinks[request.reply.platform];
         if (sink?.renderNote) await sink.edit(request.reply, sink.renderNote(FAILURE_NOTE).trim(), { final: true }).catch(() => {});
         else await sink?.edit(request.reply, "", { final: true, note: FAILURE_NOTE }).catch(() => {});
       }
-      await this.memory.commit({
+      // Unfenced (the job is over) and with no epoch: nothing is remembered, the message leaves the inbox.
+      await this.inbox.commit({
         conversationKey: conv,
         requestId,
         epochSeen: "",
-        lockKey: keys.reply(requestId),
-        lockToken: "",
+        lock: undefined,
         turns: [],
         dropOldest: 0,
         replaceLastAssistant: false,
+        memoryTtlSeconds: this.settings.memoryTtlSeconds,
+        state: "failed",
       });
-      await redis.hset(keys.reply(requestId), "state", "failed");
-      if ((await redis.zcard(keys.inbox(conv))) > 0) await queue.add("turn", { conversationKey: conv }, jobOptionsFor(conv));
+      if ((await this.inbox.pending(conv)) > 0) await queue.add("turn", { conversationKey: conv }, jobOptionsFor(conv));
     } catch (err) {
       this.log.error({ err, conversation: conv }, "could not report a failed job to the user");
     }
@@ -178,66 +160,49 @@ export class ChatWorker extends EventEmitter<{
 
   /** Re-add work for conversations whose inbox has messages but no job (after crashes or lost signals). */
   async sweep(): Promise<number> {
-    const { redis, keys, queue } = this.deps;
     let added = 0;
-    for (const conv of await redis.smembers(keys.inboxes)) {
-      const n = await redis.zcard(keys.inbox(conv));
-      if (n === 0) {
-        await redis.eval(
-          "if redis.call('ZCARD', KEYS[1]) == 0 then return redis.call('SREM', KEYS[2], ARGV[1]) end return 0",
-          2,
-          keys.inbox(conv),
-          keys.inboxes,
-          conv,
-        );
+    for (const conv of await this.inbox.conversations()) {
+      if ((await this.inbox.pending(conv)) === 0) {
+        await this.inbox.releaseIfEmpty(conv);
         continue;
       }
-      await queue.add("turn", { conversationKey: conv }, jobOptionsFor(conv));
+      await this.deps.queue.add("turn", { conversationKey: conv }, jobOptionsFor(conv));
       added++;
     }
     return added;
   }
 
   private async process(job: Job<{ conversationKey: string }>, token: string | undefined): Promise<void> {
-    const { redis, keys, queue } = this.deps;
     const conv = job.data.conversationKey;
-    const [requestId] = await redis.zrange(keys.inbox(conv), 0, 0);
-    if (!requestId) return;
-    const raw = await redis.get(keys.request(requestId));
-    if (raw) {
-      const request = JSON.parse(raw) as ChatRequest;
-      const lockKey = `${keys.bull}:${QUEUE_NAME}:${job.id}:lock`;
-      await this.answer(request, lockKey, token ?? "", job.id);
+    const head = await this.inbox.head(conv);
+    if (!head) return;
+    if (head.request) {
+      await this.answer(head.request, token && job.id ? { jobId: job.id, token } : undefined, job.id);
     } else {
-      this.log.warn({ requestId, conversation: conv }, "request expired before it was answered; dropping it");
-      await redis.zrem(keys.inbox(conv), requestId);
+      this.log.warn({ requestId: head.requestId, conversation: conv }, "request expired before it was answered; dropping it");
+      await this.inbox.dropExpired(conv, head.requestId);
     }
-    if ((await redis.zcard(keys.inbox(conv))) > 0) {
+    if ((await this.inbox.pending(conv)) > 0) {
       // Before the job is re-added: nobody edits these placeholders yet, so no stale overwrite.
       await this.updatePlaces(conv);
-      await queue.add("turn", { conversationKey: conv }, jobOptionsFor(conv));
+      await this.deps.queue.add("turn", { conversationKey: conv }, jobOptionsFor(conv));
     }
   }
 
   /** Tell the messages still waiting in a conversation that the line moved. */
   private async updatePlaces(conv: string): Promise<void> {
-    const { redis, keys, sinks } = this.deps;
     try {
-      const waiting = await redis.zrange(keys.inbox(conv), 0, 19);
-      for (let i = 0; i < waiting.length; i++) {
-        const raw = await redis.get(keys.request(waiting[i]!));
-        if (!raw) continue;
-        const request = JSON.parse(raw) as ChatRequest;
-        await sinks[request.reply.platform]?.queued?.(request.reply, i);
+      for (const { place, request } of await this.inbox.waiting(conv, 20)) {
+        await this.deps.sinks[request.reply.platform]?.queued?.(request.reply, place);
       }
     } catch (err) {
       this.log.debug({ err, conversation: conv }, "could not update places in line");
     }
   }
 
-  private async answer(request: ChatRequest, lockKey: string, lockToken: string, jobId?: string): Promise<void> {
-    const { redis, keys, runner, sinks } = this.deps;
-    const { settings } = this;
+  private async answer(request: ChatRequest, lock: JobLock | undefined, jobId?: string): Promise<void> {
+    const { runner, sinks } = this.deps;
+    const { settings, inbox } = this;
     const log = this.log.child({
       conversation: request.conversationKey,
       requestId: request.requestId,
@@ -246,15 +211,15 @@ export class ChatWorker extends EventEmitter<{
     });
     const sink = sinks[request.reply.platform];
     const commit = (turns: ChatTurn[], dropOldest = 0, replaceLastAssistant = false, epochSeen = "") =>
-      this.memory.commit({
+      inbox.commit({
         conversationKey: request.conversationKey,
         requestId: request.requestId,
         epochSeen,
-        lockKey,
-        lockToken,
+        lock,
         turns,
         dropOldest,
         replaceLastAssistant,
+        memoryTtlSeconds: settings.memoryTtlSeconds,
       });
     if (!sink) {
       log.error("no reply sink for this platform on this worker (is its token configured here?); dropping the message");
@@ -263,32 +228,29 @@ export class ChatWorker extends EventEmitter<{
     }
     // One round trip: the commands are written back to back on the connection.
     const [record, { turns, epoch }, stoppedEarly] = await Promise.all([
-      redis.hgetall(keys.reply(request.requestId)),
+      inbox.readReply(request.requestId),
       this.memory.load(request.conversationKey),
-      redis.exists(keys.stopped(request.requestId)),
-      redis.hset(keys.reply(request.requestId), "state", "generating", "worker", this.id),
+      inbox.isStopped(request.requestId),
+      inbox.markGenerating(request.requestId, this.id),
     ]);
-    const targets: ReplyTarget[] = record.messages ? (JSON.parse(record.messages) as ReplyTarget[]) : [request.reply];
-    const streamer = new ReplyStreamer(sink, targets, {
+    const streamer = new ReplyStreamer(sink, record.messages ?? [request.reply], {
       intervalMs: request.reply.platform === "local" ? settings.localStreamIntervalMs : settings.streamIntervalMs,
       logger: log,
-      guard: lockToken
+      guard: lock?.token
         ? async () => {
-            if ((await redis.get(lockKey)) !== lockToken) throw new LockLostError();
+            if (!(await inbox.holdsLock(lock))) throw new LockLostError();
           }
         : undefined,
-      onMessages: async (all) => {
-        await redis.hset(keys.reply(request.requestId), "messages", JSON.stringify(all));
-      },
+      onMessages: (all) => inbox.saveMessages(request.requestId, all),
       // Another worker owns this reply now: stop generating at once and free the sequence.
       onLockLost: () => {
         this.emit("lockLost", request);
         this.active.get(request.requestId)?.abort(new LockLostError());
       },
     });
-    if (record.decided) {
+    const decided = record.decided;
+    if (decided) {
       // A previous attempt decided this answer and crashed before committing it: deliver it again.
-      const decided = JSON.parse(record.decided) as DecidedAnswer;
       await streamer.finish(decided.text, decided.note);
       const outcome = await commit(decided.turns, decided.dropOldest, decided.replaceLastAssistant, decided.epoch);
       log.info({ commit: outcome }, "re-delivered an answer decided before a crash");
@@ -362,7 +324,7 @@ export class ChatWorker extends EventEmitter<{
     if (!request.regenerate)
       newTurns.push({ role: "user", text: userText, name: request.author.name, tokens: fit.userTokens, at: request.receivedAt });
     newTurns.push({ role: "assistant", text: result.text, tokens: runner.turnTokens({ text: result.text }), at: Date.now() });
-    const decided: DecidedAnswer = {
+    const answer: DecidedAnswer = {
       text: result.text,
       note,
       turns: newTurns,
@@ -370,7 +332,7 @@ export class ChatWorker extends EventEmitter<{
       replaceLastAssistant: request.regenerate === true,
       epoch,
     };
-    if ((await redis.eval(DECIDE, 2, lockKey, keys.reply(request.requestId), JSON.stringify(decided), lockToken)) !== 1) {
+    if (!(await inbox.decide(request.requestId, lock, answer))) {
       log.warn("lock lost before the final edit; leaving the reply to the worker that owns it");
       return;
     }

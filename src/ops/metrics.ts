@@ -11,6 +11,7 @@ import type { Redis } from "ioredis";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { QwenbotError } from "../errors.ts";
 import type { Keys } from "../keys.ts";
+import { ConversationInbox, type InboxDepth } from "../queue/ConversationInbox.ts";
 import type { Ingestor } from "../queue/Ingestor.ts";
 import type { Platform, ReplySink } from "../types.ts";
 import type { EngineInfo, GenerationStats, ObservedWorker } from "./observedWorker.ts";
@@ -320,15 +321,6 @@ export class Metrics {
 }
 
 /** Depth of every conversation inbox the sweeper knows about (one pipelined round trip). */
-export async function inboxDepths(redis: Redis, keys: Keys): Promise<Array<{ conversationKey: string; depth: number }>> {
-  const convs = await redis.smembers(keys.inboxes);
-  if (convs.length === 0) return [];
-  const pipeline = redis.pipeline();
-  for (const conv of convs) pipeline.zcard(keys.inbox(conv));
-  const res = (await pipeline.exec()) ?? [];
-  return convs.map((conversationKey, i) => {
-    const [err, n] = res[i] ?? [null, 0];
-    if (err) throw err;
-    return { conversationKey, depth: Number(n) };
-  });
+export async function inboxDepths(redis: Redis, keys: Keys): Promise<InboxDepth[]> {
+  return new ConversationInbox(redis, keys).depths();
 }

@@ -6,7 +6,7 @@ import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Keys } from "../keys.ts";
 import { inboxDepths, QUEUE_STATES } from "./metrics.ts";
-import { epochMinute, statsKeys } from "./workerStats.ts";
+import { epochMinute } from "./workerStats.ts";
 
 export interface LiveWorker {
   id: string;
@@ -69,7 +69,6 @@ const num = (v: string | undefined) => (v === undefined || v === "" ? 0 : Number
 export async function readStatus(opts: ReadStatusOptions): Promise<StatusReport> {
   const { redis, queue, keys } = opts;
   const now = opts.now ?? Date.now();
-  const k = statsKeys(keys);
   const windows = opts.windows ?? [1, 5, 15];
 
   const counts = await queue.getJobCounts(...QUEUE_STATES);
@@ -82,10 +81,10 @@ export async function readStatus(opts: ReadStatusOptions): Promise<StatusReport>
     bullmq = null;
   }
 
-  const ids = await redis.zrangebyscore(k.workers, now - 60_000, "+inf");
+  const ids = await redis.zrangebyscore(keys.workers, now - 60_000, "+inf");
   const live: LiveWorker[] = [];
   for (const id of ids) {
-    const h = await redis.hgetall(k.worker(id));
+    const h = await redis.hgetall(keys.worker(id));
     if (!h.seenAt) continue; // expired: missed its heartbeats
     live.push({
       id,
@@ -105,7 +104,7 @@ export async function readStatus(opts: ReadStatusOptions): Promise<StatusReport>
   const current = epochMinute(now);
   const longest = Math.max(...windows, 1);
   const pipeline = redis.pipeline();
-  for (let i = 0; i < longest; i++) pipeline.hgetall(k.minute(current - i));
+  for (let i = 0; i < longest; i++) pipeline.hgetall(keys.statsMinute(current - i));
   const minutes = ((await pipeline.exec()) ?? []).map(([err, v]) => {
     if (err) throw err;
     const h = v as Record<string, string>;

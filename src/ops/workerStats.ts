@@ -1,5 +1,6 @@
 /**
- * What a worker records in Redis for `npm run status` (shared by every process of a deployment):
+ * What a worker records in Redis for `npm run status` (shared by every process of a deployment;
+ * the key names are built in src/keys.ts):
  * - `<prefix>:stats:<minute>`: a hash per minute (epoch minutes) with `replies`, `tokens`,
  *   `gen_ms` (sum of generation time) and `ttft_ms` (sum of time to first token), kept 2 hours;
  * - `<prefix>:workers`: a sorted set of worker ids by last heartbeat (ms), and
@@ -15,13 +16,6 @@ import type { EngineInfo, GenerationStats, ObservedWorker } from "./observedWork
 
 export const STATS_TTL_SECONDS = 2 * 3600;
 export const DEFAULT_HEARTBEAT_MS = 10_000;
-
-/** The key names (they live under REDIS_PREFIX like every other key; see src/keys.ts). */
-export const statsKeys = (keys: Keys) => ({
-  minute: (minute: number) => `${keys.prefix}:stats:${minute}`,
-  workers: `${keys.prefix}:workers`,
-  worker: (id: string) => `${keys.prefix}:worker:${id}`,
-});
 
 export const epochMinute = (ms: number) => Math.floor(ms / 60_000);
 
@@ -41,13 +35,12 @@ export interface WorkerStats {
 
 export function recordWorkerStats(opts: WorkerStatsOptions): WorkerStats {
   const { worker, engine, redis, keys } = opts;
-  const k = statsKeys(keys);
   const heartbeatMs = opts.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
   const ttlSeconds = Math.max(1, Math.ceil((heartbeatMs * 3) / 1000));
   const warn = (err: unknown, what: string) => opts.logger?.debug({ err }, `could not record ${what}`);
 
   const onGeneration = (e: { result: GenerationStats }) => {
-    const key = k.minute(epochMinute(Date.now()));
+    const key = keys.statsMinute(epochMinute(Date.now()));
     redis
       .multi()
       .hincrby(key, "replies", 1)
@@ -65,7 +58,7 @@ export function recordWorkerStats(opts: WorkerStatsOptions): WorkerStats {
     const now = Date.now();
     redis
       .multi()
-      .hset(k.worker(worker.id), {
+      .hset(keys.worker(worker.id), {
         host: os.hostname(),
         pid: String(process.pid),
         model: path.basename(engine.model),
@@ -75,9 +68,9 @@ export function recordWorkerStats(opts: WorkerStatsOptions): WorkerStats {
         startedAt: String(startedAt),
         seenAt: String(now),
       })
-      .expire(k.worker(worker.id), ttlSeconds)
-      .zadd(k.workers, now, worker.id)
-      .zremrangebyscore(k.workers, "-inf", now - ttlSeconds * 1000)
+      .expire(keys.worker(worker.id), ttlSeconds)
+      .zadd(keys.workers, now, worker.id)
+      .zremrangebyscore(keys.workers, "-inf", now - ttlSeconds * 1000)
       .exec()
       .catch((err: unknown) => warn(err, "heartbeat"));
   };
@@ -91,8 +84,8 @@ export function recordWorkerStats(opts: WorkerStatsOptions): WorkerStats {
       worker.off("generation", onGeneration);
       await redis
         .multi()
-        .zrem(k.workers, worker.id)
-        .del(k.worker(worker.id))
+        .zrem(keys.workers, worker.id)
+        .del(keys.worker(worker.id))
         .exec()
         .catch((err: unknown) => warn(err, "worker exit"));
     },

@@ -1,6 +1,7 @@
 /**
  * The adapters' side of the queue: validate a normalized message, drop duplicates, append it to
- * its conversation's inbox (arrival order) and make sure a job says "this conversation has work".
+ * its conversation's inbox (arrival order; the protocol itself is ConversationInbox's) and make
+ * sure a job says "this conversation has work".
  * One BullMQ job per conversation at a time (deduplicated by conversation key), so messages of
  * one conversation are answered one by one while conversations run in parallel.
  */
@@ -10,6 +11,7 @@ import type { Config } from "../config.ts";
 import { InputRejectedError, RedisUnavailableError } from "../errors.ts";
 import { type Keys, QUEUE_NAME } from "../keys.ts";
 import type { ChatRequest, ConversationKey } from "../types.ts";
+import { type AppendOutcome, ConversationInbox } from "./ConversationInbox.ts";
 
 export interface IngestOptions {
   /** Longest message accepted, in characters (MAX_INPUT_CHARS). */
@@ -29,25 +31,6 @@ export interface IngestResult {
   ahead: number;
   seq: number;
 }
-
-const APPEND = `
--- KEYS: dedupe, inbox, request, seq, inboxes, rate
--- ARGV: requestId, json, dedupeTtl, requestTtl, cap, conversationKey, perMinute
-if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[3]) == false then return {-1, 0} end
-local limit = tonumber(ARGV[7])
-if limit > 0 then
-  local used = redis.call('INCR', KEYS[6])
-  if used == 1 then redis.call('EXPIRE', KEYS[6], 120) end
-  if used > limit then redis.call('DEL', KEYS[1]); return {-3, used - 1} end
-end
-local n = redis.call('ZCARD', KEYS[2])
-if n >= tonumber(ARGV[5]) then redis.call('DEL', KEYS[1]); return {-2, n} end
-local seq = redis.call('INCR', KEYS[4])
-redis.call('ZADD', KEYS[2], seq, ARGV[1])
-redis.call('SET', KEYS[3], ARGV[2], 'EX', ARGV[4])
-redis.call('SADD', KEYS[5], ARGV[6])
-return {seq, n}
-`;
 
 /** Ingest options from the config. Local surfaces (the operator's own terminal) have no per-user rate limit. */
 export function ingestOptionsFrom(
@@ -77,12 +60,16 @@ export function createChatQueue(redis: Redis, keys: Keys): Queue {
 }
 
 export class Ingestor {
+  private readonly inbox: ConversationInbox;
+
   constructor(
-    private readonly redis: Redis,
+    redis: Redis,
     private readonly queue: Queue,
-    private readonly keys: Keys,
+    keys: Keys,
     private readonly opts: IngestOptions,
-  ) {}
+  ) {
+    this.inbox = new ConversationInbox(redis, keys);
+  }
 
   /** Reject what must never be queued; returns the text to queue. */
   validate(text: string): string {
@@ -100,45 +87,30 @@ export class Ingestor {
 
   async ingest(request: ChatRequest): Promise<IngestResult> {
     this.validate(request.text);
-    const k = this.keys;
-    let res: [number, number];
+    let res: AppendOutcome;
     try {
-      res = (await this.redis.eval(
-        APPEND,
-        6,
-        k.dedupe(request.requestId),
-        k.inbox(request.conversationKey),
-        k.request(request.requestId),
-        k.seq,
-        k.inboxes,
-        k.rate(`${request.reply.platform}:${request.author.id}`, Math.floor(request.receivedAt / 60_000)),
-        request.requestId,
-        JSON.stringify(request),
-        String(this.opts.dedupeTtlSeconds ?? 24 * 3600),
-        String(this.opts.requestTtlSeconds ?? 7 * 24 * 3600),
-        String(this.opts.maxPendingPerConversation ?? 20),
-        request.conversationKey,
-        String(this.opts.userMessagesPerMinute ?? 0),
-      )) as [number, number];
+      res = await this.inbox.append(request, {
+        dedupeTtlSeconds: this.opts.dedupeTtlSeconds ?? 24 * 3600,
+        requestTtlSeconds: this.opts.requestTtlSeconds ?? 7 * 24 * 3600,
+        maxPendingPerConversation: this.opts.maxPendingPerConversation ?? 20,
+        userMessagesPerMinute: this.opts.userMessagesPerMinute ?? 0,
+      });
     } catch (err) {
       throw new RedisUnavailableError(`could not queue the message: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     }
-    const [seq, ahead] = res;
-    if (seq === -1) throw new InputRejectedError("DUPLICATE_MESSAGE", "This message was already received.");
-    if (seq === -3) {
+    if (res.kind === "duplicate") throw new InputRejectedError("DUPLICATE_MESSAGE", "This message was already received.");
+    if (res.kind === "rateLimited") {
       throw new InputRejectedError(
         "RATE_LIMITED",
-        `You're sending messages faster than I can answer (${ahead} in the last minute). Please wait a moment and try again.`,
+        `You're sending messages faster than I can answer (${res.sent} in the last minute). Please wait a moment and try again.`,
       );
     }
-    if (seq === -2) {
+    if (res.kind === "full") {
       throw new InputRejectedError(
         "QUEUE_FULL",
-        `This conversation already has ${ahead} messages waiting. Please wait for the answers before sending more.`,
+        `This conversation already has ${res.waiting} messages waiting. Please wait for the answers before sending more.`,
       );
     }
-    await this.redis.hset(k.reply(request.requestId), "state", "queued");
-    await this.redis.expire(k.reply(request.requestId), this.opts.requestTtlSeconds ?? 7 * 24 * 3600);
     try {
       await this.queue.add("turn", { conversationKey: request.conversationKey }, jobOptionsFor(request.conversationKey));
     } catch (err) {
@@ -147,11 +119,11 @@ export class Ingestor {
         cause: err,
       });
     }
-    return { ahead, seq };
+    return { ahead: res.ahead, seq: res.seq };
   }
 
   /** Ask the worker generating `requestId` to stop (the partial answer stays). */
   async stop(requestId: string): Promise<void> {
-    await this.redis.multi().set(this.keys.stopped(requestId), "1", "EX", 3600).publish(this.keys.stopChannel, requestId).exec();
+    await this.inbox.requestStop(requestId);
   }
 }

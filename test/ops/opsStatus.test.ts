@@ -6,7 +6,6 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningWorker } from "../../bin/wiring/startWorker.ts";
 import { formatStatus, readStatus, type StatusReport } from "../../src/ops/readStatus.ts";
-import { statsKeys } from "../../src/ops/workerStats.ts";
 import type { ChatRequest } from "../../src/types.ts";
 import type { GenerationEvent } from "../../workers/ChatWorker.ts";
 import type { ModelRunner } from "../../workers/inference/ModelRunner.ts";
@@ -83,7 +82,7 @@ describe("status", () => {
 
   it("shows waiting work and inbox depths, and forgets a worker that stopped", async () => {
     await w.close();
-    expect(await h.redis.exists(statsKeys(h.keys).worker(w.worker.id))).toBe(0);
+    expect(await h.redis.exists(h.keys.worker(w.worker.id))).toBe(0);
     const request = (conv: string): ChatRequest => ({
       requestId: `st-${randomUUID()}`,
       conversationKey: conv,

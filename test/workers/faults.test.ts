@@ -136,7 +136,7 @@ describe("fencing and recovery in process", () => {
     const { updates, done } = collect(client, request);
     await until(() => updates.length >= 1);
     // Another worker "owns" the job now (its lock expires like a real one would).
-    const lockKeys = await h.redis.keys(`${h.keys.bull}:chat:*:lock`);
+    const lockKeys = await h.redis.keys(h.keys.jobLock("*"));
     expect(lockKeys.length).toBeGreaterThan(0);
     for (const k of lockKeys) await h.redis.set(k, "someone-else", "PX", 1500);
     await until(() => lost > 0);
