@@ -1,8 +1,8 @@
 /**
  * Every core Redis key, built here and nowhere else: the inbox protocol, conversation memory,
  * reply state, the stop flag, worker stats, and the one BullMQ-internal key the worker fences on
- * (a job's lock). All live under `prefix` (REDIS_PREFIX). The platform adapters keep their own
- * keys under `<prefix>:<platform>:…` next to their code.
+ * (a job's lock) — and, at the end, the platform adapters' keys (`<prefix>:discord:…`,
+ * `<prefix>:slack:…`). Everything lives under `prefix` (REDIS_PREFIX).
  */
 import type { ConversationKey } from "./types.ts";
 
@@ -86,5 +86,69 @@ export class Keys {
   /** One worker's heartbeat hash. */
   worker(id: string): string {
     return `${this.prefix}:worker:${id}`;
+  }
+}
+
+// ============================================================================================
+// Platform adapters' keys (Discord, Slack), under `<prefix>:discord:…` and `<prefix>:slack:…`.
+// ============================================================================================
+
+/** Keys of the Discord adapter. */
+export class DiscordKeys {
+  private readonly base: string;
+  constructor(keys: Keys) {
+    this.base = `${keys.prefix}:discord`;
+  }
+  /** A message / interaction already taken (replay dedupe). */
+  seen(id: string): string {
+    return `${this.base}:seen:${id}`;
+  }
+  /** A thread the bot opened for a question: the conversation continues there without mentions. */
+  botThread(threadId: string): string {
+    return `${this.base}:thread:${threadId}`;
+  }
+  /** The request whose answer is the newest of a conversation (only that one can be regenerated). */
+  latest(conv: ConversationKey): string {
+    return `${this.base}:latest:${conv}`;
+  }
+  /** A bot thread was told recently that the bot cannot read messages there (one hint per window). */
+  threadHint(threadId: string): string {
+    return `${this.base}:hint:${threadId}`;
+  }
+}
+
+/** Keys of the Slack adapter and sink. */
+export class SlackKeys {
+  private readonly base: string;
+  constructor(keys: Keys) {
+    this.base = `${keys.prefix}:slack`;
+  }
+  /** Claimed by the first delivery of a message or command (Slack sends mentions twice and retries). */
+  claim(requestId: string): string {
+    return `${this.base}:claim:${requestId}`;
+  }
+  /** Present while a thread is one the bot started (its plain follow-ups continue the conversation). */
+  botThread(teamId: string, channelId: string, threadTs: string): string {
+    return `${this.base}:thread:${teamId}:${channelId}:${threadTs}`;
+  }
+  /** The request a bot message belongs to (Stop button → request). */
+  messageRequest(teamId: string, channelId: string, ts: string): string {
+    return `${this.base}:msg:${teamId}:${channelId}:${ts}`;
+  }
+  /** The thread of a user's latest conversation with the bot in a channel (what `/reset` clears). */
+  lastThread(teamId: string, channelId: string, userId: string): string {
+    return `${this.base}:last:${teamId}:${channelId}:${userId}`;
+  }
+  /** The shared edit budget of a workspace: its next free slot (ms since the epoch). */
+  editBudget(teamId: string): string {
+    return `${this.base}:budget:${teamId}`;
+  }
+  /** The workspace's sends in the current window (sorted set), for the hard cap. */
+  editBudgetLog(teamId: string): string {
+    return `${this.editBudget(teamId)}:log`;
+  }
+  /** Set while the workspace is blocked after a 429 (nobody edits until it expires). */
+  editBudgetBlocked(teamId: string): string {
+    return `${this.editBudget(teamId)}:blocked`;
   }
 }

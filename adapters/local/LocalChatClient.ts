@@ -1,10 +1,17 @@
 /**
- * The local surface's client: sends a message through the same path as the platforms (ingest →
- * Redis → worker) and reads the streamed reply back from its Redis stream.
+ * The local surface's client: sends a message through the same intake as the platforms (check →
+ * ingest → Redis → worker) and reads the streamed reply back from its Redis stream. Nothing is
+ * posted before the message is queued (the reply stream needs no placeholder), and a refusal is
+ * thrown as a coded error for the terminal to print: InputRejectedError with the sender's text,
+ * or RedisUnavailableError.
  */
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
+import { InputRejectedError, RedisUnavailableError } from "../../src/errors.ts";
+import { Intake, type IntakeRefusal } from "../../src/intake/Intake.ts";
+import { INTAKE_TEXT } from "../../src/intake/intakeMessages.ts";
 import type { Keys } from "../../src/keys.ts";
+import { createLogger, type Logger } from "../../src/logger.ts";
 import { ConversationMemory } from "../../src/memory/ConversationMemory.ts";
 import type { Ingestor } from "../../src/queue/Ingestor.ts";
 import { type ReplyUpdate, readReplyStream } from "../../src/stream/RedisStreamSink.ts";
@@ -18,10 +25,13 @@ export interface LocalChatClientDeps {
   keys: Keys;
   ingestor: Ingestor;
   memoryTtlSeconds: number;
+  /** Default: silent. */
+  logger?: Logger;
 }
 
 export class LocalChatClient {
   private readonly memory: ConversationMemory;
+  private readonly intake: Intake;
 
   constructor(
     private readonly deps: LocalChatClientDeps,
@@ -29,25 +39,34 @@ export class LocalChatClient {
     private readonly author = { id: "local-user", name: "user" },
   ) {
     this.memory = new ConversationMemory(deps.redis, deps.keys, deps.memoryTtlSeconds);
+    const logger = (deps.logger ?? createLogger({ level: "silent" })).child({ platform: "local", room });
+    this.intake = new Intake({ redis: deps.redis, keys: deps.keys, ingestor: deps.ingestor, logger });
   }
 
   get conversationKey(): string {
     return `local:${this.room}`;
   }
 
-  /** Queue `text` and return the request, without waiting for the answer. */
+  /** Queue `text` and return the request, without waiting for the answer. Throws the refusal as a coded error. */
   async submit(text: string): Promise<ChatRequest> {
     const id = randomUUID();
-    const request: ChatRequest = {
-      requestId: `local-${id}`,
-      conversationKey: this.conversationKey,
-      author: this.author,
-      text: normalizeUserText(text),
-      receivedAt: Date.now(),
-      reply: { platform: "local", channelId: this.room, messageId: id },
-    };
-    await this.deps.ingestor.ingest(request);
-    return request;
+    let refused: IntakeRefusal | undefined;
+    const result = await this.intake.take(
+      { text: normalizeUserText(text) },
+      {
+        prepare: () => ({ requestId: `local-${id}`, conversationKey: this.conversationKey, author: this.author }),
+        // The reply stream is keyed by the id: there is nothing to post, nor to take back.
+        postPlaceholder: async () => ({ platform: "local", channelId: this.room, messageId: id }),
+        withdraw: async (_placeholder, refusal) => {
+          refused = refusal;
+        },
+        refuse: async (refusal) => {
+          refused = refusal;
+        },
+      },
+    );
+    if (result.status === "queued" || result.status === "queued-unsignalled") return result.request;
+    throw refusalError(refused ?? { code: "DUPLICATE_MESSAGE", userMessage: INTAKE_TEXT.duplicate });
   }
 
   /** Every update of the reply to `request`, ending with the final one. */
@@ -86,5 +105,17 @@ export class LocalChatClient {
 
   async turnCount(): Promise<number> {
     return (await this.memory.turns(this.conversationKey)).length;
+  }
+}
+
+/** A refusal as the error the terminal prints (its code, and the text the sender is meant to read). */
+function refusalError(r: IntakeRefusal): Error {
+  switch (r.code) {
+    case "REDIS_UNAVAILABLE":
+      return new RedisUnavailableError(r.detail ? `${r.userMessage} (${r.detail})` : r.userMessage);
+    case "INTERNAL_ERROR":
+      return new Error(`could not queue the message: ${r.detail ?? "unknown error"}`);
+    default:
+      return new InputRejectedError(r.code, r.userMessage);
   }
 }

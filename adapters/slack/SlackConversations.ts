@@ -12,30 +12,31 @@
  * - In a DM, every top-level message starts a conversation answered in its thread; replies in the
  *   thread continue it.
  *
- * Every message is claimed in Redis before anything is posted (`SET NX` on the request id), so
- * Slack's double delivery of a mention (`app_mention` + `message`) and its retries (`retry_num`,
- * `retry_attempt`) produce exactly one reply. The placeholder ("⏳ Thinking…" with a Stop button) is
- * posted at once; the worker edits it.
+ * Every message goes through the intake (src/intake/Intake.ts): it is claimed in Redis before
+ * anything is posted (`SET NX` on the request id), so Slack's double delivery of a mention
+ * (`app_mention` + `message`) and its retries (`retry_num`, `retry_attempt`) produce exactly one
+ * reply. The placeholder ("⏳ Thinking…" with a Stop button) is posted at once; the worker edits it.
+ * A refused message's placeholder (and `/ask` question) is deleted, and the asker told privately.
  */
 import type { Redis } from "ioredis";
-import { InputRejectedError, RedisUnavailableError } from "../../src/errors.ts";
 import type { AdapterDeps } from "../../src/intake/AdapterDeps.ts";
+import { Intake, type IntakeDraft, type IntakePlatform, type IntakeRefusal } from "../../src/intake/Intake.ts";
+import { INTAKE_TEXT } from "../../src/intake/intakeMessages.ts";
+import { SlackKeys } from "../../src/keys.ts";
 import type { Logger } from "../../src/logger.ts";
 import { normalizeUserText, stripSlackMention } from "../../src/text/normalizeUserText.ts";
-import type { ChatRequest, ReplyTarget } from "../../src/types.ts";
+import type { ReplyTarget } from "../../src/types.ts";
 import { MESSAGE_REQUEST_TTL_SECONDS } from "./SlackSink.ts";
-import { SlackKeys, slackConversationKey } from "./slackKeys.ts";
-import { askedMessage, fromSlackText, placeholderMessage, slackReplyText } from "./slackMessages.ts";
+import { SlackUserNames } from "./SlackUserNames.ts";
+import { slackConversationKey } from "./slackConversation.ts";
+import { askedMessage, cannotPostText, fromSlackText, placeholderMessage, slackReplyText } from "./slackMessages.ts";
 import type { WebClient } from "./slackWorkspaces.ts";
-
-/** How long a message id is remembered for dedupe (Slack retries for minutes, mentions arrive twice). */
-export const CLAIM_TTL_SECONDS = 24 * 3600;
 
 export const USAGE =
   "Ask me something: `/ask <your question>` — I answer in a new thread, and you can keep talking to me there " +
   "(mention me, or just reply in my threads). `/ask reset` or `/reset` makes me forget your latest conversation in this channel.";
-export const UNAVAILABLE = "I can't take messages right now, please try again in a minute.";
-const GENERIC_FAILURE = "Sorry — something went wrong while taking your message. Please try again.";
+/** Redis did not answer (the same text on every platform). */
+export const UNAVAILABLE = INTAKE_TEXT.unavailable;
 
 export type Respond = (message: {
   text: string;
@@ -63,9 +64,11 @@ export interface SlackBotIdentity {
   userId: string;
 }
 
+/** One message being taken: where it goes and how the asker is told. */
 interface Turn extends SlackPlace {
   client: WebClient;
   requestId: string;
+  /** The conversation's thread (an `/ask` learns it once its question is posted). */
   threadTs: string;
   text: string;
   /** The thread is the bot's (its plain follow-ups continue the conversation). */
@@ -74,8 +77,8 @@ interface Turn extends SlackPlace {
   userName?: string;
   /** Tells the asker privately why their message was not taken. */
   refuse: (message: string) => Promise<void>;
-  /** Messages to take back when the request is refused after the placeholder was posted (the /ask parent). */
-  alsoWithdraw?: string[];
+  /** Messages to take back with the placeholder when the request is refused (the /ask question). */
+  alsoWithdraw: string[];
 }
 
 const errorCode = (err: unknown): string | undefined => (err as { data?: { error?: string } }).data?.error;
@@ -83,7 +86,8 @@ const errorCode = (err: unknown): string | undefined => (err as { data?: { error
 export class SlackConversations {
   private readonly redis: Redis;
   private readonly keys: SlackKeys;
-  private readonly names = new Map<string, string>();
+  private readonly intake: Intake;
+  private readonly names: SlackUserNames;
 
   constructor(
     private readonly deps: AdapterDeps,
@@ -91,6 +95,8 @@ export class SlackConversations {
   ) {
     this.redis = deps.redis;
     this.keys = new SlackKeys(deps.keys);
+    this.names = new SlackUserNames(log);
+    this.intake = new Intake({ redis: deps.redis, keys: deps.keys, ingestor: deps.ingestor, logger: log });
   }
 
   // ------------------------------------------------------------------ slash commands
@@ -103,36 +109,45 @@ export class SlackConversations {
     respond: Respond,
   ): Promise<void> {
     const text = normalizeUserText(fromSlackText(rawText));
-    const requestId = `slack-${place.teamId}-cmd-${place.triggerId}`;
     const refuse = async (message: string) => {
       await respond({ response_type: "ephemeral", text: message }).catch((err: unknown) =>
         this.log.warn({ err }, "could not answer the command"),
       );
     };
-    const base = { ...place, client, requestId, text, botThread: true, refuse, threadTs: "" };
-    if (!(await this.claimAndCheck(base))) return;
-    let parentTs: string | undefined;
-    let failure: string | undefined;
-    try {
-      const parent = await client.chat.postMessage({
-        channel: place.channelId,
-        text: askedMessage(place.userId, text),
-        unfurl_links: false,
-        unfurl_media: false,
-      });
-      parentTs = parent.ts;
-    } catch (err) {
-      failure = errorCode(err);
-      this.log.warn({ err: failure ?? String(err), channel: place.channelId }, "could not post the question");
-    }
-    if (!parentTs) {
-      await this.release(requestId);
-      await refuse(this.cannotPost(failure));
-      return;
-    }
-    const turn: Turn = { ...base, threadTs: parentTs, alsoWithdraw: [parentTs] };
-    if (place.userName) turn.userName = place.userName;
-    await this.placeAndIngest(turn);
+    const { triggerId, userName, ...where } = place;
+    const turn: Turn = {
+      ...where,
+      client,
+      requestId: `slack-${place.teamId}-cmd-${triggerId}`,
+      text,
+      botThread: true,
+      refuse,
+      threadTs: "",
+      alsoWithdraw: [],
+    };
+    if (userName) turn.userName = userName;
+    // The question is posted first, as the thread's parent: the conversation lives in its thread.
+    await this.take(turn, async () => {
+      let failure: string | undefined;
+      try {
+        const parent = await client.chat.postMessage({
+          channel: place.channelId,
+          text: askedMessage(place.userId, text),
+          unfurl_links: false,
+          unfurl_media: false,
+        });
+        if (parent.ts) {
+          turn.threadTs = parent.ts;
+          turn.alsoWithdraw.push(parent.ts);
+          return true;
+        }
+      } catch (err) {
+        failure = errorCode(err);
+        this.log.warn({ err: failure ?? String(err), channel: place.channelId }, "could not post the question");
+      }
+      await refuse(cannotPostText(failure));
+      return false;
+    });
   }
 
   /** `/reset` and `/ask reset`: forget the user's latest conversation in this channel. */
@@ -200,9 +215,7 @@ export class SlackConversations {
       await this.resetThread(client, place, requestId, inThread ? threadTs : undefined, refuse);
       return;
     }
-    const turn: Turn = { ...place, client, requestId, threadTs, text, botThread, refuse };
-    if (!(await this.claimAndCheck(turn))) return;
-    await this.placeAndIngest(turn);
+    await this.take({ ...place, client, requestId, threadTs, text, botThread, refuse, alsoWithdraw: [] });
   }
 
   /** "@bot reset": in a thread, forget that thread's conversation; outside one, like `/reset`. */
@@ -213,9 +226,9 @@ export class SlackConversations {
     threadTs: string | undefined,
     refuse: (m: string) => Promise<void>,
   ): Promise<void> {
-    try {
-      if ((await this.redis.set(this.keys.claim(requestId), "1", "EX", CLAIM_TTL_SECONDS, "NX")) === null) return;
-    } catch {
+    const claim = await this.intake.claim(this.keys.claim(requestId));
+    if (claim === "replay") return;
+    if (claim === "unavailable") {
       await refuse(UNAVAILABLE);
       return;
     }
@@ -269,31 +282,33 @@ export class SlackConversations {
 
   // ------------------------------------------------------------------ the common path
 
-  /** Claims the request (false: a duplicate, or refused) and checks the text before anything is posted. */
-  private async claimAndCheck(t: Omit<Turn, "threadTs"> & { threadTs?: string }): Promise<boolean> {
-    try {
-      if ((await this.redis.set(this.keys.claim(t.requestId), "1", "EX", CLAIM_TTL_SECONDS, "NX")) === null) {
-        this.log.debug({ requestId: t.requestId }, "duplicate delivery ignored");
-        return false;
-      }
-    } catch (err) {
-      this.log.warn({ err: String(err) }, "Redis unavailable: message not taken");
-      await t.refuse(UNAVAILABLE);
-      return false;
-    }
-    try {
-      this.deps.ingestor.validate(t.text);
-    } catch (err) {
-      if (!(err instanceof InputRejectedError)) throw err;
-      await t.refuse(err.code === "EMPTY_MESSAGE" ? `${err.userMessage} ${USAGE}` : err.userMessage);
-      return false;
-    }
-    return true;
+  /**
+   * The intake's steps for one message: claim, check, `prepare` (the /ask question), the placeholder
+   * in the thread, the queue; a refused request's placeholder is taken back and the asker told.
+   */
+  private async take(t: Turn, prepare?: () => Promise<boolean>): Promise<void> {
+    const platform: IntakePlatform = {
+      refuse: (r) => t.refuse(refusalText(r)),
+      prepare: async (): Promise<IntakeDraft | null> => {
+        if (prepare && !(await prepare())) return null;
+        const name = this.names.lookup(t.client, t.teamId, t.userId, t.userName);
+        return {
+          requestId: t.requestId,
+          conversationKey: slackConversationKey(t.teamId, t.channelId, t.threadTs),
+          author: name.then((n) => ({ id: t.userId, name: n })),
+        };
+      },
+      postPlaceholder: () => this.postPlaceholder(t),
+      withdraw: async (placeholder, refusal) => {
+        await this.withdraw(t, placeholder.messageId, refusal === undefined);
+        if (refusal) await t.refuse(refusal.userMessage);
+      },
+    };
+    await this.intake.take({ text: t.text, claimKey: this.keys.claim(t.requestId) }, platform);
   }
 
-  /** Posts the placeholder in the thread and queues the request; takes the placeholder back if refused. */
-  private async placeAndIngest(t: Turn): Promise<void> {
-    const name = this.userName(t.client, t.teamId, t.userId, t.userName);
+  /** Posts the placeholder in the thread, and the thread's bookkeeping; null (having told the asker) when it cannot. */
+  private async postPlaceholder(t: Turn): Promise<ReplyTarget | null> {
     let ts: string | undefined;
     try {
       const posted = await t.client.chat.postMessage({
@@ -306,21 +321,11 @@ export class SlackConversations {
       ts = posted.ts;
     } catch (err) {
       this.log.warn({ err: errorCode(err) ?? String(err), channel: t.channelId }, "could not post the placeholder");
-      await this.release(t.requestId);
       await this.withdraw(t, undefined);
-      await t.refuse(this.cannotPost(errorCode(err)));
-      return;
+      await t.refuse(cannotPostText(errorCode(err)));
+      return null;
     }
-    if (!ts) return;
-    const reply: ReplyTarget = {
-      platform: "slack",
-      channelId: t.channelId,
-      threadId: t.threadTs,
-      messageId: ts,
-      workspaceId: t.teamId,
-      requestId: t.requestId,
-    };
-    const conversationKey = slackConversationKey(t.teamId, t.channelId, t.threadTs);
+    if (!ts) return null;
     const ttl = this.deps.config.MEMORY_TTL_SECONDS;
     const book = this.redis
       .multi()
@@ -328,39 +333,19 @@ export class SlackConversations {
     if (t.botThread) book.set(this.keys.botThread(t.teamId, t.channelId, t.threadTs), "1", "EX", ttl);
     book.set(this.keys.lastThread(t.teamId, t.channelId, t.userId), t.threadTs, "EX", ttl);
     await book.exec().catch((err: unknown) => this.log.warn({ err: String(err) }, "could not store the thread's bookkeeping"));
-    const request: ChatRequest = {
+    return {
+      platform: "slack",
+      channelId: t.channelId,
+      threadId: t.threadTs,
+      messageId: ts,
+      workspaceId: t.teamId,
       requestId: t.requestId,
-      conversationKey,
-      author: { id: t.userId, name: await name },
-      text: t.text,
-      receivedAt: Date.now(),
-      reply,
     };
-    try {
-      const { ahead } = await this.deps.ingestor.ingest(request);
-      this.log.info({ requestId: t.requestId, conversation: conversationKey, ahead }, "message queued");
-    } catch (err) {
-      if (err instanceof RedisUnavailableError && err.message.startsWith("queued")) {
-        // In the inbox already; the workers' sweeper picks it up.
-        this.log.warn({ requestId: t.requestId }, "queued, but the workers were not signalled; the sweeper will");
-        return;
-      }
-      if (err instanceof InputRejectedError && err.code === "DUPLICATE_MESSAGE") {
-        await this.withdraw(t, ts, true);
-        return;
-      }
-      let message = GENERIC_FAILURE;
-      if (err instanceof InputRejectedError) message = err.userMessage;
-      else if (err instanceof RedisUnavailableError) message = UNAVAILABLE;
-      else this.log.error({ err }, "could not queue a message");
-      await this.withdraw(t, ts);
-      await t.refuse(message);
-    }
   }
 
-  /** Takes back what was posted for a refused request (placeholder, /ask parent); if a delete fails, says why in place. */
+  /** Takes back what was posted for a refused request (placeholder, /ask question); if a delete fails, says why in place. */
   private async withdraw(t: Turn, placeholderTs: string | undefined, silent = false): Promise<void> {
-    for (const ts of [placeholderTs, ...(t.alsoWithdraw ?? [])]) {
+    for (const ts of [placeholderTs, ...t.alsoWithdraw]) {
       if (!ts) continue;
       try {
         await t.client.chat.delete({ channel: t.channelId, ts });
@@ -373,10 +358,6 @@ export class SlackConversations {
         }
       }
     }
-  }
-
-  private async release(requestId: string): Promise<void> {
-    await this.redis.del(this.keys.claim(requestId)).catch(() => undefined);
   }
 
   private async isBotThread(teamId: string, channelId: string, threadTs: string): Promise<boolean> {
@@ -392,30 +373,9 @@ export class SlackConversations {
       .postEphemeral({ channel: place.channelId, user: place.userId, thread_ts: threadTs, text })
       .catch((err: unknown) => this.log.warn({ err: errorCode(err) ?? String(err) }, "could not send an ephemeral reply"));
   }
+}
 
-  private cannotPost(code: string | undefined): string {
-    if (code === "not_in_channel" || code === "channel_not_found") {
-      return "I can't post in this conversation. Invite me to the channel first (`/invite @qwenbot`), or send me a direct message.";
-    }
-    if (code === "is_archived") return "This channel is archived, so I can't answer here.";
-    return `I couldn't post my answer here${code ? ` (Slack said \`${code}\`)` : ""}. Please try again in a moment.`;
-  }
-
-  /** A user's display name (users.info, cached); the id when it cannot be looked up. */
-  private async userName(client: WebClient, teamId: string, userId: string, hint: string | undefined): Promise<string> {
-    const key = `${teamId}:${userId}`;
-    const cached = this.names.get(key);
-    if (cached) return cached;
-    let name = hint ?? userId;
-    try {
-      const res = await client.users.info({ user: userId });
-      const u = res.user;
-      name = u?.profile?.display_name || u?.real_name || u?.name || name;
-    } catch (err) {
-      this.log.debug({ err: errorCode(err) ?? String(err) }, "users.info failed; using the user id as name");
-    }
-    if (this.names.size > 10_000) this.names.clear();
-    this.names.set(key, name);
-    return name;
-  }
+/** An intake refusal as Slack says it: an empty message also gets the usage line. */
+function refusalText(r: IntakeRefusal): string {
+  return r.code === "EMPTY_MESSAGE" ? `${r.userMessage} ${USAGE}` : r.userMessage;
 }

@@ -14,7 +14,7 @@
  */
 import { randomBytes } from "node:crypto";
 import type { Redis } from "ioredis";
-import type { SlackKeys } from "./slackKeys.ts";
+import type { SlackKeys } from "../../src/keys.ts";
 
 const NOW = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
@@ -94,14 +94,13 @@ export class SlackEditBudget {
 
   /** Record a send now if the cap allows; else how long to wait before asking again (ms). */
   async confirm(teamId: string): Promise<number> {
-    const base = this.keys.editBudget(teamId);
     const member = `${Date.now()}-${randomBytes(4).toString("hex")}`;
     return Number(
       await this.redis.eval(
         CONFIRM,
         2,
-        `${base}:log`,
-        `${base}:blocked`,
+        this.keys.editBudgetLog(teamId),
+        this.keys.editBudgetBlocked(teamId),
         String(this.capWindowMs),
         String(this.limit),
         String(Math.floor(this.intervalMs / 2)),
@@ -123,7 +122,6 @@ export class SlackEditBudget {
 
   /** Slack said 429: nobody in this workspace edits before `delayMs` from now. */
   async penalize(teamId: string, delayMs: number): Promise<void> {
-    const base = this.keys.editBudget(teamId);
-    await this.redis.eval(BLOCK, 1, `${base}:blocked`, String(Math.max(1, Math.ceil(delayMs))));
+    await this.redis.eval(BLOCK, 1, this.keys.editBudgetBlocked(teamId), String(Math.max(1, Math.ceil(delayMs))));
   }
 }

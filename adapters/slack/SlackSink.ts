@@ -17,12 +17,11 @@ import { webApi } from "@slack/bolt";
 import type { Redis } from "ioredis";
 import type { Config } from "../../src/config.ts";
 import { PlatformError, PlatformRateLimitedError } from "../../src/errors.ts";
-import type { Keys } from "../../src/keys.ts";
+import { type Keys, SlackKeys } from "../../src/keys.ts";
 import type { Logger } from "../../src/logger.ts";
 import { SLACK_MAX_LENGTH } from "../../src/text/splitMessage.ts";
 import type { EditOptions, ReplySink, ReplyTarget } from "../../src/types.ts";
 import { SlackEditBudget } from "./SlackEditBudget.ts";
-import { SlackKeys } from "./slackKeys.ts";
 import { renderSlackNote, slackReplyText, streamingBlocks } from "./slackMessages.ts";
 import {
   botTokens,

@@ -77,3 +77,12 @@ export function fromSlackText(text: string): string {
     .replace(/&gt;/g, ">")
     .replace(/&amp;/g, "&");
 }
+
+/** Why the bot cannot answer in a conversation, from the error code Slack gave for the post. */
+export function cannotPostText(code: string | undefined): string {
+  if (code === "not_in_channel" || code === "channel_not_found") {
+    return "I can't post in this conversation. Invite me to the channel first (`/invite @qwenbot`), or send me a direct message.";
+  }
+  if (code === "is_archived") return "This channel is archived, so I can't answer here.";
+  return `I couldn't post my answer here${code ? ` (Slack said \`${code}\`)` : ""}. Please try again in a moment.`;
+}

@@ -51,7 +51,7 @@ export async function openLocalSession(opts: {
     throw err;
   }
   const ingestor = new Ingestor(redis, queue, keys, ingestOptionsFrom(config, { rateLimit: false }));
-  const client = new LocalChatClient({ redis, blocking, keys, ingestor, memoryTtlSeconds: config.MEMORY_TTL_SECONDS }, opts.room);
+  const client = new LocalChatClient({ redis, blocking, keys, ingestor, memoryTtlSeconds: config.MEMORY_TTL_SECONDS, logger }, opts.room);
   return {
     client,
     logger,

@@ -261,15 +261,23 @@ export class Metrics {
     });
   }
 
-  /** The same ingestor, counting refused and failed messages by code (QUEUE_FULL, RATE_LIMITED, REDIS_UNAVAILABLE…). */
+  /**
+   * The same ingestor, counting refused messages by code (QUEUE_FULL, RATE_LIMITED,
+   * REDIS_UNAVAILABLE…), a message queued without signalling the workers as REDIS_UNAVAILABLE (the
+   * queue add failed; the sweeper makes up for it), and unexpected failures by their error's code.
+   */
   instrumentIngestor<I extends Pick<Ingestor, "ingest">>(ingestor: I): I {
     const ingest: Ingestor["ingest"] = async (request) => {
+      let outcome: Awaited<ReturnType<Ingestor["ingest"]>>;
       try {
-        return await ingestor.ingest(request);
+        outcome = await ingestor.ingest(request);
       } catch (err) {
         this.error(errorCode(err));
         throw err;
       }
+      if (outcome.status === "refused") this.error(outcome.code);
+      else if (outcome.status === "queued-unsignalled") this.error("REDIS_UNAVAILABLE");
+      return outcome;
     };
     return new Proxy(ingestor, {
       get(target, prop) {

@@ -8,7 +8,7 @@
 import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Config } from "../config.ts";
-import { InputRejectedError, RedisUnavailableError } from "../errors.ts";
+import { INTAKE_TEXT } from "../intake/intakeMessages.ts";
 import { type Keys, QUEUE_NAME } from "../keys.ts";
 import type { ChatRequest, ConversationKey } from "../types.ts";
 import { type AppendOutcome, ConversationInbox } from "./ConversationInbox.ts";
@@ -26,11 +26,44 @@ export interface IngestOptions {
   requestTtlSeconds?: number;
 }
 
-export interface IngestResult {
+/** Why a message was not queued; each comes with a text that is safe to show the sender. */
+export type IngestRefusalCode =
+  | "EMPTY_MESSAGE"
+  | "MESSAGE_TOO_LONG"
+  | "DUPLICATE_MESSAGE"
+  | "RATE_LIMITED"
+  | "QUEUE_FULL"
+  | "REDIS_UNAVAILABLE";
+
+export interface IngestRefusal {
+  status: "refused";
+  code: IngestRefusalCode;
+  /** Safe to show the sender. */
+  userMessage: string;
+  /** For logs only (never shown): the underlying error of a REDIS_UNAVAILABLE. */
+  detail?: string;
+}
+
+export interface IngestQueued {
+  /**
+   * "queued": in the inbox and the workers signalled. "queued-unsignalled": in the inbox, but the
+   * job that wakes the workers could not be added; the workers' sweeper adds it, so the message
+   * is answered all the same (it is not a refusal).
+   */
+  status: "queued" | "queued-unsignalled";
   /** Messages of the same conversation ahead of this one (0: it is next). */
   ahead: number;
   seq: number;
+  /** For logs only: why the workers were not signalled. */
+  detail?: string;
 }
+
+/** What `Ingestor.ingest` did with a message. Expected cases are outcomes, never thrown. */
+export type IngestOutcome = IngestQueued | IngestRefusal;
+
+const refused = (code: IngestRefusalCode, userMessage: string, detail?: string): IngestRefusal =>
+  detail === undefined ? { status: "refused", code, userMessage } : { status: "refused", code, userMessage, detail };
+const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 /** Ingest options from the config. Local surfaces (the operator's own terminal) have no per-user rate limit. */
 export function ingestOptionsFrom(
@@ -71,22 +104,21 @@ export class Ingestor {
     this.inbox = new ConversationInbox(redis, keys);
   }
 
-  /** Reject what must never be queued; returns the text to queue. */
-  validate(text: string): string {
-    if (text.trim().length === 0) {
-      throw new InputRejectedError("EMPTY_MESSAGE", "Your message is empty — write a question after the mention.");
-    }
-    if (text.length > this.opts.maxInputChars) {
-      throw new InputRejectedError(
-        "MESSAGE_TOO_LONG",
-        `Your message is ${text.length.toLocaleString("en-US")} characters; the most I accept is ${this.opts.maxInputChars.toLocaleString("en-US")}. Please shorten it.`,
-      );
-    }
-    return text;
+  /** What must never be queued (empty, too long): the refusal, or null when the text may be queued. */
+  check(text: string): IngestRefusal | null {
+    if (text.trim().length === 0) return refused("EMPTY_MESSAGE", INTAKE_TEXT.empty);
+    if (text.length > this.opts.maxInputChars)
+      return refused("MESSAGE_TOO_LONG", INTAKE_TEXT.tooLong(text.length, this.opts.maxInputChars));
+    return null;
   }
 
-  async ingest(request: ChatRequest): Promise<IngestResult> {
-    this.validate(request.text);
+  /**
+   * Queue a message: the refusal (invalid, duplicate, rate-limited, inbox full, Redis down), or
+   * its place in line. Throws only on the unexpected (a bug), never for these cases.
+   */
+  async ingest(request: ChatRequest): Promise<IngestOutcome> {
+    const invalid = this.check(request.text);
+    if (invalid) return invalid;
     let res: AppendOutcome;
     try {
       res = await this.inbox.append(request, {
@@ -96,30 +128,19 @@ export class Ingestor {
         userMessagesPerMinute: this.opts.userMessagesPerMinute ?? 0,
       });
     } catch (err) {
-      throw new RedisUnavailableError(`could not queue the message: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      return refused("REDIS_UNAVAILABLE", INTAKE_TEXT.unavailable, `could not queue the message: ${errorText(err)}`);
     }
-    if (res.kind === "duplicate") throw new InputRejectedError("DUPLICATE_MESSAGE", "This message was already received.");
-    if (res.kind === "rateLimited") {
-      throw new InputRejectedError(
-        "RATE_LIMITED",
-        `You're sending messages faster than I can answer (${res.sent} in the last minute). Please wait a moment and try again.`,
-      );
-    }
-    if (res.kind === "full") {
-      throw new InputRejectedError(
-        "QUEUE_FULL",
-        `This conversation already has ${res.waiting} messages waiting. Please wait for the answers before sending more.`,
-      );
-    }
+    if (res.kind === "duplicate") return refused("DUPLICATE_MESSAGE", INTAKE_TEXT.duplicate);
+    if (res.kind === "rateLimited") return refused("RATE_LIMITED", INTAKE_TEXT.rateLimited(res.sent));
+    if (res.kind === "full") return refused("QUEUE_FULL", INTAKE_TEXT.queueFull(res.waiting));
+    const { ahead, seq } = res;
     try {
       await this.queue.add("turn", { conversationKey: request.conversationKey }, jobOptionsFor(request.conversationKey));
     } catch (err) {
-      // The message is safely in the inbox: the sweeper will add the job. Still tell the caller.
-      throw new RedisUnavailableError(`queued, but could not signal the workers: ${err instanceof Error ? err.message : String(err)}`, {
-        cause: err,
-      });
+      // The message is safely in the inbox: the workers' sweeper adds the job. Not a refusal.
+      return { status: "queued-unsignalled", ahead, seq, detail: `could not signal the workers: ${errorText(err)}` };
     }
-    return { ahead: res.ahead, seq: res.seq };
+    return { status: "queued", ahead, seq };
   }
 
   /** Ask the worker generating `requestId` to stop (the partial answer stays). */

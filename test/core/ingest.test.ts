@@ -1,10 +1,9 @@
-/** Ingest against the real Redis: dedupe, per-user rate limit, per-conversation pending cap. */
+/** Ingest against the real Redis: dedupe, per-user rate limit, per-conversation pending cap, each a typed outcome. */
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { InputRejectedError } from "../../src/errors.ts";
 import { Keys } from "../../src/keys.ts";
-import { createChatQueue, Ingestor } from "../../src/queue/Ingestor.ts";
+import { createChatQueue, type IngestOutcome, Ingestor, type IngestQueued, type IngestRefusal } from "../../src/queue/Ingestor.ts";
 import type { ChatRequest } from "../../src/types.ts";
 
 const redis = new Redis("redis://127.0.0.1:6379");
@@ -33,10 +32,16 @@ function request(over: Partial<ChatRequest> = {}): ChatRequest {
   };
 }
 
-async function rejection(p: Promise<unknown>): Promise<InputRejectedError> {
-  const err = await p.catch((e: unknown) => e);
-  expect(err).toBeInstanceOf(InputRejectedError);
-  return err as InputRejectedError;
+async function rejection(p: Promise<IngestOutcome>): Promise<IngestRefusal> {
+  const outcome = await p;
+  expect(outcome.status).toBe("refused");
+  return outcome as IngestRefusal;
+}
+
+async function queued(p: Promise<IngestOutcome>): Promise<IngestQueued> {
+  const outcome = await p;
+  expect(outcome.status).toBe("queued");
+  return outcome as IngestQueued;
 }
 
 describe("Ingestor", () => {
@@ -56,9 +61,9 @@ describe("Ingestor", () => {
   it("reports how many messages are ahead in the conversation and adds one job per conversation", async () => {
     const ing = new Ingestor(redis, queue, keys, { maxInputChars: 100 });
     const conv = "discord:g1:line";
-    const a = await ing.ingest(request({ conversationKey: conv }));
-    const b = await ing.ingest(request({ conversationKey: conv }));
-    const c = await ing.ingest(request({ conversationKey: conv }));
+    const a = await queued(ing.ingest(request({ conversationKey: conv })));
+    const b = await queued(ing.ingest(request({ conversationKey: conv })));
+    const c = await queued(ing.ingest(request({ conversationKey: conv })));
     expect([a.ahead, b.ahead, c.ahead]).toEqual([0, 1, 2]);
     const jobs = (await queue.getJobs(["waiting", "delayed", "prioritized"])).filter((j) => j.data.conversationKey === conv);
     expect(jobs).toHaveLength(1);

@@ -5,11 +5,11 @@
  */
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { InputRejectedError, PlatformError, PlatformRateLimitedError } from "../../src/errors.ts";
+import { PlatformError, PlatformRateLimitedError } from "../../src/errors.ts";
 import { Keys } from "../../src/keys.ts";
 import { type HealthServer, startHealthServer } from "../../src/ops/healthServer.ts";
 import { METRIC_NAMES, Metrics } from "../../src/ops/metrics.ts";
-import { createChatQueue, Ingestor } from "../../src/queue/Ingestor.ts";
+import { createChatQueue, type IngestOutcome, Ingestor } from "../../src/queue/Ingestor.ts";
 import { createRedis } from "../../src/redisConnection.ts";
 import type { ChatRequest, ReplySink, ReplyTarget } from "../../src/types.ts";
 import type { GenerationEvent } from "../../workers/ChatWorker.ts";
@@ -213,11 +213,9 @@ describe("instrumented sinks and ingest", () => {
   it("counts refused messages by code", async () => {
     const metrics = new Metrics({ defaultMetrics: false });
     const ingestor = metrics.instrumentIngestor({
-      ingest: async (_request: ChatRequest): Promise<{ ahead: number; seq: number }> => {
-        throw new InputRejectedError("QUEUE_FULL", "full");
-      },
+      ingest: async (_request: ChatRequest): Promise<IngestOutcome> => ({ status: "refused", code: "QUEUE_FULL", userMessage: "full" }),
     });
-    await expect(ingestor.ingest({} as ChatRequest)).rejects.toBeInstanceOf(InputRejectedError);
+    expect(await ingestor.ingest({} as ChatRequest)).toMatchObject({ status: "refused", code: "QUEUE_FULL" });
     expect(sample(await metrics.scrape(), METRIC_NAMES.errors, { code: "QUEUE_FULL" })).toBe(1);
   });
 });

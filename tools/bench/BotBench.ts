@@ -112,7 +112,8 @@ export class BotBench {
     });
     const enqueuedAt = nowMs();
     try {
-      await this.ingestor.ingest(request);
+      const outcome = await this.ingestor.ingest(request);
+      if (outcome.status === "refused") throw new Error(`the benchmark's message was refused: ${outcome.code}`);
       const ingestMs = nowMs() - enqueuedAt;
       const event = await done;
       const times = this.sink.times.get(messageId);

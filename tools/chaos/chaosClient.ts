@@ -10,7 +10,6 @@ import fs from "node:fs";
 import { parseArgs } from "node:util";
 import { runMain } from "../../bin/runMain.ts";
 import { loadConfig } from "../../src/config.ts";
-import { InputRejectedError, RedisUnavailableError } from "../../src/errors.ts";
 import { Keys } from "../../src/keys.ts";
 import { createChatQueue, Ingestor } from "../../src/queue/Ingestor.ts";
 import { connectRedis, createRedis } from "../../src/redisConnection.ts";
@@ -60,19 +59,19 @@ runMain(async () => {
       reply: { platform: "local", channelId: `chaos-${conv}`, messageId },
     };
     for (let attempt = 1; ; attempt++) {
-      try {
-        await ingestor.ingest({ ...request, receivedAt: Date.now() });
-      } catch (err) {
-        if (err instanceof InputRejectedError && err.code === "DUPLICATE_MESSAGE" && attempt > 1) {
+      const outcome = await ingestor.ingest({ ...request, receivedAt: Date.now() });
+      if (outcome.status === "refused") {
+        if (outcome.code === "DUPLICATE_MESSAGE" && attempt > 1) {
           // An earlier attempt reached the inbox before the connection dropped: it is queued.
-        } else if (err instanceof RedisUnavailableError) {
+        } else if (outcome.code === "REDIS_UNAVAILABLE") {
           retries++;
           await sleep(300); // "try again in a moment", as the user is told
           continue;
         } else {
-          throw err;
+          throw new Error(`message refused: ${outcome.code} (${outcome.userMessage})`);
         }
       }
+      // "queued" or "queued-unsignalled": in the inbox either way (the sweeper signals the workers).
       const record: SentRecord = {
         requestId: request.requestId,
         conversationKey: request.conversationKey,

@@ -1,0 +1,274 @@
+/**
+ * What the Discord adapter does with what people send, independent of the gateway plumbing
+ * (startDiscordAdapter.ts): mentions, DMs, follow-ups in the bot's threads, `/ask` and `/reset`.
+ * The Stop and Regenerate buttons are in DiscordButtons.ts.
+ *
+ * - A mention in a channel continues that channel's conversation; inside a thread, the thread's; a
+ *   DM, the DM's. With DISCORD_THREAD_PER_MENTION a mention in a channel opens a thread named after
+ *   the question, and plain messages in such a thread continue it without a mention.
+ * - `/ask` posts the question visibly (attributed to the asker) and answers it like a mention.
+ * - Every message goes through the intake (src/intake/Intake.ts): claimed in Redis before anything
+ *   is posted (a MESSAGE_CREATE replayed after a gateway resume is dropped silently; the
+ *   Ingestor's dedupe on the request id is the second line), checked, answered with a placeholder
+ *   (place in line, Stop button), queued. A refusal after the placeholder was posted is shown in the
+ *   placeholder itself ("⚠️ …").
+ */
+import type { ChatInputCommandInteraction } from "discord.js";
+import type { AdapterDeps } from "../../src/intake/AdapterDeps.ts";
+import { Intake, type IntakeDraft, type IntakePlatform } from "../../src/intake/Intake.ts";
+import { DiscordKeys } from "../../src/keys.ts";
+import type { Logger } from "../../src/logger.ts";
+import { normalizeUserText } from "../../src/text/normalizeUserText.ts";
+import type { ChatAuthor, ReplyTarget } from "../../src/types.ts";
+import { checkDiscordAccess, type DiscordAccessDecision } from "./checkDiscordAccess.ts";
+import type { DiscordApi } from "./DiscordApi.ts";
+import type { DiscordTyping } from "./DiscordTyping.ts";
+import { NO_MENTIONS } from "./discordComponents.ts";
+import { type DiscordPlace, discordConversationKey, placeholderText, threadNameFor } from "./discordConversation.ts";
+import { authorOf, ephemeral, ephemeralFollowUp, rolesOf } from "./discordInteraction.ts";
+import { DISCORD_TEXT, echoText } from "./discordMessages.ts";
+
+/** At most one "I can't read that" hint per bot thread in this window. */
+const THREAD_HINT_TTL_SECONDS = 600;
+
+/** A user's message, as the gateway delivered it (bots, webhooks and system messages are already dropped). */
+export interface IncomingDiscordMessage {
+  id: string;
+  channelId: string;
+  /** null in DMs */
+  guildId: string | null;
+  /** The channel is a thread. */
+  inThread: boolean;
+  mentionsBot: boolean;
+  author: ChatAuthor;
+  /** The author's role ids (null outside a server). */
+  roleIds: readonly string[] | null;
+  /** The text for the model: the bot's mention removed, other mentions as readable names. */
+  text: string;
+  hasAttachments: boolean;
+  /** Where it happened (may fetch the channel). */
+  place(): Promise<DiscordPlace>;
+}
+
+/** Where an answer goes: the channel or thread, and the message the placeholder replies to (same channel). */
+interface AnswerPlace {
+  place: DiscordPlace;
+  replyTo: string | undefined;
+  notes: string[];
+}
+
+export class DiscordConversations {
+  readonly intake: Intake;
+  private readonly dkeys: DiscordKeys;
+
+  constructor(
+    private readonly deps: AdapterDeps,
+    private readonly log: Logger,
+    private readonly api: DiscordApi,
+    private readonly typing: DiscordTyping,
+  ) {
+    this.dkeys = new DiscordKeys(deps.keys);
+    this.intake = new Intake({ redis: deps.redis, keys: deps.keys, ingestor: deps.ingestor, logger: log });
+  }
+
+  private get config() {
+    return this.deps.config;
+  }
+
+  // ================================================================ messages
+
+  async message(m: IncomingDiscordMessage): Promise<void> {
+    const inDm = m.guildId === null;
+    // In a guild, only mentions count — except in a thread the bot opened for a question.
+    let inBotThread = false;
+    if (!inDm && !m.mentionsBot) {
+      if (!this.config.DISCORD_THREAD_PER_MENTION || !m.inThread) return;
+      inBotThread = await this.isBotThread(m.channelId);
+      if (!inBotThread) return;
+    }
+    const place = await m.place();
+    const reply = (content: string) => this.api.replyTo(m.channelId, m.id, content);
+    const where: AnswerPlace = { place, replyTo: m.id, notes: m.hasAttachments ? [DISCORD_TEXT.attachmentsIgnored] : [] };
+    await this.intake.take(
+      { text: m.text, claimKey: this.dkeys.seen(m.id) },
+      {
+        ...this.answering(where),
+        admit: async () => {
+          const access = this.access(place, m.author.id, m.roleIds);
+          if (!access.ok) {
+            this.log.info({ reason: access.reason, userId: m.author.id, channelId: place.channelId }, "refused");
+            await reply(access.message);
+            return false;
+          }
+          if (inBotThread && !m.mentionsBot && m.text.length === 0 && !m.hasAttachments) {
+            // Without the Message Content intent Discord does not show us what was written.
+            const first = await this.deps.redis
+              .set(this.dkeys.threadHint(place.channelId), "1", "EX", THREAD_HINT_TTL_SECONDS, "NX")
+              .catch(() => null);
+            if (first) await reply(DISCORD_TEXT.threadHint);
+            return false;
+          }
+          return true;
+        },
+        refuse: (r) => reply(r.code === "EMPTY_MESSAGE" && m.hasAttachments ? DISCORD_TEXT.onlyAttachments : r.userMessage),
+        prepare: async () => {
+          if (this.config.DISCORD_THREAD_PER_MENTION && !inDm && !place.isThread) {
+            const thread = await this.openThread(place, m.id, m.text);
+            if (thread) {
+              where.place = thread;
+              where.replyTo = undefined; // the question is the thread's starter message
+            }
+          } else if (this.config.DISCORD_THREAD_PER_MENTION && place.isThread) {
+            await this.refreshBotThread(place.channelId);
+          }
+          return this.draft(`discord-${m.id}`, where.place, m.author);
+        },
+      },
+    );
+  }
+
+  // ================================================================ commands
+
+  async ask(i: ChatInputCommandInteraction): Promise<void> {
+    const place = await this.api.placeOf(i.channel, i.channelId, i.guildId);
+    const access = this.access(place, i.user.id, rolesOf(i.member));
+    if (!access.ok) {
+      this.log.info({ reason: access.reason, userId: i.user.id, channelId: place.channelId }, "refused");
+      await ephemeral(i, access.message);
+      return;
+    }
+    const text = normalizeUserText(i.options.getString("prompt", true));
+    const author = authorOf(i.user, i.member);
+    const where: AnswerPlace = { place, replyTo: undefined, notes: [] };
+    await this.intake.take(
+      { text, claimKey: this.dkeys.seen(i.id) },
+      {
+        ...this.answering(where, () => ephemeralFollowUp(i, DISCORD_TEXT.cannotPostAnswer)),
+        refuse: (r) => ephemeral(i, r.userMessage),
+        prepare: async () => {
+          // The question stays visible to everyone in the channel; the answer replies to it.
+          const res = await i.reply({ content: echoText(author.name, text), allowedMentions: NO_MENTIONS, withResponse: true });
+          const echo = res.resource?.message ?? (await i.fetchReply().catch(() => null));
+          where.replyTo = echo?.id;
+          if (this.config.DISCORD_THREAD_PER_MENTION && place.guildId !== null && !place.isThread && echo) {
+            const thread = await this.openThread(place, echo.id, text);
+            if (thread) {
+              where.place = thread;
+              where.replyTo = undefined;
+            }
+          }
+          return this.draft(`discord-${i.id}`, where.place, author);
+        },
+      },
+    );
+  }
+
+  async reset(i: ChatInputCommandInteraction): Promise<void> {
+    const place = await this.api.placeOf(i.channel, i.channelId, i.guildId);
+    const access = this.access(place, i.user.id, rolesOf(i.member));
+    if (!access.ok) {
+      await ephemeral(i, access.message);
+      return;
+    }
+    const conv = discordConversationKey(place);
+    try {
+      await this.deps.memory.reset(conv);
+      await this.deps.redis.del(this.dkeys.latest(conv));
+    } catch (err) {
+      this.log.warn({ err, conversation: conv }, "reset failed");
+      await ephemeral(i, DISCORD_TEXT.unavailable);
+      return;
+    }
+    this.log.info({ conversation: conv, userId: i.user.id }, "conversation reset");
+    const what =
+      place.guildId === null ? "our conversation" : place.isThread ? "this thread's conversation" : "this channel's conversation";
+    await ephemeral(i, DISCORD_TEXT.resetDone(what));
+  }
+
+  // ================================================================ answering
+
+  private draft(requestId: string, place: DiscordPlace, author: ChatAuthor): IntakeDraft {
+    return { requestId, conversationKey: discordConversationKey(place), author };
+  }
+
+  /**
+   * The intake's placeholder steps on Discord: post it (place in line, Stop button) where `where`
+   * says, explain a refusal in it, delete it for a duplicate, and once queued remember the
+   * conversation's latest answer and keep typing. `notPosted` runs when it cannot be posted.
+   */
+  private answering(
+    where: AnswerPlace,
+    notPosted?: () => Promise<void>,
+  ): Pick<IntakePlatform, "showsPlaceInLine" | "postPlaceholder" | "withdraw" | "queued"> {
+    return {
+      showsPlaceInLine: true,
+      postPlaceholder: async (draft, ahead) => {
+        const { place } = where;
+        try {
+          const placeholder = await this.api.postPlaceholder(
+            place.channelId,
+            placeholderText(ahead, where.notes),
+            draft.requestId,
+            where.replyTo,
+          );
+          return {
+            platform: "discord",
+            channelId: place.channelId,
+            messageId: placeholder.id,
+            requestId: draft.requestId,
+            ...(place.guildId ? { workspaceId: place.guildId } : {}),
+          } satisfies ReplyTarget;
+        } catch (err) {
+          this.log.warn({ err, channelId: place.channelId }, "could not post the placeholder");
+          await notPosted?.();
+          return null;
+        }
+      },
+      withdraw: async (reply, refusal) => {
+        if (!refusal) return this.api.delete(reply.channelId, reply.messageId);
+        await this.api
+          .edit(reply.channelId, reply.messageId, { content: `⚠️ ${refusal.userMessage}`, components: [] })
+          .catch((e) => this.log.warn({ err: e }, "could not explain the refusal"));
+      },
+      queued: async (request) => {
+        await this.deps.redis
+          .set(this.dkeys.latest(request.conversationKey), request.requestId, "EX", this.config.MEMORY_TTL_SECONDS)
+          .catch(() => {});
+        this.typing.keep(where.place.channelId, request.requestId);
+      },
+    };
+  }
+
+  // ================================================================ threads and access
+
+  /** Open a thread on `messageId` for the question; the conversation lives there. Null when not possible. */
+  private async openThread(place: DiscordPlace, messageId: string, question: string): Promise<DiscordPlace | null> {
+    try {
+      const thread = await this.api.openThread(place.channelId, messageId, threadNameFor(question));
+      await this.deps.redis.set(this.dkeys.botThread(thread.id), "1", "EX", this.config.MEMORY_TTL_SECONDS).catch(() => {});
+      return { guildId: place.guildId, channelId: thread.id, parentId: place.channelId, isThread: true };
+    } catch (err) {
+      this.log.warn({ err, channelId: place.channelId }, "could not open a thread; answering in the channel");
+      return null;
+    }
+  }
+
+  /** A bot-opened thread stays one as long as its conversation is used (EXPIRE leaves other threads alone). */
+  private async refreshBotThread(threadId: string): Promise<void> {
+    await this.deps.redis.expire(this.dkeys.botThread(threadId), this.config.MEMORY_TTL_SECONDS).catch(() => {});
+  }
+
+  private async isBotThread(threadId: string): Promise<boolean> {
+    return (await this.deps.redis.exists(this.dkeys.botThread(threadId)).catch(() => 0)) === 1;
+  }
+
+  access(place: DiscordPlace, userId: string, roleIds: readonly string[] | null): DiscordAccessDecision {
+    return checkDiscordAccess(this.config, {
+      guildId: place.guildId,
+      channelId: place.channelId,
+      parentId: place.parentId,
+      userId,
+      roleIds,
+    });
+  }
+}
