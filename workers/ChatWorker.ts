@@ -156,8 +156,7 @@ export class ChatWorker extends EventEmitter<{
       if (raw) {
         const request = JSON.parse(raw) as ChatRequest;
         const sink = sinks[request.reply.platform];
-        if (sink?.renderNote) await sink.edit(request.reply, sink.renderNote(FAILURE_NOTE).trim(), { final: true }).catch(() => {});
-        else await sink?.edit(request.reply, "", { final: true, note: FAILURE_NOTE }).catch(() => {});
+        await sink?.edit(request.reply, "", { final: true, note: FAILURE_NOTE }).catch(() => {});
       }
       await this.memory.commit({
         conversationKey: conv,

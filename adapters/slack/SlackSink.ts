@@ -23,7 +23,7 @@ import { SLACK_MAX_LENGTH } from "../../src/text/splitMessage.ts";
 import type { EditOptions, ReplySink, ReplyTarget } from "../../src/types.ts";
 import { SlackEditBudget } from "./SlackEditBudget.ts";
 import { SlackKeys } from "./slackKeys.ts";
-import { renderSlackNote, slackReplyText, streamingBlocks } from "./slackMessages.ts";
+import { slackTextWithNote, streamingBlocks } from "./slackMessages.ts";
 import {
   botTokens,
   resolveWorkspaces,
@@ -88,10 +88,6 @@ export class SlackSink implements ReplySink {
     });
   }
 
-  renderNote(note: string): string {
-    return renderSlackNote(note);
-  }
-
   async acquireBudget(target: ReplyTarget): Promise<void> {
     // Everything slow (token lookup, the request id) happens before the slot, so the call itself
     // goes out right when its slot comes.
@@ -107,7 +103,7 @@ export class SlackSink implements ReplySink {
 
   async edit(target: ReplyTarget, text: string, opts: EditOptions): Promise<void> {
     const client = await this.clientFor(target.workspaceId);
-    const body = slackReplyText(opts.note ? text + renderSlackNote(opts.note) : text);
+    const body = slackTextWithNote(text, opts.note);
     const blocks = opts.final ? [] : streamingBlocks(body, await this.requestIdFor(target));
     try {
       await client.chat.update({ channel: target.channelId, ts: target.messageId, text: body, blocks });
@@ -144,7 +140,7 @@ export class SlackSink implements ReplySink {
     }
   }
 
-  async post(after: ReplyTarget, text: string): Promise<ReplyTarget> {
+  async post(after: ReplyTarget, text: string, opts?: EditOptions): Promise<ReplyTarget> {
     const client = await this.clientFor(after.workspaceId);
     const threadTs = after.threadId ?? after.messageId;
     let ts: string | undefined;
@@ -152,7 +148,7 @@ export class SlackSink implements ReplySink {
       const res = await client.chat.postMessage({
         channel: after.channelId,
         thread_ts: threadTs,
-        text: slackReplyText(text),
+        text: slackTextWithNote(text, opts?.note),
         unfurl_links: false,
         unfurl_media: false,
       });
