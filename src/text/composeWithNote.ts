@@ -11,15 +11,27 @@
  */
 export function composeWithNote(compose: (note?: string) => string, note: string | undefined, maxLength: number): string {
   if (!note) return compose();
-  let clipped = note;
-  for (;;) {
-    const message = compose(clipped);
-    const over = message.length - maxLength;
-    if (over <= 0) return message;
-    // Keep one character less than needed for the ellipsis; never end on half a surrogate pair.
-    let keep = clipped.replace(/…$/, "").length - over - 1;
-    if (keep > 0 && /[\uD800-\uDBFF]/.test(clipped[keep - 1]!)) keep--;
-    if (keep <= 0) return compose();
-    clipped = `${clipped.slice(0, keep).trimEnd()}…`;
+  const whole = compose(note);
+  if (whole.length <= maxLength) return whole;
+  // The longest beginning of the note that fits (binary search: a longer note never composes shorter).
+  let best: string | undefined;
+  let lo = 1;
+  let hi = note.length - 1;
+  while (lo <= hi) {
+    const keep = Math.floor((lo + hi) / 2);
+    const message = compose(shortened(note, keep));
+    if (message.length <= maxLength) {
+      best = message;
+      lo = keep + 1;
+    } else {
+      hi = keep - 1;
+    }
   }
+  return best ?? compose();
+}
+
+/** The first `keep` characters of `note` (never half a surrogate pair, no trailing space), then "…". */
+function shortened(note: string, keep: number): string {
+  const end = /[\uD800-\uDBFF]/.test(note[keep - 1] ?? "") ? keep - 1 : keep;
+  return `${note.slice(0, end).trimEnd()}…`;
 }
