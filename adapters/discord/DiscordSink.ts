@@ -156,7 +156,7 @@ function isGone(err: unknown): boolean {
 }
 
 /** A REST failure as the streamer understands it. */
-export function translate(err: unknown, what: string): Error {
+function translate(err: unknown, what: string): Error {
   if (err instanceof RateLimitError) {
     return new PlatformRateLimitedError(
       Math.max(1, Math.ceil(err.retryAfter || err.timeToReset || 1000)),

@@ -46,7 +46,7 @@ export const MESSAGE_REQUEST_TTL_SECONDS = 24 * 3600;
 const CACHE_MAX = 5000;
 
 /** A Web API failure as the ReplyStreamer understands it. Never carries the request (it holds the token). */
-export function toPlatformError(err: unknown, what: string): Error {
+function toPlatformError(err: unknown, what: string): Error {
   const e = err as { code?: string; retryAfter?: number; data?: { error?: string }; statusCode?: number; message?: string };
   if (e.code === webApi.ErrorCode.RateLimitedError) return new PlatformRateLimitedError(Math.max(1, e.retryAfter ?? 1) * 1000);
   if (e.code === webApi.ErrorCode.PlatformError) return new PlatformError(`${what}: Slack answered ${e.data?.error ?? "an error"}`);
