@@ -79,8 +79,6 @@ export class PlatformError extends QwenbotError {
   }
 }
 
-export class GenerationError extends QwenbotError {}
-
 export class LockLostError extends QwenbotError {
   constructor(message = "the job lock was lost; another worker owns this reply") {
     super("LOCK_LOST", message);

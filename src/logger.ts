@@ -26,7 +26,7 @@ export function secretValues(config: Pick<Config, (typeof SECRET_VARIABLES)[numb
   return [...new Set(values)].sort((a, b) => b.length - a.length);
 }
 
-export function scrubSecrets(line: string, secrets: readonly string[]): string {
+function scrubSecrets(line: string, secrets: readonly string[]): string {
   let out = line;
   for (const s of secrets) if (out.includes(s)) out = out.split(s).join("[redacted]");
   return out;

@@ -1,4 +1,4 @@
-/** Core types shared by adapters, workers and sinks (see ../shared/DESIGN.md). */
+/** Core types shared by adapters, workers and sinks: a request, where its reply lives, and the sink that shows it. */
 
 export type Platform = "discord" | "slack" | "local";
 
@@ -47,7 +47,11 @@ export interface EditOptions {
   final: boolean;
   /** This is the reply's last message (Discord puts the Regenerate button there). */
   last?: boolean;
-  /** A short note shown under the answer (stopped, trimmed memory, …), for sinks without `renderNote`. */
+  /**
+   * A short note shown under the text (stopped, trimmed memory, …). Each sink shows it its own
+   * way (Discord: a subtext line; Slack: an italic line; local: a separate field) and keeps the
+   * message within `maxLength`, shortening the note when it has to.
+   */
   note?: string;
 }
 
@@ -59,8 +63,6 @@ export interface ReplySink {
   edit(target: ReplyTarget, text: string, opts: EditOptions): Promise<void>;
   /** Post an overflow message after `after`; returns where it lives. `opts` as for `edit`. */
   post(after: ReplyTarget, text: string, opts?: EditOptions): Promise<ReplyTarget>;
-  /** How a note is appended to the message text on this platform (absent: passed as `opts.note`). */
-  renderNote?(note: string): string;
   /** Edits to one message no sooner than this apart (ms); the worker's default when absent. */
   readonly minEditIntervalMs?: number;
   /** Show a waiting message's place in line in its placeholder (best effort; absent: nothing shown). */

@@ -137,8 +137,7 @@ export class ChatWorker extends EventEmitter<{
       const { requestId, request } = head;
       if (request) {
         const sink = sinks[request.reply.platform];
-        if (sink?.renderNote) await sink.edit(request.reply, sink.renderNote(FAILURE_NOTE).trim(), { final: true }).catch(() => {});
-        else await sink?.edit(request.reply, "", { final: true, note: FAILURE_NOTE }).catch(() => {});
+        await sink?.edit(request.reply, "", { final: true, note: FAILURE_NOTE }).catch(() => {});
       }
       // Unfenced (the job is over) and with no epoch: nothing is remembered, the message leaves the inbox.
       await this.inbox.commit({

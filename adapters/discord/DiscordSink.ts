@@ -16,6 +16,7 @@ import { type APIMessage, DiscordAPIError, HTTPError, RateLimitError, REST, Rout
 import type { Config } from "../../src/config.ts";
 import { PlatformError, PlatformRateLimitedError } from "../../src/errors.ts";
 import type { Logger } from "../../src/logger.ts";
+import { composeWithNote } from "../../src/text/composeWithNote.ts";
 import { DISCORD_MAX_LENGTH } from "../../src/text/splitMessage.ts";
 import type { EditOptions, ReplySink, ReplyTarget } from "../../src/types.ts";
 import { NO_MENTIONS, regenerateRow, stopRow } from "./discordComponents.ts";
@@ -64,6 +65,11 @@ export function discordContent(text: string): string {
   return content.trim().length === 0 ? EMPTY_TEXT : content;
 }
 
+/** The text with the note under it as Discord subtext (`-# note`), shortened to keep the message within 2000 characters. */
+export function withNote(text: string, note: string | undefined): string {
+  return composeWithNote((n) => (n ? `${text}\n-# ${n.replace(/\s*\n\s*/g, " ")}` : text), note, DISCORD_MAX_LENGTH);
+}
+
 /** An answer that can be regenerated: there is text besides a note (not a refusal or an error). */
 function hasAnswer(text: string): boolean {
   return text.trim().length > 0 && !ONLY_NOTE.test(text);
@@ -78,14 +84,9 @@ export class DiscordSink implements ReplySink {
     readonly minEditIntervalMs?: number,
   ) {}
 
-  /** Discord subtext under the answer. */
-  renderNote(note: string): string {
-    return `\n-# ${note.replace(/\s*\n\s*/g, " ")}`;
-  }
-
   async edit(target: ReplyTarget, text: string, opts: EditOptions): Promise<void> {
     if (target.messageId === GONE_MESSAGE_ID) return;
-    const content = discordContent(opts.note ? `${text}${this.renderNote(opts.note)}` : text);
+    const content = discordContent(withNote(text, opts.note));
     const body: Record<string, unknown> = { content, allowed_mentions: NO_MENTIONS };
     // Final: the Stop button goes; the reply's last message gets Regenerate.
     if (opts.final) body.components = opts.last && hasAnswer(text) && target.requestId ? [regenerateRow(target.requestId)] : [];
@@ -117,7 +118,7 @@ export class DiscordSink implements ReplySink {
 
   async post(after: ReplyTarget, text: string, opts?: EditOptions): Promise<ReplyTarget> {
     if (after.messageId === GONE_MESSAGE_ID) return after;
-    const content = discordContent(opts?.note ? `${text}${this.renderNote(opts.note)}` : text);
+    const content = discordContent(withNote(text, opts?.note));
     const final = opts?.final === true;
     const components = !after.requestId
       ? []
@@ -155,7 +156,7 @@ function isGone(err: unknown): boolean {
 }
 
 /** A REST failure as the streamer understands it. */
-export function translate(err: unknown, what: string): Error {
+function translate(err: unknown, what: string): Error {
   if (err instanceof RateLimitError) {
     return new PlatformRateLimitedError(
       Math.max(1, Math.ceil(err.retryAfter || err.timeToReset || 1000)),

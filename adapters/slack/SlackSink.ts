@@ -22,7 +22,7 @@ import type { Logger } from "../../src/logger.ts";
 import { SLACK_MAX_LENGTH } from "../../src/text/splitMessage.ts";
 import type { EditOptions, ReplySink, ReplyTarget } from "../../src/types.ts";
 import { SlackEditBudget } from "./SlackEditBudget.ts";
-import { renderSlackNote, slackReplyText, streamingBlocks } from "./slackMessages.ts";
+import { slackTextWithNote, streamingBlocks } from "./slackMessages.ts";
 import {
   botTokens,
   resolveWorkspaces,
@@ -45,7 +45,7 @@ export const MESSAGE_REQUEST_TTL_SECONDS = 24 * 3600;
 const CACHE_MAX = 5000;
 
 /** A Web API failure as the ReplyStreamer understands it. Never carries the request (it holds the token). */
-export function toPlatformError(err: unknown, what: string): Error {
+function toPlatformError(err: unknown, what: string): Error {
   const e = err as { code?: string; retryAfter?: number; data?: { error?: string }; statusCode?: number; message?: string };
   if (e.code === webApi.ErrorCode.RateLimitedError) return new PlatformRateLimitedError(Math.max(1, e.retryAfter ?? 1) * 1000);
   if (e.code === webApi.ErrorCode.PlatformError) return new PlatformError(`${what}: Slack answered ${e.data?.error ?? "an error"}`);
@@ -87,10 +87,6 @@ export class SlackSink implements ReplySink {
     });
   }
 
-  renderNote(note: string): string {
-    return renderSlackNote(note);
-  }
-
   async acquireBudget(target: ReplyTarget): Promise<void> {
     // Everything slow (token lookup, the request id) happens before the slot, so the call itself
     // goes out right when its slot comes.
@@ -106,7 +102,7 @@ export class SlackSink implements ReplySink {
 
   async edit(target: ReplyTarget, text: string, opts: EditOptions): Promise<void> {
     const client = await this.clientFor(target.workspaceId);
-    const body = slackReplyText(opts.note ? text + renderSlackNote(opts.note) : text);
+    const body = slackTextWithNote(text, opts.note);
     const blocks = opts.final ? [] : streamingBlocks(body, await this.requestIdFor(target));
     try {
       await client.chat.update({ channel: target.channelId, ts: target.messageId, text: body, blocks });
@@ -143,7 +139,7 @@ export class SlackSink implements ReplySink {
     }
   }
 
-  async post(after: ReplyTarget, text: string): Promise<ReplyTarget> {
+  async post(after: ReplyTarget, text: string, opts?: EditOptions): Promise<ReplyTarget> {
     const client = await this.clientFor(after.workspaceId);
     const threadTs = after.threadId ?? after.messageId;
     let ts: string | undefined;
@@ -151,7 +147,7 @@ export class SlackSink implements ReplySink {
       const res = await client.chat.postMessage({
         channel: after.channelId,
         thread_ts: threadTs,
-        text: slackReplyText(text),
+        text: slackTextWithNote(text, opts?.note),
         unfurl_links: false,
         unfurl_media: false,
       });

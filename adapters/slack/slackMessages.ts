@@ -5,8 +5,9 @@
  * plain text for the model.
  */
 import type { types } from "@slack/bolt";
+import { composeWithNote } from "../../src/text/composeWithNote.ts";
 import { escapeSlackMentions, formatForSlack } from "../../src/text/escapeMentions.ts";
-import { splitMessage } from "../../src/text/splitMessage.ts";
+import { SLACK_MAX_LENGTH, splitMessage } from "../../src/text/splitMessage.ts";
 import { escapeSlackText } from "../../src/text/toMrkdwn.ts";
 
 export const STOP_ACTION_ID = "qwenbot_stop";
@@ -28,6 +29,11 @@ export function slackReplyText(markdown: string): string {
 /** How a note sits under an answer ("_(stopped)_"), as Markdown (converted with the answer). */
 export function renderSlackNote(note: string): string {
   return `\n\n_(${note})_`;
+}
+
+/** A reply's text with its note under it (`renderSlackNote`), the note shortened to keep the message within SLACK_MAX_LENGTH. */
+export function slackTextWithNote(markdown: string, note: string | undefined): string {
+  return composeWithNote((n) => slackReplyText(n ? markdown + renderSlackNote(n) : markdown), note, SLACK_MAX_LENGTH);
 }
 
 export function stopButtonBlock(requestId: string): types.ActionsBlock {

@@ -235,7 +235,8 @@ export class Metrics {
 
   /**
    * The same sink, counting what reaches the platform: accepted edits and posts, 429s, and
-   * other failures by error code. Everything else (maxLength, renderNote, budgets…) passes through.
+   * other failures by error code. Every argument reaches the sink unchanged (`opts` included: it
+   * carries final, last and the note), and everything else (maxLength, queued, budgets…) passes through.
    */
   instrumentSink<S extends ReplySink>(platform: Platform | string, sink: S): S {
     const count = async <T>(kind: "edit" | "post", send: () => Promise<T>): Promise<T> => {
@@ -249,8 +250,8 @@ export class Metrics {
         throw err;
       }
     };
-    const edit: ReplySink["edit"] = (target, text, opts) => count("edit", () => sink.edit(target, text, opts));
-    const post: ReplySink["post"] = (after, text) => count("post", () => sink.post(after, text));
+    const edit: ReplySink["edit"] = (...args) => count("edit", () => sink.edit(...args));
+    const post: ReplySink["post"] = (...args) => count("post", () => sink.post(...args));
     return new Proxy(sink, {
       get(target, prop) {
         if (prop === "edit") return edit;

@@ -14,8 +14,8 @@ import type { Keys } from "../keys.ts";
 import type { Logger } from "../logger.ts";
 import type { EngineInfo, GenerationStats, ObservedWorker } from "./observedWorker.ts";
 
-export const STATS_TTL_SECONDS = 2 * 3600;
-export const DEFAULT_HEARTBEAT_MS = 10_000;
+const STATS_TTL_SECONDS = 2 * 3600;
+const DEFAULT_HEARTBEAT_MS = 10_000;
 
 export const epochMinute = (ms: number) => Math.floor(ms / 60_000);
 

@@ -7,9 +7,9 @@
 import { LockLostError, PlatformRateLimitedError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { splitMessage } from "../text/splitMessage.ts";
-import type { ReplySink, ReplyTarget } from "../types.ts";
+import type { EditOptions, ReplySink, ReplyTarget } from "../types.ts";
 
-/** Room kept in each message for a note under the answer. */
+/** Room kept in each message for the note the sink shows under the answer (`EditOptions.note`). */
 const NOTE_RESERVE = 200;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -160,13 +160,10 @@ export class ReplyStreamer {
     this.lastStart = Date.now();
     for (let i = 0; i < chunks.length; i++) {
       const last = i === chunks.length - 1;
-      let body = chunks[i]!;
+      const body = chunks[i]!;
       // Every message of a final delivery is final (no more edits: sinks drop their Stop buttons).
-      let opts = { final, last } as { final: boolean; last: boolean; note?: string };
-      if (last && note) {
-        if (this.sink.renderNote) body += this.sink.renderNote(note);
-        else opts = { ...opts, note };
-      }
+      // The note goes under the last message; the sink shows it in the room kept for it.
+      const opts: EditOptions = last && note ? { final, last, note } : { final, last };
       const key = `${body}\u0000${opts.note ?? ""}\u0000${opts.final}`;
       if (i < this.messages.length) {
         if (this.sent[i] === key) continue;

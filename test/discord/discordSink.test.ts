@@ -7,7 +7,7 @@
 import { type APIMessage, type REST, Routes } from "discord.js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ACCESS_MESSAGES, checkDiscordAccess } from "../../adapters/discord/checkDiscordAccess.ts";
-import { createDiscordRest, createDiscordSink, type DiscordSink, discordContent } from "../../adapters/discord/DiscordSink.ts";
+import { createDiscordRest, createDiscordSink, type DiscordSink, discordContent, withNote } from "../../adapters/discord/DiscordSink.ts";
 import { NO_MENTIONS, parseButtonId, regenerateRow, stopRow } from "../../adapters/discord/discordComponents.ts";
 import { discordConversationKey, placeholderText, threadNameFor } from "../../adapters/discord/discordConversation.ts";
 import { PlatformRateLimitedError } from "../../src/errors.ts";
@@ -164,14 +164,28 @@ describe("DiscordSink + ReplyStreamer against the simulator", () => {
 
   it("a refusal or error (a note without an answer) is shown as plain text and gets no Regenerate button", async () => {
     const target = await placeholder("discord-refused");
-    await sink.edit(target, sink.renderNote("Stopped before it started."), { final: true, last: true });
+    await sink.edit(target, "", { final: true, last: true, note: "Stopped before it started." });
     expect(sim.message(target.messageId)).toMatchObject({ content: "Stopped before it started.", components: [] });
-    await sink.edit(target, `an answer${sink.renderNote("stopped")}`, { final: true, last: true });
+    await sink.edit(target, "an answer", { final: true, last: true, note: "stopped" });
+    expect(sim.message(target.messageId)).toMatchObject({ content: "an answer\n-# stopped" });
     expect(customIds(sim.message(target.messageId)!)).toEqual(["regen:discord-refused"]);
   });
 
+  it("a note never takes a message past 2000 characters: it is shortened, or left out when nothing fits", async () => {
+    const target = await placeholder("discord-note-limit");
+    const note = "older messages of this conversation were left out to fit the model's memory";
+    await sink.edit(target, "a".repeat(1950), { final: true, last: true, note });
+    const shown = sim.message(target.messageId)!.content;
+    expect(shown).toHaveLength(2000);
+    expect(shown).toBe(`${"a".repeat(1950)}\n-# ${note.slice(0, 45)}…`);
+    const posted = await sink.post(target, "b".repeat(1999), { final: true, last: true, note });
+    expect(sim.message(posted.messageId)!.content).toBe("b".repeat(1999));
+  });
+
   it("renders notes as subtext; an empty text or a lone note is still a valid message", () => {
-    expect(sink.renderNote("stopped")).toBe("\n-# stopped");
+    expect(withNote("answer", "stopped")).toBe("answer\n-# stopped");
+    expect(withNote("answer", "two\nlines")).toBe("answer\n-# two lines");
+    expect(withNote("answer", undefined)).toBe("answer");
     expect(discordContent("answer\n-# stopped")).toBe("answer\n-# stopped");
     expect(discordContent("\n-# Stopped before it started.")).toBe("Stopped before it started.");
     expect(discordContent("   ")).toBe("…");

@@ -183,7 +183,7 @@ describe("instrumented sinks and ingest", () => {
     expect(inner.edits).toEqual(["d"]);
     expect(sink.maxLength).toBe(2000);
     expect(sink.minEditIntervalMs).toBe(1234);
-    expect(sink.renderNote).toBeUndefined(); // absent stays absent (the streamer checks for it)
+    expect(sink.queued).toBeUndefined(); // absent stays absent (the worker checks for it)
 
     const text = await metrics.scrape();
     expect(sample(text, METRIC_NAMES.rateLimited, { platform: "discord" })).toBe(1);
@@ -193,21 +193,59 @@ describe("instrumented sinks and ingest", () => {
     expect(sample(text, METRIC_NAMES.editsSent, { platform: "discord", kind: "post" })).toBe(1);
   });
 
+  it("hands every argument of edit, post, queued and acquireBudget to the sink unchanged (opts included)", async () => {
+    const metrics = new Metrics({ defaultMetrics: false });
+    const calls: Array<[string, ...unknown[]]> = [];
+    const recording: ReplySink = {
+      maxLength: 2000,
+      async edit(...args) {
+        calls.push(["edit", ...args]);
+      },
+      async post(...args) {
+        calls.push(["post", ...args]);
+        return { ...args[0], messageId: "m2" };
+      },
+      async queued(...args) {
+        calls.push(["queued", ...args]);
+      },
+      async acquireBudget(...args) {
+        calls.push(["acquireBudget", ...args]);
+      },
+    };
+    const sink = metrics.instrumentSink("discord", recording);
+    const last = { final: true, last: true, note: "stopped" };
+    await sink.acquireBudget!(target);
+    await sink.edit(target, "first", { final: true, last: false });
+    await sink.post(target, "second", last);
+    await sink.edit(target, "interim", { final: false, note: "interrupted" });
+    await sink.queued!(target, 3);
+    expect(calls).toEqual([
+      ["acquireBudget", target],
+      ["edit", target, "first", { final: true, last: false }],
+      ["post", target, "second", last],
+      ["edit", target, "interim", { final: false, note: "interrupted" }],
+      ["queued", target, 3],
+    ]);
+    expect(calls[2]![3]).toBe(last);
+  });
+
   it("keeps a sink's own methods bound to it", async () => {
     const metrics = new Metrics({ defaultMetrics: false });
-    class NoteSink {
+    class BudgetSink {
       readonly maxLength = 100;
-      private readonly mark = "_";
+      readonly taken: string[] = [];
       async edit() {}
       async post(after: ReplyTarget) {
         return after;
       }
-      renderNote(note: string) {
-        return `${this.mark}${note}${this.mark}`;
+      async acquireBudget(t: ReplyTarget) {
+        this.taken.push(t.messageId);
       }
     }
-    const sink = metrics.instrumentSink("slack", new NoteSink());
-    expect(sink.renderNote("stopped")).toBe("_stopped_");
+    const inner = new BudgetSink();
+    const sink = metrics.instrumentSink("slack", inner);
+    await sink.acquireBudget(target);
+    expect(inner.taken).toEqual(["m"]);
   });
 
   it("counts refused messages by code", async () => {

@@ -8,13 +8,21 @@ import { webApi } from "@slack/bolt";
 import type { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createSlackSink, type SlackSink } from "../../adapters/slack/SlackSink.ts";
-import { askedMessage, fromSlackText, renderSlackNote, STOP_ACTION_ID, slackReplyText } from "../../adapters/slack/slackMessages.ts";
+import {
+  askedMessage,
+  fromSlackText,
+  renderSlackNote,
+  STOP_ACTION_ID,
+  slackReplyText,
+  slackTextWithNote,
+} from "../../adapters/slack/slackMessages.ts";
 import { type Config, loadConfig } from "../../src/config.ts";
 import { PlatformRateLimitedError } from "../../src/errors.ts";
 import { Keys } from "../../src/keys.ts";
 import { createLogger } from "../../src/logger.ts";
 import { createRedis } from "../../src/redisConnection.ts";
 import { ReplyStreamer } from "../../src/stream/ReplyStreamer.ts";
+import { SLACK_MAX_LENGTH } from "../../src/text/splitMessage.ts";
 import type { ReplyTarget } from "../../src/types.ts";
 import { SlackSimulator } from "../sim/slack/SlackSimulator.ts";
 
@@ -121,6 +129,16 @@ describe("text", () => {
     expect(final.text).toBe(slackReplyText(evil));
   });
 
+  it("shows the note of an edit and of a follow-up post under its text", async () => {
+    const sink = sinkFor(config());
+    const target = await placeholder("C-note");
+    await sink.edit(target, "the first part", { final: true, last: false });
+    const posted = await sink.post(target, "the **rest**", { final: true, last: true, note: "stopped" });
+    expect(sim.message("T1", "C-note", posted.messageId)!.text).toBe("the *rest*\n\n_(stopped)_");
+    await sink.edit(target, "", { final: true, note: "Something went wrong." });
+    expect(sim.message("T1", "C-note", target.messageId)!.text).toBe("_(Something went wrong.)_");
+  });
+
   it("reads Slack-formatted user text as plain text, and echoes a question without pinging anyone", () => {
     expect(
       fromSlackText(
@@ -136,6 +154,17 @@ describe("text", () => {
   it("renders notes under the answer in italics", () => {
     expect(slackReplyText(`Answer${renderSlackNote("stopped")}`)).toBe("Answer\n\n_(stopped)_");
     expect(slackReplyText(renderSlackNote("Stopped before it started."))).toBe("_(Stopped before it started.)_");
+    expect(slackTextWithNote("Answer", "stopped")).toBe("Answer\n\n_(stopped)_");
+    expect(slackTextWithNote("", "Stopped before it started.")).toBe("_(Stopped before it started.)_");
+    expect(slackTextWithNote("Answer", undefined)).toBe("Answer");
+  });
+
+  it("never lets a note take a message past SLACK_MAX_LENGTH: it is shortened, or left out when nothing fits", () => {
+    const note = "older messages of this conversation were left out to fit the model's memory";
+    const near = slackTextWithNote("a".repeat(3950), note);
+    expect(near).toHaveLength(SLACK_MAX_LENGTH);
+    expect(near).toBe(`${"a".repeat(3950)}\n\n_(${note.slice(0, 43)}…)_`);
+    expect(slackTextWithNote("b".repeat(3999), note)).toBe("b".repeat(3999));
     expect(slackReplyText("")).toBe("…");
   });
 });

@@ -42,7 +42,7 @@ export class CountingSink implements ReplySink {
     if (opts.final) t.finalAt = nowMs();
   }
 
-  post(after: ReplyTarget, text: string): Promise<ReplyTarget> {
-    return this.inner.post(after, text);
+  post(after: ReplyTarget, text: string, opts?: EditOptions): Promise<ReplyTarget> {
+    return this.inner.post(after, text, opts);
   }
 }

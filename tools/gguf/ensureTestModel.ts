@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import type { TestModelShapeName, TestModelType } from "./qwen2TestModel.ts";
 import { makeTestModel, testModelLayout } from "./qwen2TestModel.ts";
 
-/** The repository root (two folders up from src/gguf/). */
+/** The repository root (two folders up from tools/gguf/). */
 const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
 /** `<repo>/models/test/qwen2-<shape>-<type>-s<seed>.gguf` (absolute). */

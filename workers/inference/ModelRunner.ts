@@ -112,7 +112,7 @@ export interface ModelRunnerOptions {
 }
 
 /** Default folder of saved sequence states. */
-export function defaultStateCacheDir(): string {
+function defaultStateCacheDir(): string {
   return path.join(os.tmpdir(), "qwenbot-sequence-state");
 }
 

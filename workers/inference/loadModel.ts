@@ -64,7 +64,7 @@ export interface ContextSettings {
  * last one does; first-come, first-served gives the first reply its first token after its own
  * prompt, the second after two, and so on: the same total work, half the median wait.
  */
-export function decodeFirstThenFifo({ items, size }: { items: readonly BatchItem[]; size: number }): PrioritizedBatchItem[] {
+function decodeFirstThenFifo({ items, size }: { items: readonly BatchItem[]; size: number }): PrioritizedBatchItem[] {
   const out: PrioritizedBatchItem[] = [];
   let left = size;
   for (const item of items) {

@@ -63,7 +63,7 @@ const NETWORK_CODES = new Set([
   "UND_ERR_HEADERS_TIMEOUT",
 ]);
 
-export function isRemoteModel(model: string): boolean {
+function isRemoteModel(model: string): boolean {
   return REMOTE.test(model);
 }
 

@@ -1,0 +1,353 @@
+/**
+ * ReplyStreamer alone, against a fake sink on fake timers: when edits go out (the interval, the
+ * sink's own minimum, one in flight, 429 waits), what they carry (always the latest text, the note
+ * on the last message), how the final delivery insists and when it gives up, overflow into
+ * follow-up messages, and a lost lock. Every time below is exact: nothing waits for real.
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { LockLostError, PlatformError, PlatformRateLimitedError } from "../../../src/errors.ts";
+import { createLogger } from "../../../src/logger.ts";
+import { ReplyStreamer, type ReplyStreamerOptions } from "../../../src/stream/ReplyStreamer.ts";
+import { splitMessage } from "../../../src/text/splitMessage.ts";
+import type { EditOptions, ReplySink, ReplyTarget } from "../../../src/types.ts";
+
+const T0 = 1_000_000;
+const INTERVAL = 1000;
+const logger = createLogger({ level: "silent" });
+
+interface Call {
+  kind: "edit" | "post";
+  /** Milliseconds after T0 when the call started. */
+  at: number;
+  /** The message edited, or the one posted after. */
+  messageId: string;
+  text: string;
+  opts: EditOptions | undefined;
+  ok: boolean;
+}
+
+/** What the next call does: throw this error, or take this long (ms) before it succeeds. */
+type Step = Error | number;
+
+class FakeSink implements ReplySink {
+  readonly calls: Call[] = [];
+  /** Outcomes of the next calls, in order; a call with no step left succeeds at once. */
+  readonly script: Step[] = [];
+  /** Every call fails with this, when set. */
+  failAlways: Error | undefined;
+  inFlight = 0;
+  maxInFlight = 0;
+  private posted = 0;
+
+  constructor(
+    readonly maxLength = Number.POSITIVE_INFINITY,
+    readonly minEditIntervalMs?: number,
+  ) {}
+
+  async edit(target: ReplyTarget, text: string, opts: EditOptions): Promise<void> {
+    await this.call("edit", target, text, opts);
+  }
+
+  async post(after: ReplyTarget, text: string, opts?: EditOptions): Promise<ReplyTarget> {
+    await this.call("post", after, text, opts);
+    return { ...after, messageId: `f${++this.posted}` };
+  }
+
+  /** The successful calls, as [ms after T0, message, text]. */
+  landed(): Array<[number, string, string]> {
+    return this.calls.filter((c) => c.ok).map((c) => [c.at, c.messageId, c.text]);
+  }
+
+  private async call(kind: Call["kind"], target: ReplyTarget, text: string, opts: EditOptions | undefined): Promise<void> {
+    const call: Call = { kind, at: Date.now() - T0, messageId: target.messageId, text, opts, ok: false };
+    this.calls.push(call);
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    try {
+      const step = this.failAlways ?? this.script.shift();
+      if (step instanceof Error) throw step;
+      if (step) await new Promise((r) => setTimeout(r, step));
+      call.ok = true;
+    } finally {
+      this.inFlight--;
+    }
+  }
+}
+
+const target = (messageId: string): ReplyTarget => ({ platform: "discord", channelId: "c", messageId });
+
+function streamerFor(sink: ReplySink, opts: Partial<ReplyStreamerOptions> = {}, messages = [target("m0")]): ReplyStreamer {
+  return new ReplyStreamer(sink, messages, { intervalMs: INTERVAL, logger, ...opts });
+}
+
+/** Move the fake clock to `ms` after T0, running every timer and promise due on the way. */
+async function at(ms: number): Promise<void> {
+  await vi.advanceTimersByTimeAsync(T0 + ms - Date.now());
+}
+
+beforeEach(() => {
+  vi.useFakeTimers();
+  vi.setSystemTime(T0);
+});
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe("streaming edits", () => {
+  it("sends the first text at once, then the latest text no sooner than the interval after the previous edit", async () => {
+    const sink = new FakeSink();
+    const s = streamerFor(sink);
+    s.update("a");
+    await at(100);
+    s.update("ab");
+    await at(200);
+    s.update("abc");
+    await at(999);
+    expect(sink.landed()).toEqual([[0, "m0", "a"]]);
+    await at(1000);
+    expect(sink.landed()).toEqual([
+      [0, "m0", "a"],
+      [1000, "m0", "abc"],
+    ]);
+    await at(1500);
+    s.update("abcd");
+    s.update("abcd"); // the same text again is not a new version
+    await at(5000);
+    expect(sink.landed()).toEqual([
+      [0, "m0", "a"],
+      [1000, "m0", "abc"],
+      [2000, "m0", "abcd"],
+    ]);
+    expect(sink.calls.every((c) => c.opts?.final === false && c.opts.note === undefined)).toBe(true);
+    expect(s.edits).toBe(3);
+  });
+
+  it("keeps the sink's own minimum interval when it is longer than the configured one", async () => {
+    const sink = new FakeSink(Number.POSITIVE_INFINITY, 2500);
+    const s = streamerFor(sink);
+    s.update("a");
+    await at(100);
+    s.update("ab");
+    await at(2499);
+    expect(sink.landed()).toHaveLength(1);
+    await at(2500);
+    expect(sink.landed()).toEqual([
+      [0, "m0", "a"],
+      [2500, "m0", "ab"],
+    ]);
+  });
+
+  it("has at most one edit in flight; a slow edit is followed at once by the latest text", async () => {
+    const sink = new FakeSink();
+    sink.script.push(3000);
+    const s = streamerFor(sink);
+    s.update("a");
+    await at(500);
+    s.update("ab");
+    await at(1500);
+    s.update("abc");
+    await at(2999);
+    expect(sink.calls.map((c) => c.text)).toEqual(["a"]);
+    await at(3000);
+    expect(sink.landed()).toEqual([
+      [0, "m0", "a"],
+      [3000, "m0", "abc"],
+    ]);
+    expect(sink.maxInFlight).toBe(1);
+  });
+
+  it("waits out a 429's retryAfterMs (not just the interval), then sends the latest text", async () => {
+    const sink = new FakeSink();
+    sink.script.push(new PlatformRateLimitedError(3000));
+    const s = streamerFor(sink);
+    s.update("a");
+    await at(1500);
+    s.update("ab");
+    await at(2999);
+    expect(sink.calls.map((c) => [c.at, c.ok])).toEqual([[0, false]]);
+    await at(3000);
+    expect(sink.landed()).toEqual([[3000, "m0", "ab"]]);
+    expect(s.rateLimited).toBe(1);
+  });
+
+  it("skips a failed streamed edit (not a 429) and goes on with newer text at the next turn", async () => {
+    const sink = new FakeSink();
+    sink.script.push(new PlatformError("boom", 500));
+    const s = streamerFor(sink);
+    s.update("a");
+    await at(5000);
+    expect(sink.calls).toHaveLength(1); // "a" is not retried
+    s.update("ab");
+    await at(5001);
+    expect(sink.landed()).toEqual([[5000, "m0", "ab"]]);
+  });
+});
+
+describe("the final delivery", () => {
+  it("waits for its turn after the last edit, carries the note, and lands through 429s and transient errors", async () => {
+    const sink = new FakeSink();
+    const s = streamerFor(sink);
+    s.update("partial");
+    await at(200);
+    sink.script.push(new PlatformRateLimitedError(2000), new PlatformError("bad gateway", 502), new Error("socket hang up"));
+    let done = false;
+    const finished = s.finish("the whole answer", "stopped").then(() => {
+      done = true;
+    });
+    await at(20_000);
+    await finished;
+    expect(done).toBe(true);
+    // 1000: the interval after the streamed edit; 3000: the 429's wait; 4000: the interval and the
+    // backoff after the 502 (250 × 2²); 6000: the backoff after the third failure (250 × 2³).
+    expect(sink.calls.map((c) => [c.at, c.ok])).toEqual([
+      [0, true],
+      [1000, false],
+      [3000, false],
+      [4000, false],
+      [6000, true],
+    ]);
+    expect(sink.calls.at(-1)).toMatchObject({ text: "the whole answer", opts: { final: true, last: true, note: "stopped" } });
+    expect(s.rateLimited).toBe(1);
+  });
+
+  it("gives up after finalDeadlineMs with the last error", async () => {
+    const sink = new FakeSink();
+    const failure = new PlatformError("still down", 503);
+    sink.failAlways = failure;
+    const s = streamerFor(sink, { finalDeadlineMs: 5000 });
+    const outcome = s.finish("answer").then(
+      () => "landed",
+      (err: unknown) => err,
+    );
+    await at(60_000);
+    expect(await outcome).toBe(failure);
+    // Each retry waits for the interval or the backoff (250 × 2^attempt), whichever ends later;
+    // the fifth would come at 8000, after the deadline.
+    expect(sink.calls.map((c) => c.at)).toEqual([0, 1000, 2000, 4000]);
+  });
+
+  it("after a lost lock throws LockLostError and sends nothing", async () => {
+    const sink = new FakeSink();
+    const s = streamerFor(sink, { guard: async () => Promise.reject(new LockLostError()) });
+    s.update("a");
+    await at(10);
+    expect(s.ownershipLost).toBe(true);
+    await expect(s.finish("answer")).rejects.toBeInstanceOf(LockLostError);
+    expect(sink.calls).toEqual([]);
+  });
+});
+
+describe("long replies", () => {
+  const paragraph = (n: number) => `Paragraph ${n}: ${"word ".repeat(12).trim()}.`;
+  const text = Array.from({ length: 5 }, (_, i) => paragraph(i)).join("\n\n");
+  /** 200 characters per message: maxLength less the room kept for a note. */
+  const sink400 = () => new FakeSink(400);
+
+  it("continues in follow-up messages split by splitMessage; the note goes under the last one only", async () => {
+    const chunks = splitMessage(text, 200);
+    expect(chunks).toHaveLength(3);
+    const sink = sink400();
+    const seen: string[][] = [];
+    const s = streamerFor(sink, { onMessages: async (all) => void seen.push(all.map((t) => t.messageId)) });
+    s.update(text);
+    await at(0);
+    expect(sink.calls.map((c) => [c.kind, c.messageId, c.text, c.opts])).toEqual([
+      ["edit", "m0", chunks[0], { final: false, last: false }],
+      ["post", "m0", chunks[1], { final: false, last: false }],
+      ["post", "f1", chunks[2], { final: false, last: true }],
+    ]);
+    expect(seen).toEqual([
+      ["m0", "f1"],
+      ["m0", "f1", "f2"],
+    ]);
+    expect(s.targets.map((t) => t.messageId)).toEqual(["m0", "f1", "f2"]);
+
+    // More text: only the message whose text changed is edited.
+    const longer = `${text} And more.`;
+    s.update(longer);
+    await at(1000);
+    expect(sink.calls.slice(3).map((c) => [c.kind, c.messageId, c.text])).toEqual([["edit", "f2", splitMessage(longer, 200)[2]]]);
+
+    const finished = s.finish(longer, "reached the token limit");
+    await at(2000);
+    await finished;
+    const finals = sink.calls.slice(4);
+    expect(finals.map((c) => [c.kind, c.messageId, c.opts])).toEqual([
+      ["edit", "m0", { final: true, last: false }],
+      ["edit", "f1", { final: true, last: false }],
+      ["edit", "f2", { final: true, last: true, note: "reached the token limit" }],
+    ]);
+    expect(finals.map((c) => c.text)).toEqual(splitMessage(longer, 200));
+    for (const c of sink.calls) expect(c.text.length).toBeLessThanOrEqual(200);
+  });
+
+  it("empties follow-ups left from an earlier attempt that the final text no longer needs", async () => {
+    const sink = sink400();
+    const s = streamerFor(sink, {}, [target("m0"), target("old1"), target("old2")]);
+    s.update("short");
+    await at(0);
+    expect(sink.calls.map((c) => c.messageId)).toEqual(["m0"]); // streamed edits leave them alone
+    const finished = s.finish("a short answer");
+    await at(1000);
+    await finished;
+    expect(sink.calls.slice(1).map((c) => [c.messageId, c.text, c.opts])).toEqual([
+      ["m0", "a short answer", { final: true, last: true }],
+      ["old1", "…", { final: true }],
+      ["old2", "…", { final: true }],
+    ]);
+  });
+});
+
+describe("a lost lock", () => {
+  it("stops editing at once and calls onLockLost once when the guard throws LockLostError", async () => {
+    const sink = new FakeSink();
+    let checks = 0;
+    const onLockLost = vi.fn();
+    const s = streamerFor(sink, {
+      guard: async () => {
+        if (++checks >= 2) throw new LockLostError();
+      },
+      onLockLost,
+    });
+    s.update("a");
+    await at(100);
+    s.update("ab");
+    await at(1000);
+    expect(onLockLost).toHaveBeenCalledTimes(1);
+    expect(s.ownershipLost).toBe(true);
+    s.update("abc");
+    await at(10_000);
+    expect(sink.landed()).toEqual([[0, "m0", "a"]]);
+    expect(checks).toBe(2);
+    await expect(s.finish("abc")).rejects.toBeInstanceOf(LockLostError);
+    expect(sink.calls).toHaveLength(1);
+  });
+});
+
+describe("interim", () => {
+  it("shows the text with a note, not as final, in its turn; later updates are ignored", async () => {
+    const sink = new FakeSink();
+    const s = streamerFor(sink);
+    s.update("part");
+    await at(100);
+    const shown = s.interim("partial answer", "interrupted; another worker continues");
+    s.update("partial answer and more");
+    await at(1000);
+    await shown;
+    expect(sink.calls.map((c) => [c.at, c.text, c.opts])).toEqual([
+      [0, "part", { final: false, last: true }],
+      [1000, "partial answer", { final: false, last: true, note: "interrupted; another worker continues" }],
+    ]);
+    await at(5000);
+    expect(sink.calls).toHaveLength(2);
+  });
+
+  it("is best effort: a failure is not thrown", async () => {
+    const sink = new FakeSink();
+    sink.failAlways = new PlatformError("down", 503);
+    const s = streamerFor(sink);
+    await expect(s.interim("partial", "interrupted")).resolves.toBeUndefined();
+    expect(sink.calls).toHaveLength(1);
+  });
+});
