@@ -6,8 +6,9 @@ import { InputRejectedError } from "../../src/errors.ts";
 import { Keys } from "../../src/keys.ts";
 import { createChatQueue, Ingestor } from "../../src/queue/Ingestor.ts";
 import type { ChatRequest } from "../../src/types.ts";
+import { testRedisUrl } from "../helpers/testRedis.ts";
 
-const redis = new Redis("redis://127.0.0.1:6379");
+const redis = new Redis(testRedisUrl());
 const keys = new Keys(`qbt-ing-${randomUUID().slice(0, 8)}`);
 const queue = createChatQueue(redis, keys);
 

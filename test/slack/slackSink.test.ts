@@ -16,6 +16,7 @@ import { createLogger } from "../../src/logger.ts";
 import { createRedis } from "../../src/redisConnection.ts";
 import { ReplyStreamer } from "../../src/stream/ReplyStreamer.ts";
 import type { ReplyTarget } from "../../src/types.ts";
+import { testRedisUrl } from "../helpers/testRedis.ts";
 import { SlackSimulator } from "../sim/slack/SlackSimulator.ts";
 
 const T1_TOKEN = "xoxb-T1-sinktest";
@@ -28,7 +29,7 @@ const prefixes: string[] = [];
 
 beforeAll(async () => {
   sim = await SlackSimulator.start({ teams: [{ id: "T1" }, { id: "T2", botUserId: "U2BOT", botId: "B2BOT" }] });
-  redis = createRedis("redis://127.0.0.1:6379", "worker");
+  redis = createRedis(testRedisUrl(), "worker");
 });
 
 afterEach(() => {
