@@ -173,6 +173,12 @@ describe("checkDelivery", () => {
     expect(s.problems.length).toBeGreaterThan(0);
   });
 
+  it("does not count an answer followed by a second assistant turn as answered exactly once", () => {
+    const { sent, state } = clean();
+    state.turns[conv0]!.splice(2, 0, { role: "assistant", text: "answer 0.0" });
+    expect(checkDelivery(state, sent, FACTS)).toMatchObject({ answeredExactlyOnce: 5, doubledAssistant: 1, ok: false });
+  });
+
   /** Message 0.1 gone without a trace, acknowledged at `acceptedAt`. */
   function vanished(acceptedAt: number): DeliverySummary {
     const { sent, state } = clean();

@@ -35,6 +35,8 @@ const ROOT = path.resolve(import.meta.dirname, "../..");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
 const log = (line: string) => process.stderr.write(`[chaos ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 const APPENDFSYNC = "everysec";
+/** Loading the model takes a few seconds, much longer on a busy machine. */
+const WORKER_START_MS = 300_000;
 /** Platforms with a ChaosTraffic; Discord and Slack need the simulators importable from tools/ (see chaosTraffic.ts). */
 const PLATFORMS = ["local"];
 
@@ -108,6 +110,18 @@ runMain(async () => {
     `seed ${seed}; model ${path.relative(ROOT, model)}; ${workerCount} workers; ${conversations}×${perConversation} messages over ~${sendMs / 1000} s; ` +
       `${kills} worker kills, 1 Redis kill (${redisDownMs} ms down)`,
   );
+  /** Start a worker; one that gives up at start (Redis down at that moment) is started again. */
+  const startWorker = async (): Promise<WorkerProcess> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await WorkerProcess.start(env, WORKER_START_MS);
+      } catch (err) {
+        if (attempt >= 5) throw err;
+        log(`a worker did not start (${String(err).split("\n")[0]}); starting it again`);
+        await sleep(2000);
+      }
+    }
+  };
   const workers: WorkerProcess[] = [];
   const traffic: ChaosTraffic[] = [];
   const observer = createRedis(redisServer.url, "worker");
@@ -115,7 +129,7 @@ runMain(async () => {
   const restarting = new Map<number, Promise<void>>();
   const allRestarted = () => Promise.all(restarting.values());
   try {
-    for (let i = 0; i < workerCount; i++) workers.push(await WorkerProcess.start(env));
+    for (let i = 0; i < workerCount; i++) workers.push(await startWorker());
     traffic.push(new LocalTraffic({ conversations, perConversation, sendMs, seed, env, dir: tmp }));
     for (const t of traffic) await t.start();
     const sendingFrom = Date.now();
@@ -138,15 +152,13 @@ runMain(async () => {
         w.kill("SIGKILL");
         await w.exit();
         killsPerWorker[ev.worker]!++;
-        const restart = WorkerProcess.start(env).then((fresh) => {
+        const restart = startWorker().then((fresh) => {
           workers[ev.worker] = fresh;
           log(`worker ${ev.worker + 1} restarted`);
         });
         restart.catch(() => {}); // awaited later (next kill of this worker, Redis kill, the end)
         restarting.set(ev.worker, restart);
       } else {
-        // A worker starting while Redis is down would give up: let restarts finish first.
-        await allRestarted();
         const info = await observer.info("persistence");
         delayedFsync.push(Number(/aof_delayed_fsync:(\d+)/.exec(info)?.[1] ?? Number.NaN));
         const killedAt = Date.now();

@@ -197,6 +197,8 @@ export function checkDelivery(state: ChaosState, sent: readonly SentRecord[], fa
         problem(`delivered ${JSON.stringify(finals[0]!.text)} but stored ${JSON.stringify(stored.text)}`);
         continue;
       }
+      // Another assistant turn right after this answer: counted once, above, for the conversation.
+      if (turns[positions[0]! + 2]?.role === "assistant") continue;
       if (replyState !== "done") {
         s.stuck++;
         problem(`answered, but the reply record says ${replyState ?? "nothing"}`);
