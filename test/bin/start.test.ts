@@ -6,6 +6,7 @@ import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { WorkerProcess } from "../../tools/chaos/WorkerProcess.ts";
+import { testRedisUrl } from "../helpers/testRedis.ts";
 import { tinyModelPath } from "../helpers/tinyModel.ts";
 import { DiscordSimulator } from "../sim/discord/DiscordSimulator.ts";
 
@@ -26,7 +27,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await proc?.stop();
   await sim?.stop();
-  const redis = new Redis("redis://127.0.0.1:6379");
+  const redis = new Redis(testRedisUrl());
   const keys = await redis.keys(`${prefix}:*`);
   if (keys.length) await redis.del(...keys);
   redis.disconnect();
@@ -39,6 +40,7 @@ it("starts the Discord adapter and a worker; a mention is answered in place; SIG
       THREADS: "1",
       MAX_NEW_TOKENS: "12",
       CONTEXT_SIZE: "1024",
+      REDIS_URL: testRedisUrl(),
       REDIS_PREFIX: prefix,
       DISCORD_TOKEN: "fake-token-for-sim",
       DISCORD_API_URL: sim.apiBase,
@@ -55,7 +57,7 @@ it("starts the Discord adapter and a worker; a mention is answered in place; SIG
     "the answer",
   );
   expect(reply.content.length).toBeGreaterThan(0);
-  const redis = new Redis("redis://127.0.0.1:6379");
+  const redis = new Redis(testRedisUrl());
   const key = `${prefix}:turns:discord:${GUILD}:${CHANNEL}`;
   const turns = await sim.waitFor(
     async () => {

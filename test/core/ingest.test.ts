@@ -5,8 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Keys } from "../../src/keys.ts";
 import { createChatQueue, type IngestOutcome, Ingestor, type IngestQueued, type IngestRefusal } from "../../src/queue/Ingestor.ts";
 import type { ChatRequest } from "../../src/types.ts";
+import { testRedisUrl } from "../helpers/testRedis.ts";
 
-const redis = new Redis("redis://127.0.0.1:6379");
+const redis = new Redis(testRedisUrl());
 const keys = new Keys(`qbt-ing-${randomUUID().slice(0, 8)}`);
 const queue = createChatQueue(redis, keys);
 

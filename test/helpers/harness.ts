@@ -13,9 +13,11 @@ import { createChatQueue, Ingestor, ingestOptionsFrom } from "../../src/queue/In
 import { createRedis } from "../../src/redisConnection.ts";
 import { loadModel } from "../../workers/inference/loadModel.ts";
 import { ModelRunner } from "../../workers/inference/ModelRunner.ts";
+import { testRedisUrl } from "./testRedis.ts";
 import { tinyModelPath } from "./tinyModel.ts";
 
-export const REDIS_URL = "redis://127.0.0.1:6379";
+/** The tests' Redis (see testRedis.ts): never hard-code an address. */
+export const REDIS_URL = testRedisUrl();
 
 export async function testConfig(env: Record<string, string> = {}): Promise<Config> {
   return loadConfig({

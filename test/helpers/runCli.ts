@@ -1,6 +1,7 @@
 /** Run one of the project's entry points as a real process (node + tsx), with stdin and a kill timeout. */
 import { spawn } from "node:child_process";
 import path from "node:path";
+import { testRedisUrl } from "./testRedis.ts";
 
 export const ROOT = path.resolve(import.meta.dirname, "../..");
 
@@ -21,7 +22,7 @@ export function runCli(
     const started = Date.now();
     const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, script), ...args], {
       cwd: ROOT,
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root", LOG_LEVEL: "warn", ...opts.env },
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root", LOG_LEVEL: "warn", REDIS_URL: testRedisUrl(), ...opts.env },
       stdio: ["pipe", "pipe", "pipe"],
     });
     let stdout = "";

@@ -6,6 +6,7 @@ import path from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
 import { runCli } from "../helpers/runCli.ts";
+import { testRedisUrl } from "../helpers/testRedis.ts";
 import { tinyModelPath } from "../helpers/tinyModel.ts";
 
 const prefix = `qbt-cli-${randomUUID().slice(0, 8)}`;
@@ -18,7 +19,7 @@ const baseEnv = async () => ({
 });
 
 afterAll(async () => {
-  const redis = new Redis("redis://127.0.0.1:6379");
+  const redis = new Redis(testRedisUrl());
   const keys = await redis.keys(`${prefix}:*`);
   if (keys.length) await redis.del(...keys);
   redis.disconnect();
@@ -78,7 +79,7 @@ describe("npm run chat", () => {
     expect(r.stdout.match(/Assistant: /g)).toHaveLength(3);
     expect(r.stdout).toContain("Unknown command /unknown");
     expect(r.stdout).toContain("Exiting...");
-    const redis = new Redis("redis://127.0.0.1:6379");
+    const redis = new Redis(testRedisUrl());
     const turns = (await redis.lrange(`${prefix}:turns:local:${room}`, 0, -1)).map((s) => JSON.parse(s) as { role: string; text: string });
     redis.disconnect();
     expect(turns.map((t) => t.role)).toEqual(["user", "assistant", "user", "assistant", "user", "assistant"]);

@@ -1,31 +1,30 @@
 /**
- * docker-compose.yml, .env.example and the config schema agree, and Compose itself accepts the
- * file — validated offline, without a Docker engine, by `docker compose config` (v2 plugin) or
- * Debian's `docker-compose` (v1: `apt-get install docker-compose`), which CI installs.
+ * docker-compose.yml, .env.example and the config schema agree, and Compose accepts the file —
+ * validated offline, without a Docker engine: always against the Compose Specification's JSON
+ * schema, and also by the Compose CLI (`docker compose config` v2, or Debian's `docker-compose`
+ * v1) when one is installed (CI installs it). Both paths carry the same structural assertions.
  */
-import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { configShape, loadConfig } from "../../src/config.ts";
+import {
+  type ComposeModel,
+  type ComposeService,
+  type ComposeValidator,
+  cliValidator,
+  findComposeCli,
+  interpolate,
+  parseEnvFile,
+  resolveCompose,
+  SCHEMA_PACKAGE_VERSION,
+  schemaValidator,
+} from "../helpers/composeValidators.ts";
 import { ROOT } from "../helpers/runCli.ts";
 
 const SCHEMA = Object.keys(configShape).sort();
 const composeText = fs.readFileSync(path.join(ROOT, "docker-compose.yml"), "utf8");
 const envExampleText = fs.readFileSync(path.join(ROOT, ".env.example"), "utf8");
-
-/** `NAME=value` lines of an env file (comments and blank lines skipped). */
-function parseEnvFile(text: string): Array<[string, string]> {
-  const out: Array<[string, string]> = [];
-  for (const line of text.split("\n")) {
-    if (/^\s*(#|$)/.test(line)) continue;
-    const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line);
-    if (!m) throw new Error(`not a NAME=value line: ${line}`);
-    out.push([m[1]!, m[2]!]);
-  }
-  return out;
-}
 
 /**
  * The variable names a compose file passes through `environment:` (map or list form) and
@@ -86,57 +85,17 @@ describe(".env.example and the compose file against the config schema", () => {
 
 // ---------------------------------------------------------------------------------------------
 
-type ComposeService = {
-  image?: string;
-  build?: { target?: string };
-  command?: string[];
-  container_name?: string;
-  ports?: unknown[];
-  environment?: Record<string, string | null>;
-  volumes?: Array<string | { source?: string; target?: string }>;
-  healthcheck?: { test?: string[] };
-  deploy?: { resources?: { reservations?: { devices?: Array<Record<string, unknown>> } } };
-  depends_on?: Record<string, { condition?: string }>;
-  stop_grace_period?: string;
-};
-type ComposeModel = { services: Record<string, ComposeService>; volumes?: Record<string, unknown> };
-
-/** The Compose CLI available here: the v2 plugin or the v1 Python `docker-compose`. */
-function findCompose(): { cmd: string; args: string[]; json: boolean } | undefined {
-  const v2 = spawnSync("docker", ["compose", "version"], { encoding: "utf8" });
-  if (v2.status === 0) return { cmd: "docker", args: ["compose"], json: true };
-  const v1 = spawnSync("docker-compose", ["version"], { encoding: "utf8" });
-  if (v1.status === 0) return { cmd: "docker-compose", args: [], json: false };
-  return undefined;
-}
-
 const tmpDirs: string[] = [];
 afterAll(() => {
   for (const d of tmpDirs) fs.rmSync(d, { recursive: true, force: true });
 });
 
-/** `compose config` in a copy of the project's compose file with .env.example as .env. */
-function composeConfig(composeYaml: string): { status: number | null; stdout: string; stderr: string; model?: ComposeModel } {
-  const compose = findCompose();
-  if (!compose) {
-    throw new Error(
-      "no Compose CLI here: install Debian's docker-compose (apt-get install -y docker-compose) or the docker compose plugin; it validates the file offline, no engine needed",
-    );
-  }
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "qb-compose-"));
-  tmpDirs.push(dir);
-  fs.writeFileSync(path.join(dir, "docker-compose.yml"), composeYaml);
-  fs.copyFileSync(path.join(ROOT, ".env.example"), path.join(dir, ".env"));
-  const args = [...compose.args, "-f", "docker-compose.yml", "config", ...(compose.json ? ["--format", "json"] : [])];
-  const r = spawnSync(compose.cmd, args, { cwd: dir, encoding: "utf8", env: { PATH: process.env.PATH ?? "", HOME: dir } });
-  if (r.status !== 0) return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-  const json = compose.json
-    ? r.stdout
-    : execFileSync("python3", ["-c", "import sys, json, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)"], {
-        input: r.stdout,
-        encoding: "utf8",
-      });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr, model: JSON.parse(json) as ComposeModel };
+const cli = findComposeCli();
+const validators: ComposeValidator[] = [schemaValidator(), ...(cli ? [cliValidator(cli, tmpDirs)] : [])];
+if (!cli) {
+  process.stderr.write(
+    "compose.test: no Compose CLI here (docker compose / docker-compose): docker-compose.yml is validated against the Compose Specification schema only\n",
+  );
 }
 
 /** What `npm run <script>` runs (`tsx file`), as one node process: `node --import tsx file`. */
@@ -150,29 +109,55 @@ function viaNode(script: string): string[] {
 const volumeTargets = (s: ComposeService) =>
   (s.volumes ?? []).map((v) => (typeof v === "string" ? v.split(":").slice(0, 2).join(":") : `${v.source}:${v.target}`));
 
-describe("docker compose config (offline validation)", () => {
-  let result: ReturnType<typeof composeConfig>;
-  let model: ComposeModel | undefined;
-  beforeAll(() => {
-    result = composeConfig(composeText);
-    model = result.model;
+describe("the validators", () => {
+  it(`always include the schema (${SCHEMA_PACKAGE_VERSION}), and the Compose CLI whenever one is installed`, () => {
+    expect(validators[0]!.name).toMatch(/Compose Specification schema/);
+    expect(validators.some((v) => /Compose CLI/.test(v.name))).toBe(cli !== undefined);
   });
 
+  it("the schema path interpolates from .env and merges env_file under environment, as compose config does", () => {
+    const text = "A=1\nB=from-env\nC=\n";
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: compose interpolation syntax, on purpose
+    expect(interpolate("${A}-$B-${C:-dflt}-${C-kept}-${D:-none}-$$X", Object.fromEntries(parseEnvFile(text)))).toBe(
+      "1-from-env-dflt--none-$X",
+    );
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: compose interpolation syntax, on purpose
+    const doc = { services: { s: { env_file: ".env", environment: { B: "override", E: null }, image: "img:${A}" } } };
+    const model = resolveCompose(doc, text);
+    expect(model.services.s).toEqual({ environment: { A: "1", B: "override", C: "", E: null }, image: "img:1" });
+    expect(() => resolveCompose({ services: { s: { env_file: "other.env" } } }, text)).toThrow(/other.env/);
+  });
+});
+
+describe.each(validators)("docker-compose.yml checked by $name (offline validation)", (validator) => {
+  const result = validator.validate(composeText, envExampleText);
+  const model = result.model as ComposeModel;
+
   it("accepts docker-compose.yml", () => {
-    expect(result.stderr.replace(/^.*(WARN|warn).*$/gm, "").trim()).toBe("");
-    expect(result.status).toBe(0);
-    expect(Object.keys(model!.services).sort()).toEqual(["bot", "redis", "worker"]);
+    expect(result.messages.replace(/^.*(WARN|warn).*$/gm, "").trim()).toBe("");
+    expect(result.ok).toBe(true);
+    expect(Object.keys(model.services).sort()).toEqual(["bot", "redis", "worker"]);
   });
 
   it("rejects a broken file (the validator is real)", () => {
     const broken = composeText.replace("count: 1", "count: [one]");
     expect(broken).not.toBe(composeText);
-    const r = composeConfig(broken);
-    expect(r.status).not.toBe(0);
+    const r = validator.validate(broken, envExampleText);
+    expect(r.ok).toBe(false);
+    expect(r.messages).toMatch(/count/);
+    // A misspelt option is refused too, not ignored.
+    const typo = composeText.replace(
+      "    restart: unless-stopped\n    # Not published",
+      "    restarts: unless-stopped\n    # Not published",
+    );
+    expect(typo).not.toBe(composeText);
+    const t = validator.validate(typo, envExampleText);
+    expect(t.ok).toBe(false);
+    expect(t.messages).toMatch(/restarts|additional/);
   });
 
   it("runs Redis with AOF (fsync every second), noeviction, a healthcheck and a volume", () => {
-    const redis = model!.services.redis!;
+    const redis = model.services.redis!;
     const cmd = (redis.command ?? []).join(" ");
     expect(cmd).toContain("--appendonly yes");
     expect(cmd).toContain("--appendfsync everysec");
@@ -183,7 +168,7 @@ describe("docker compose config (offline validation)", () => {
   });
 
   it("runs the adapters with external workers, after Redis is healthy", () => {
-    const bot = model!.services.bot!;
+    const bot = model.services.bot!;
     expect(bot.build?.target).toBe("app");
     expect(bot.command).toEqual(viaNode("start")); // `npm start` without npm, which does not pass SIGTERM on
     expect(bot.environment?.EXTERNAL_WORKERS).toBe("true");
@@ -191,7 +176,7 @@ describe("docker compose config (offline validation)", () => {
   });
 
   it("runs workers that reserve one NVIDIA GPU, share the models volume and can be scaled", () => {
-    const worker = model!.services.worker!;
+    const worker = model.services.worker!;
     expect(worker.build?.target).toBe("worker");
     expect(worker.command).toEqual(viaNode("worker"));
     const devices = worker.deploy?.resources?.reservations?.devices ?? [];
@@ -199,7 +184,7 @@ describe("docker compose config (offline validation)", () => {
     expect(devices[0]).toMatchObject({ driver: "nvidia", count: 1, capabilities: ["gpu"] });
     expect(volumeTargets(worker)).toContain("models:/app/models");
     expect(worker.environment?.MODELS_DIR).toBe("/app/models");
-    expect(model!.volumes).toHaveProperty("models");
+    expect(model.volumes).toHaveProperty("models");
     // --scale worker=N: no fixed container name, no host ports.
     expect(worker.container_name).toBeUndefined();
     expect(worker.ports ?? []).toEqual([]);
@@ -208,7 +193,7 @@ describe("docker compose config (offline validation)", () => {
 
   it("passes each app container exactly the schema's variables (.env plus overrides), and they parse", () => {
     for (const name of ["bot", "worker"]) {
-      const s = model!.services[name]!;
+      const s = model.services[name]!;
       const env = Object.fromEntries(Object.entries(s.environment ?? {}).map(([k, v]) => [k, v ?? ""]));
       expect(Object.keys(env).sort(), name).toEqual(SCHEMA);
       const config = loadConfig(env);

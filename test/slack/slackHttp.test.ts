@@ -20,10 +20,11 @@ import { ConversationMemory } from "../../src/memory/ConversationMemory.ts";
 import { createChatQueue, Ingestor, ingestOptionsFrom } from "../../src/queue/Ingestor.ts";
 import { connectRedis, createRedis } from "../../src/redisConnection.ts";
 import type { ChatRequest } from "../../src/types.ts";
+import { testRedisUrl } from "../helpers/testRedis.ts";
 import { postSigned, SlackSimulator, waitFor } from "../sim/slack/SlackSimulator.ts";
 
 const SECRET = "http-mode-signing-secret";
-const REDIS_URL = "redis://127.0.0.1:6379";
+const REDIS_URL = testRedisUrl();
 const logger = createLogger({ level: "silent" });
 
 let sim: SlackSimulator;

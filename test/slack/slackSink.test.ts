@@ -24,6 +24,7 @@ import { createRedis } from "../../src/redisConnection.ts";
 import { ReplyStreamer } from "../../src/stream/ReplyStreamer.ts";
 import { SLACK_MAX_LENGTH } from "../../src/text/splitMessage.ts";
 import type { ReplyTarget } from "../../src/types.ts";
+import { testRedisUrl } from "../helpers/testRedis.ts";
 import { SlackSimulator } from "../sim/slack/SlackSimulator.ts";
 
 const T1_TOKEN = "xoxb-T1-sinktest";
@@ -36,7 +37,7 @@ const prefixes: string[] = [];
 
 beforeAll(async () => {
   sim = await SlackSimulator.start({ teams: [{ id: "T1" }, { id: "T2", botUserId: "U2BOT", botId: "B2BOT" }] });
-  redis = createRedis("redis://127.0.0.1:6379", "worker");
+  redis = createRedis(testRedisUrl(), "worker");
 });
 
 afterEach(() => {

@@ -20,6 +20,7 @@ beforeAll(async () => {
   const config = await testConfig({ MAX_NEW_TOKENS: "600", CONTEXT_SIZE: "2048", JOB_LOCK_MS: "2000", LOCAL_STREAM_INTERVAL_MS: "50" });
   env = {
     MODEL: config.MODEL,
+    REDIS_URL: config.REDIS_URL,
     REDIS_PREFIX: config.REDIS_PREFIX,
     THREADS: "1",
     WORKER_CONCURRENCY: "2",

@@ -24,7 +24,10 @@ export class WorkerProcess {
     const deadline = Date.now() + timeoutMs;
     while (!w.output.includes('"msg":"worker ready"')) {
       if (child.exitCode !== null) throw new Error(`worker exited early (${child.exitCode}):\n${w.output}`);
-      if (Date.now() > deadline) throw new Error(`worker not ready in time:\n${w.output}`);
+      if (Date.now() > deadline) {
+        await w.stop();
+        throw new Error(`worker not ready in time:\n${w.output}`);
+      }
       await new Promise((r) => setTimeout(r, 50));
     }
     return w;

@@ -1,154 +1,210 @@
 /**
- * `npm run chaos`: Redis, two or more workers and a local adapter as real processes; sends 200
- * messages across 20 conversations while killing workers (SIGKILL, ≥ 3 times) and restarting
- * Redis once; then checks that every message got exactly one answer, in order, and that no
- * placeholder is left waiting. Exits non-zero otherwise.
+ * `npm run chaos`: a private redis-server (AOF, appendfsync everysec as in docker-compose.yml),
+ * two or more workers and a local adapter process as real processes. While the adapter sends
+ * 200 messages over 20 conversations (paced over --send-s), workers are SIGKILLed (seeded
+ * targets, spread over all workers) and Redis is SIGKILLed and restarted on its AOF, so some
+ * messages are refused while it is down and retried. Then the checker (checkDelivery.ts) decides:
+ * every accepted message answered exactly once, in order, delivered as stored, memory alternating,
+ * nothing stuck — Redis's own fsync-window losses counted apart. Exits 1 on any failure.
  *
- *   npm run chaos -- [--conversations 20] [--messages 10] [--workers 2] [--kills 3]
+ *   npm run chaos -- [--seed N] [--conversations 20] [--messages 10] [--workers 2] [--kills 4]
+ *                    [--send-s 20] [--redis-down-ms 2000] [--fsync-window-ms 2000] [--settle-s 180]
+ *
+ * Redis: always its own private redis-server, because the run SIGKILLs it; REDIS_URL is never
+ * used (someone else's Redis is never killed). REDIS_PREFIX is honoured for the keys.
  */
-import { spawn } from "node:child_process";
-import { randomUUID } from "node:crypto";
+import { randomInt } from "node:crypto";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { runMain } from "../../bin/runMain.ts";
+import { loadConfig } from "../../src/config.ts";
 import { Keys } from "../../src/keys.ts";
-import { createRedis } from "../../src/redisConnection.ts";
+import { createRedis, redactUrl } from "../../src/redisConnection.ts";
 import { ensureTestModel } from "../gguf/ensureTestModel.ts";
-import type { SentRecord } from "./chaosClient.ts";
-import { checkDelivery } from "./checkDelivery.ts";
-import { RedisServerProcess } from "./RedisServerProcess.ts";
+import { planFaults } from "./chaosPlan.ts";
+import { summarize } from "./chaosSummary.ts";
+import { type ChaosTraffic, LocalTraffic } from "./chaosTraffic.ts";
+import { checkDelivery, type DeliverySummary, type RedisCrash, type SentRecord } from "./checkDelivery.ts";
+import { INSTALL_REDIS_HINT, RedisServerProcess } from "./RedisServerProcess.ts";
+import { readChaosState } from "./readChaosState.ts";
 import { WorkerProcess } from "./WorkerProcess.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
 const log = (line: string) => process.stderr.write(`[chaos ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+const APPENDFSYNC = "everysec";
+/** Loading the model takes a few seconds, much longer on a busy machine. */
+const WORKER_START_MS = 300_000;
+/** Platforms with a ChaosTraffic; Discord and Slack need the simulators importable from tools/ (see chaosTraffic.ts). */
+const PLATFORMS = ["local"];
+
+function positiveInt(name: string, value: string | undefined, min = 1): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer ≥ ${min} (got ${value})`);
+  return n;
+}
 
 runMain(async () => {
   const { values } = parseArgs({
     options: {
+      seed: { type: "string" },
       conversations: { type: "string", default: "20" },
       messages: { type: "string", default: "10" },
       workers: { type: "string", default: "2" },
-      kills: { type: "string", default: "3" },
+      kills: { type: "string", default: "4" },
+      "send-s": { type: "string", default: "20" },
+      "redis-down-ms": { type: "string", default: "2000" },
+      "fsync-window-ms": { type: "string", default: "2000" },
       "settle-s": { type: "string", default: "180" },
+      platforms: { type: "string", default: "local" },
     },
   });
-  const conversations = Number(values.conversations);
-  const perConversation = Number(values.messages);
-  const workerCount = Math.max(2, Number(values.workers));
-  const kills = Math.max(3, Number(values.kills));
+  const seed = values.seed === undefined ? randomInt(1, 2 ** 31) : positiveInt("seed", values.seed, 0);
+  const conversations = positiveInt("conversations", values.conversations);
+  // Memory must never be trimmed for the checker's delivered = stored comparison (MAX_STORED_TURNS, context below).
+  const perConversation = positiveInt("messages", values.messages);
+  if (perConversation > 150) throw new Error("--messages is at most 150 (memory keeps 400 turns per conversation)");
+  const workerCount = positiveInt("workers", values.workers, 2);
+  const kills = positiveInt("kills", values.kills, workerCount);
+  const sendMs = positiveInt("send-s", values["send-s"]) * 1000;
+  const redisDownMs = positiveInt("redis-down-ms", values["redis-down-ms"], 500);
+  const fsyncWindowMs = positiveInt("fsync-window-ms", values["fsync-window-ms"], 0);
+  const platforms = values.platforms.split(",").map((p) => p.trim());
+  for (const p of platforms) {
+    if (!PLATFORMS.includes(p)) {
+      throw new Error(
+        `--platforms ${p}: not in the chaos run yet (only ${PLATFORMS.join(", ")}); see tools/chaos/chaosTraffic.ts for what it needs`,
+      );
+    }
+  }
+  if (!RedisServerProcess.installed())
+    throw new Error(`the chaos run needs a redis-server binary to start (and kill) its own: ${INSTALL_REDIS_HINT}`);
+
+  const config = loadConfig();
+  const defaults = loadConfig({});
   const model = await ensureTestModel({ shape: "tiny", type: "f32", seed: 1 });
-  const redisServer = await RedisServerProcess.start();
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), "qwenbot-chaos-"));
-  const sentFile = path.join(tmp, "sent.jsonl");
-  const prefix = `chaos-${randomUUID().slice(0, 8)}`;
+  const redisServer = await RedisServerProcess.start({ appendfsync: APPENDFSYNC });
+  const keys = new Keys(config.REDIS_PREFIX);
+  log(
+    `Redis: a private redis-server on port ${redisServer.port} (AOF appendfsync ${APPENDFSYNC}, data in ${redisServer.dir}). ` +
+      `The run SIGKILLs Redis, so it never uses REDIS_URL${config.REDIS_URL !== defaults.REDIS_URL ? ` (${redactUrl(config.REDIS_URL)}: not touched)` : ""} ` +
+      `or any server it did not start; keys under REDIS_PREFIX "${config.REDIS_PREFIX}".`,
+  );
   const env = {
     REDIS_URL: redisServer.url,
-    REDIS_PREFIX: prefix,
+    REDIS_PREFIX: config.REDIS_PREFIX,
     MODEL: model,
     THREADS: "1",
     WORKER_CONCURRENCY: "2",
-    CONTEXT_SIZE: "1024",
+    // Room for every turn of a conversation, so memory is never trimmed (the checker relies on it).
+    CONTEXT_SIZE: String(Math.max(2048, 2 ** Math.ceil(Math.log2(perConversation * 80 + 512)))),
     MAX_NEW_TOKENS: "16",
     JOB_LOCK_MS: "2000",
     LOCAL_STREAM_INTERVAL_MS: "100",
     SHUTDOWN_GRACE_MS: "2000",
   };
   log(
-    `redis ${redisServer.url} (AOF), model ${path.relative(ROOT, model)}, ${workerCount} workers, ${conversations}×${perConversation} messages`,
+    `seed ${seed}; model ${path.relative(ROOT, model)}; ${workerCount} workers; ${conversations}×${perConversation} messages over ~${sendMs / 1000} s; ` +
+      `${kills} worker kills, 1 Redis kill (${redisDownMs} ms down)`,
   );
-  const workers: WorkerProcess[] = [];
-  for (let i = 0; i < workerCount; i++) workers.push(await WorkerProcess.start(env));
-  let restarted = 0;
-  try {
-    const client = spawn(
-      process.execPath,
-      [
-        "--import",
-        "tsx",
-        path.join(ROOT, "tools/chaos/chaosClient.ts"),
-        "--conversations",
-        String(conversations),
-        "--messages",
-        String(perConversation),
-        "--out",
-        sentFile,
-      ],
-      {
-        cwd: ROOT,
-        env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root", LOG_LEVEL: "warn", ...env },
-        stdio: ["ignore", "inherit", "inherit"],
-      },
-    );
-    const clientDone = new Promise<number | null>((resolve) => client.on("exit", resolve));
-    // The faults, spread over the sending phase.
-    let redisRestarted = false;
-    for (let k = 0; k < kills; k++) {
-      await sleep(2500 + Math.random() * 1500);
-      const victim = Math.floor(Math.random() * workers.length);
-      log(`SIGKILL worker ${victim + 1} (pid ${workers[victim]!.child.pid})`);
-      workers[victim]!.kill("SIGKILL");
-      await workers[victim]!.exit();
-      if (k === 1 && !redisRestarted) {
-        log("restarting Redis");
-        await redisServer.down();
-        await sleep(1500);
-        await redisServer.up();
-        redisRestarted = true;
-        log("Redis is back");
+  /** Start a worker; one that gives up at start (Redis down at that moment) is started again. */
+  const startWorker = async (): Promise<WorkerProcess> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await WorkerProcess.start(env, WORKER_START_MS);
+      } catch (err) {
+        if (attempt >= 5) throw err;
+        log(`a worker did not start (${String(err).split("\n")[0]}); starting it again`);
+        await sleep(2000);
       }
-      workers[victim] = await WorkerProcess.start(env);
-      restarted++;
-      log(`worker ${victim + 1} restarted`);
     }
-    const code = await clientDone;
-    if (code !== 0) throw new Error(`the chaos client exited with ${code}`);
-    const sent = (await fs.readFile(sentFile, "utf8"))
-      .split("\n")
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as SentRecord);
+  };
+  const workers: WorkerProcess[] = [];
+  const traffic: ChaosTraffic[] = [];
+  const observer = createRedis(redisServer.url, "worker");
+  // A killed worker restarts in the background (it takes seconds), so the next faults stay on time.
+  const restarting = new Map<number, Promise<void>>();
+  const allRestarted = () => Promise.all(restarting.values());
+  try {
+    for (let i = 0; i < workerCount; i++) workers.push(await startWorker());
+    traffic.push(new LocalTraffic({ conversations, perConversation, sendMs, seed, env, dir: tmp }));
+    for (const t of traffic) await t.start();
+    const sendingFrom = Date.now();
+    let sendingUntil = 0;
+    const sending = Promise.all(traffic.map((t) => t.finished())).then((all) => {
+      sendingUntil = Date.now();
+      return all;
+    });
+    sending.catch(() => {}); // awaited below; do not let a failure go unhandled meanwhile
+
+    const killsPerWorker = workers.map(() => 0);
+    const redisCrashes: RedisCrash[] = [];
+    const delayedFsync: number[] = [];
+    for (const ev of planFaults({ seed, workers: workerCount, kills, sendMs, redisDownMs })) {
+      await sleep(sendingFrom + ev.at - Date.now());
+      if (ev.kind === "killWorker") {
+        await restarting.get(ev.worker);
+        const w = workers[ev.worker]!;
+        log(`SIGKILL worker ${ev.worker + 1} (pid ${w.child.pid})`);
+        w.kill("SIGKILL");
+        await w.exit();
+        killsPerWorker[ev.worker]!++;
+        const restart = startWorker().then((fresh) => {
+          workers[ev.worker] = fresh;
+          log(`worker ${ev.worker + 1} restarted`);
+        });
+        restart.catch(() => {}); // awaited later (next kill of this worker, Redis kill, the end)
+        restarting.set(ev.worker, restart);
+      } else {
+        const info = await observer.info("persistence");
+        delayedFsync.push(Number(/aof_delayed_fsync:(\d+)/.exec(info)?.[1] ?? Number.NaN));
+        const killedAt = Date.now();
+        log(`SIGKILL Redis (pid ${redisServer.pid})${sendingUntil ? "" : " while messages are being sent"}`);
+        await redisServer.crash();
+        await sleep(redisDownMs);
+        await redisServer.up();
+        redisCrashes.push({ killedAt, backAt: Date.now() });
+        log("Redis is back (restarted on its AOF)");
+      }
+    }
+    await allRestarted();
+    const sentBy = await sending;
+    const parts = traffic.map((t, i) => ({ traffic: t, sent: sentBy[i]! }));
+    const sent: SentRecord[] = sentBy.flat();
     log(`all ${sent.length} messages accepted; waiting for the answers`);
-    const redis = createRedis(redisServer.url, "worker");
-    const keys = new Keys(prefix);
-    const deadline = Date.now() + Number(values["settle-s"]) * 1000;
-    let summary = await checkDelivery(redis, keys, sent);
-    while (summary.answeredExactlyOnce < summary.sent && Date.now() < deadline) {
+
+    const deadline = Date.now() + positiveInt("settle-s", values["settle-s"]) * 1000;
+    let summary: DeliverySummary;
+    const facts = { redisCrashes, fsyncWindowMs };
+    const check = async () => checkDelivery(await readChaosState(observer, keys, parts), sent, facts);
+    for (;;) {
+      summary = await check();
+      if (summary.stuck === 0 || Date.now() > deadline) break;
+      log(`${summary.answeredExactlyOnce}/${summary.sent} answered, ${summary.stuck} waiting`);
       await sleep(2000);
-      summary = await checkDelivery(redis, keys, sent);
-      log(`${summary.answeredExactlyOnce}/${summary.sent} answered`);
     }
-    redis.disconnect();
-    const out = [
-      "",
-      "chaos summary",
-      `  workers killed (SIGKILL)   ${restarted}`,
-      `  Redis restarts             ${redisRestarted ? 1 : 0}`,
-      `  sent                       ${summary.sent}`,
-      `  answered exactly once      ${summary.answeredExactlyOnce}`,
-      `  lost                       ${summary.lost}`,
-      `  duplicated                 ${summary.duplicated}`,
-      `  out of order               ${summary.outOfOrder}`,
-      `  stuck placeholders         ${summary.stuck}`,
-      "",
-    ];
-    process.stdout.write(out.join("\n"));
-    if (summary.problems.length > 0)
-      process.stdout.write(
-        `problems:\n${summary.problems
-          .slice(0, 20)
-          .map((p) => `  - ${p}`)
-          .join("\n")}\n`,
-      );
-    const ok =
-      summary.lost === 0 &&
-      summary.duplicated === 0 &&
-      summary.outOfOrder === 0 &&
-      summary.stuck === 0 &&
-      summary.answeredExactlyOnce === summary.sent;
-    return ok ? 0 : 1;
+    const verdict = summarize({
+      seed,
+      platforms,
+      killsPerWorker,
+      appendfsync: APPENDFSYNC,
+      redisCrashes,
+      delayedFsyncBeforeCrash: delayedFsync,
+      fsyncWindowMs,
+      sendingFrom,
+      sendingUntil,
+      sent,
+      summary,
+    });
+    process.stdout.write(verdict.lines.join("\n"));
+    return verdict.ok ? 0 : 1;
   } finally {
+    await Promise.allSettled(restarting.values());
+    observer.disconnect();
+    for (const t of traffic) await t.stop();
     for (const w of workers) await w.stop();
     await redisServer.close();
     await fs.rm(tmp, { recursive: true, force: true });
