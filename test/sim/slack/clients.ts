@@ -8,10 +8,21 @@ import type { SlackSimulator } from "./SlackSimulator.ts";
 
 export type SimWebClient = InstanceType<typeof webApi.WebClient>;
 
+/** A logger that drops everything (the WebClient logs Slack's response_metadata messages as errors). */
+const quiet = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+  setLevel: () => undefined,
+  getLevel: () => webApi.LogLevel.ERROR,
+  setName: () => undefined,
+};
+
 /** A WebClient on the simulator: no retries, rate-limited calls rejected (override with `options`). */
 export function simWebClient(sim: SlackSimulator, token = "xoxb-T1-simtoken", options: webApi.WebClientOptions = {}): SimWebClient {
   return new webApi.WebClient(token, {
-    logLevel: webApi.LogLevel.ERROR,
+    logger: quiet,
     slackApiUrl: sim.apiUrl,
     retryConfig: { retries: 0 },
     rejectRateLimitedCalls: true,
