@@ -170,7 +170,7 @@ export class FileServer {
         }
       }
       if (offset >= total) res.end();
-      else if (fault?.kind === "reset") res.destroy();
+      else if (fault?.kind === "reset") this.later(() => res.destroy(), 50); // after the bytes got out
       // hang: headers and some bytes sent, then nothing until the client gives up
     };
     const start = (): void => {
