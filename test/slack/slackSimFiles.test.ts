@@ -139,7 +139,7 @@ describe("Slack simulator: files users attach, downloaded by the bot", () => {
       files: [{ name: "notes.md", content: "# Secret\nword: kiwi" }],
     });
     await waitFor(() => seen.length === 1);
-    const file = (seen[0]?.files as Array<Record<string, unknown>>)[0] ?? {};
+    const file = ((seen[0]?.files ?? []) as Array<Record<string, unknown>>)[0] ?? {};
     expect(seen[0]).toMatchObject({ subtype: "file_share", channel_type: "im", user: "U1", upload: true, text: "" });
     expect(file).toMatchObject({ id: sent.fileIds?.[0], name: "notes.md", mimetype: "text/markdown", filetype: "markdown", size: 19 });
     const url = String(file.url_private);
