@@ -84,6 +84,10 @@ describe("Slack simulator: faults of an incident (issue 12)", () => {
     await client.chat.postMessage({ channel: "C2", text: "elsewhere" });
     s.clearMethodLimit("chat.postMessage");
     await client.chat.postMessage({ channel: "C1", text: "two" });
+    // An empty thread_ts is not "no thread" for Slack.
+    expect(await platformError(client.chat.postMessage({ channel: "C1", thread_ts: "", text: "x" }))).toMatchObject({
+      error: "invalid_thread_ts",
+    });
 
     s.rateTiers = "all";
     await client.chat.postMessage({ channel: "C3", text: "a" });

@@ -3,7 +3,8 @@
  * With `echoBotPosts` / `echoBotEdits`, the platform's `message` / `message_changed` /
  * `message_deleted` events for the bot's own activity are sent once the answer is written.
  * `markdown_text` (≤ 12,000 characters, not with `text`/`blocks`), `metadata` and chat.update's
- * `file_ids` are taken; a message still streaming refuses chat.update (`streaming_state_conflict`).
+ * `file_ids` are taken; a message still streaming refuses chat.update (`streaming_state_conflict`);
+ * an empty `thread_ts` is refused (`invalid_thread_ts`), as Slack does.
  */
 import { channelTypeIn } from "../state/messageShapes.ts";
 import type { SimEphemeral } from "../types.ts";
@@ -29,6 +30,7 @@ export function chatMethods({ state, echo }: MethodDeps): Record<string, MethodS
       const text = messageText(params, blocks);
       const attachments = asArray(params.attachments);
       checkText(text, blocks, attachments);
+      if (params.thread_ts === "") throw new SimApiError("invalid_thread_ts");
       postableChannel(state, team, channel);
       const message = state.messages.storeBot(team, channel, {
         text: text ?? "",
