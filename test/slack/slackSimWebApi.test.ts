@@ -34,8 +34,8 @@ describe("SlackSimulator Web API", () => {
     });
     expect(await platformError(rawClient(s, "xoxb-T9-nope").auth.test())).toMatchObject({ error: "invalid_auth" });
     expect(await platformError(client.apps.connections.open())).toMatchObject({ error: "not_allowed_token_type" });
-    expect(await platformError(client.apiCall("chat.startStream", { channel: "C1" }))).toMatchObject({ error: "unknown_method" });
-    expect(s.unknownMethods().map((c) => [c.method, c.params.channel, c.teamId])).toEqual([["chat.startStream", "C1", "T1"]]);
+    expect(await platformError(client.apiCall("chat.scheduleMessage", { channel: "C1" }))).toMatchObject({ error: "unknown_method" });
+    expect(s.unknownMethods().map((c) => [c.method, c.params.channel, c.teamId])).toEqual([["chat.scheduleMessage", "C1", "T1"]]);
     expect(s.calls().map((c) => c.error)).toEqual(["message_not_found", "invalid_auth", "not_allowed_token_type", "unknown_method"]);
   });
 

@@ -3,37 +3,61 @@
  * over a WebSocket, `response_url`s, rate limits on demand, and a record of everything, so a test can
  * drive the real `@slack/bolt` App and assert on what a user would see.
  *
- * This class is the facade tests use; the work is done in state/ (workspaces, messages, how they
- * look), methods/ (one file per Web API family), http/ (the Web API dispatcher with scripted
- * failures and rate limits, response_urls), delivery/ (Socket Mode, or signed HTTP to the app),
+ * This class is the facade tests use; the work is done in state/ (workspaces, messages, files,
+ * assistant threads, views, how they look), methods/ (one file per Web API family; catalog.ts holds
+ * tiers and scopes), http/ (the Web API dispatcher with scripted failures and rate limits,
+ * response_urls, file uploads and downloads), delivery/ (Socket Mode, or signed HTTP to the app),
  * events/ (the payloads Slack sends) and actions/ (what a test makes a user do). See README.md.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { clickButton, userMentions, userMessage } from "./actions/userActions.ts";
+import {
+  type AssistantContextInput,
+  type AssistantThreadResult,
+  changeAssistantContext,
+  type OpenAssistantInput,
+  openAssistantThread,
+} from "./actions/assistantActions.ts";
+import {
+  clickButton,
+  deleteMessage,
+  type UserMentionResult,
+  type UserMessageResult,
+  userEdits,
+  userMentions,
+  userMessage,
+} from "./actions/userActions.ts";
+import { closeView, submitView, type ViewValues } from "./actions/viewActions.ts";
 import type { SimEnvelope } from "./delivery/SimEnvelope.ts";
 import { SocketModeServer } from "./delivery/SocketModeServer.ts";
 import { EventSender } from "./events/EventSender.ts";
 import { buildEventPayload, buildInteractivePayload, buildSlashCommandPayload } from "./events/payloads.ts";
+import { FileServer } from "./http/FileServer.ts";
 import { ResponseUrls } from "./http/ResponseUrls.ts";
 import { WebApi } from "./http/WebApi.ts";
 import { buildMethods } from "./methods/index.ts";
 import { messageView } from "./state/messageShapes.ts";
 import { SlackState } from "./state/SlackState.ts";
+import type { AddChannelInput, AddUserInput } from "./state/Workspaces.ts";
 import type {
-  ChannelType,
   ClickButtonInput,
   EnvelopeAck,
   EnvelopeType,
   EventOptions,
   FailSpec,
+  FileFault,
   MessagesOptions,
   MethodLimit,
+  RateTierMode,
+  SimAssistantThread,
   SimCall,
   SimEphemeral,
+  SimFileDownload,
+  SimFileView,
   SimMessage,
   SimResponseUrlPost,
   SimTeamOptions,
+  SimView,
   SlackSimulatorOptions,
   SlashCommandInput,
   UserMentionInput,
@@ -41,12 +65,27 @@ import type {
 } from "./types.ts";
 import { type WaitForOptions, waitFor } from "./waitFor.ts";
 
+export type { AssistantContextInput, AssistantThreadResult, OpenAssistantInput } from "./actions/assistantActions.ts";
+export type { UserMentionResult, UserMessageResult } from "./actions/userActions.ts";
+export type { ViewValues } from "./actions/viewActions.ts";
 export { SimEnvelope } from "./delivery/SimEnvelope.ts";
 export { RESPONSE_URL_MAX_USES } from "./http/ResponseUrls.ts";
-export { SLACK_MAX_BLOCKS, SLACK_MAX_MARKDOWN_BLOCK_TEXT, SLACK_MAX_SECTION_TEXT, SLACK_MAX_TEXT } from "./methods/limits.ts";
+export { ASSISTANT_MAX_LOADING_MESSAGES, ASSISTANT_MAX_PROMPTS } from "./methods/assistant.ts";
+export { ASSISTANT_METHODS, METHOD_FACTS, STREAMING_METHODS, TIER_PER_MINUTE } from "./methods/catalog.ts";
+export { NON_MARKETPLACE_PAGE_LIMIT } from "./methods/conversations.ts";
+export {
+  SLACK_MAX_BLOCKS,
+  SLACK_MAX_MARKDOWN_BLOCK_TEXT,
+  SLACK_MAX_MARKDOWN_TEXT,
+  SLACK_MAX_SECTION_TEXT,
+  SLACK_MAX_TEXT,
+} from "./methods/limits.ts";
+export { VIEW_MAX_BLOCKS, VIEW_MAX_TITLE } from "./methods/views.ts";
 export type { PostSignedOptions, PostSignedResult } from "./postSigned.ts";
 export { postSigned } from "./postSigned.ts";
 export { signSlackRequest } from "./signSlackRequest.ts";
+export type { AddChannelInput, AddUserInput } from "./state/Workspaces.ts";
+export { SLACK_MAX_UPLOAD_BYTES } from "./state/Workspaces.ts";
 export type * from "./types.ts";
 export { waitFor } from "./waitFor.ts";
 
@@ -68,6 +107,7 @@ export class SlackSimulator {
   private readonly responseUrls: ResponseUrls;
   private readonly delivery: SocketModeServer;
   private readonly events: EventSender;
+  private readonly fileServer: FileServer;
 
   private constructor(server: Server, port: number, options: SlackSimulatorOptions) {
     this.server = server;
@@ -93,6 +133,7 @@ export class SlackSimulator {
       openSocketUrl: () => this.delivery.openUrl(port),
     });
     this.webApi = new WebApi(state, methods);
+    this.fileServer = new FileServer(state);
     server.on("request", (req, res) => {
       this.onRequest(req, res).catch((error: unknown) => {
         if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" });
@@ -119,6 +160,8 @@ export class SlackSimulator {
   /** Closes every socket and the server. Pending acks stay pending. */
   async stop(): Promise<void> {
     if (this.delivery.stopped) return;
+    this.webApi.close();
+    this.fileServer.close();
     await this.delivery.close();
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
@@ -153,6 +196,45 @@ export class SlackSimulator {
     this.state.settings.messageEventsForMentions = on;
   }
 
+  /** With echoBotEdits, also send a `message_changed` for every chat.appendStream. Toggle at will. */
+  get echoStreamAppends(): boolean {
+    return this.state.settings.echoStreamAppends;
+  }
+
+  set echoStreamAppends(on: boolean) {
+    this.state.settings.echoStreamAppends = on;
+  }
+
+  /** Which methods Slack's rate tiers apply to: "new" (default), "all", "off". Settable at any time. */
+  get rateTiers(): RateTierMode {
+    return this.state.settings.rateTiers;
+  }
+
+  set rateTiers(mode: RateTierMode) {
+    this.state.settings.rateTiers = mode;
+  }
+
+  /** Non-Marketplace app rules: conversations.history/.replies 1 call a minute, 15 messages a page. */
+  get nonMarketplaceApp(): boolean {
+    return this.state.settings.nonMarketplaceApp;
+  }
+
+  set nonMarketplaceApp(on: boolean) {
+    this.state.settings.nonMarketplaceApp = on;
+  }
+
+  /** When Slack closes a stream by itself (ms without start/append, ms since start). */
+  setStreamLimits(limits: { idleMs?: number; maxAgeMs?: number }): void {
+    if (limits.idleMs !== undefined) this.state.settings.streamIdleTimeoutMs = limits.idleMs;
+    if (limits.maxAgeMs !== undefined) this.state.settings.streamMaxAgeMs = limits.maxAgeMs;
+  }
+
+  /** How long an assistant status lasts with no reply, and a trigger_id can open a view (ms). */
+  setTimeouts(timeouts: { assistantStatusMs?: number; triggerMs?: number }): void {
+    if (timeouts.assistantStatusMs !== undefined) this.state.settings.assistantStatusTimeoutMs = timeouts.assistantStatusMs;
+    if (timeouts.triggerMs !== undefined) this.state.settings.triggerTtlMs = timeouts.triggerMs;
+  }
+
   // ---------------------------------------------------------------- workspace setup
 
   addTeam(team: SimTeamOptions): void {
@@ -164,12 +246,39 @@ export class SlackSimulator {
     this.state.workspaces.registerBotToken(token, teamId);
   }
 
-  addChannel(teamId: string, channel: { id: string; name?: string; type?: ChannelType; user?: string }): void {
+  /** A channel (DM, private…); `botIsMember: false` → posting answers not_in_channel; `archived` → is_archived. */
+  addChannel(teamId: string, channel: AddChannelInput): void {
     this.state.workspaces.addChannel(teamId, channel);
   }
 
-  addUser(teamId: string, user: { id: string; name?: string; realName?: string; isBot?: boolean }): void {
+  /** A user, with the roles users.info reports (`isAdmin`, `isOwner`, `isPrimaryOwner`, `isRestricted`). */
+  addUser(teamId: string, user: AddUserInput): void {
     this.state.workspaces.addUser(teamId, user);
+  }
+
+  /**
+   * The bot token's scopes in a workspace (undefined: every scope). A method whose documented scope is
+   * missing answers `missing_scope` with `needed` / `provided`; downloads need files:read.
+   */
+  setScopes(teamId: string, scopes: string[] | undefined): void {
+    this.state.team(teamId).scopes = scopes ? new Set(scopes) : undefined;
+  }
+
+  /**
+   * Methods a workspace does not have (a feature not rolled out or not enabled there): they answer
+   * `error` (default `unknown_method`; e.g. "feature_not_enabled", "not_agent_app"). See
+   * STREAMING_METHODS / ASSISTANT_METHODS.
+   */
+  disableMethods(teamId: string, methods: readonly string[], error = "unknown_method"): void {
+    const team = this.state.team(teamId);
+    for (const method of methods) team.disabledMethods.set(method, error);
+  }
+
+  /** Undoes disableMethods (all of them when no list is given). */
+  enableMethods(teamId: string, methods?: readonly string[]): void {
+    const team = this.state.team(teamId);
+    if (!methods) team.disabledMethods.clear();
+    for (const method of methods ?? []) team.disabledMethods.delete(method);
   }
 
   /** The bot user id in a workspace. */
@@ -200,6 +309,14 @@ export class SlackSimulator {
     this.webApi.faults.failNext(method, spec, times, options.teamId);
   }
 
+  /**
+   * Slack's posting limit: chat.postMessage about once a second per channel (`limit` posts per
+   * `windowMs` in each channel; 429 with Retry-After beyond). Also part of `rateTiers: "all"`.
+   */
+  limitPostsPerChannel(options: { limit?: number; windowMs?: number } = {}): void {
+    this.setMethodLimit("chat.postMessage", { limit: options.limit ?? 1, windowMs: options.windowMs ?? 1000, per: "channel" });
+  }
+
   // ---------------------------------------------------------------- what happened
 
   /** Web API calls, oldest first; filter by method and/or workspace. */
@@ -214,9 +331,9 @@ export class SlackSimulator {
     return this.calls(method, teamId).filter((c) => c.status === 429);
   }
 
-  /** Calls to methods the simulator does not know. */
+  /** Calls to methods the simulator does not know (not those a workspace has switched off). */
   unknownMethods(): SimCall[] {
-    return this.webApi.callLog.filter((c) => c.error === "unknown_method");
+    return this.webApi.callLog.filter((c) => c.error === "unknown_method" && !this.webApi.knows(c.method));
   }
 
   /** Most successful calls of `method` in `teamId` seen within any `windowMs` span. */
@@ -252,7 +369,12 @@ export class SlackSimulator {
   /** Messages in a channel (thread replies included), in ts order. */
   messages(teamId: string, channel: string, options: MessagesOptions = {}): SimMessage[] {
     const team = this.state.team(teamId);
-    return (team.messages.get(channel) ?? []).filter((m) => options.includeDeleted || !m.deleted).map((m) => messageView(m));
+    return (team.messages.get(channel) ?? [])
+      .filter((m) => options.includeDeleted || !m.deleted)
+      .map((m) => {
+        this.state.streamState(m);
+        return messageView(m, this.state.files);
+      });
   }
 
   /** A thread: its parent, then its replies, in ts order. */
@@ -263,7 +385,9 @@ export class SlackSimulator {
   /** One message, by ts. */
   message(teamId: string, channel: string, ts: string): SimMessage | undefined {
     const stored = this.state.messages.find(this.state.team(teamId), channel, ts);
-    return stored ? messageView(stored) : undefined;
+    if (!stored) return undefined;
+    this.state.streamState(stored);
+    return messageView(stored, this.state.files);
   }
 
   /** Every text version of a message, first to last. */
@@ -303,13 +427,66 @@ export class SlackSimulator {
     });
   }
 
+  /** Closes a stream now, as Slack does after its idle/age limit: appends then fail message_not_in_streaming_state. */
+  expireStream(teamId: string, channel: string, ts: string): void {
+    const stored = this.state.messages.find(this.state.team(teamId), channel, ts);
+    if (!stored?.stream) throw new Error(`SlackSimulator: ${ts} is not a streamed message`);
+    if (stored.stream.state === "streaming") stored.stream.state = "expired";
+  }
+
+  /** An assistant thread as the user sees it: status (now), status history, title, suggested prompts. */
+  assistantThread(teamId: string, channel: string, threadTs: string): SimAssistantThread | undefined {
+    const record = this.state.assistant.find(teamId, channel, threadTs);
+    return record ? this.state.assistant.view(record) : undefined;
+  }
+
+  /** A file (user upload or bot upload), as a test reads it. */
+  file(fileId: string): SimFileView | undefined {
+    const file = this.state.files.get(fileId);
+    return file ? this.state.files.view(file) : undefined;
+  }
+
+  /** A file's bytes as stored (what the bot uploaded, or what a user attached). */
+  fileBytes(fileId: string): Buffer | undefined {
+    const file = this.state.files.get(fileId);
+    return file?.uploaded ? this.state.files.bytes(file) : undefined;
+  }
+
+  /** Files in a workspace's channel (every message's files, thread replies included), in ts order. */
+  filesIn(teamId: string, channel: string): SimFileView[] {
+    return this.messages(teamId, channel).flatMap((m) => m.files ?? []);
+  }
+
+  /** How downloading a file misbehaves from now on (undefined: serve it normally). */
+  setFileFault(fileId: string, fault: FileFault | undefined): void {
+    const file = this.state.files.get(fileId);
+    if (!file) throw new Error(`SlackSimulator: unknown file ${fileId}`);
+    file.fault = fault;
+  }
+
+  /** The next `times` POSTs to upload URLs answer `status` (the file's bytes do not arrive). */
+  failUploads(status: number, times = 1): void {
+    this.state.files.uploadFault = { status, remaining: times };
+  }
+
+  /** Every GET of a file URL, oldest first. */
+  fileDownloads(): SimFileDownload[] {
+    return [...this.state.files.downloads];
+  }
+
+  /** Modals opened with views.open / views.push, oldest first. */
+  views(teamId?: string): SimView[] {
+    return [...this.state.views.views.values()].filter((v) => teamId === undefined || v.teamId === teamId);
+  }
+
   // ---------------------------------------------------------------- delivery to the app
 
   /**
    * Deliver envelopes as HTTP requests signed with `signingSecret` to `url` (an app in HTTP mode)
    * instead of over Socket Mode; `undefined` switches back. Acks then carry the HTTP status.
+   * `timestampOffsetSec` signs with a skewed X-Slack-Request-Timestamp (past or future).
    */
-  setHttpDelivery(target: { url: string; signingSecret: string } | undefined): void {
+  setHttpDelivery(target: { url: string; signingSecret: string; timestampOffsetSec?: number } | undefined): void {
     this.delivery.httpDelivery = target;
   }
 
@@ -374,13 +551,52 @@ export class SlackSimulator {
    * A user mentions the bot: the message is stored (with a ts) and an `app_mention` event sent
    * (plus the `message` event, when `messageEventsForMentions`).
    */
-  userMentions(teamId: string, input: UserMentionInput): { ts: string; threadTs?: string; event: SimEnvelope; messageEvent?: SimEnvelope } {
+  userMentions(teamId: string, input: UserMentionInput): UserMentionResult {
     return userMentions(this.state, this.events, teamId, input);
   }
 
-  /** A user (or another bot, with `botId`) posts a message: stored, and a `message` event sent. */
-  userMessage(teamId: string, input: UserMessageInput): { ts: string; threadTs?: string; event: SimEnvelope } {
+  /**
+   * A user (or another bot, with `botId`) posts a message: stored, and a `message` event sent. With
+   * `files`, the message is a `file_share` carrying the files (their ids in `fileIds`).
+   */
+  userMessage(teamId: string, input: UserMessageInput): UserMessageResult {
     return userMessage(this.state, this.events, teamId, input);
+  }
+
+  /** A user edits their message: `message_changed` with the new text and previous_message. */
+  userEdits(teamId: string, input: { channel: string; ts: string; text: string }): SimEnvelope {
+    return userEdits(this.state, this.events, teamId, input);
+  }
+
+  /**
+   * A message is deleted by a person — its author, or an admin (`by`) deleting the bot's reply —
+   * with the `message_deleted` event; the bot's later edits/appends on it answer message_not_found.
+   */
+  deleteMessage(teamId: string, input: { channel: string; ts: string; by?: string }): SimEnvelope {
+    return deleteMessage(this.state, this.events, teamId, input);
+  }
+
+  /** A user opens the app's AI split view: root message + `assistant_thread_started` (context optional). */
+  openAssistantThread(teamId: string, input: OpenAssistantInput): AssistantThreadResult {
+    return openAssistantThread(this.state, this.events, teamId, input);
+  }
+
+  /** The user moves to another channel with the split view open: `assistant_thread_context_changed`. */
+  changeAssistantContext(
+    teamId: string,
+    input: { user: string; channel: string; threadTs: string; context: AssistantContextInput },
+  ): SimEnvelope {
+    return changeAssistantContext(this.state, this.events, teamId, input);
+  }
+
+  /** The user submits a modal (`view_submission` with these values); the app's ack decides what happens. */
+  submitView(teamId: string, input: { viewId: string; values?: ViewValues }): SimEnvelope {
+    return submitView(this.state, this.events, teamId, input);
+  }
+
+  /** The user closes a modal (`view_closed` when the view has notify_on_close). */
+  closeView(teamId: string, viewId: string): SimEnvelope | undefined {
+    return closeView(this.state, this.events, teamId, viewId);
   }
 
   private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -393,6 +609,7 @@ export class SlackSimulator {
       await this.responseUrls.handle(url.pathname.slice("/response/".length), req, res);
       return;
     }
+    if (await this.fileServer.handle(url, req, res)) return;
     res.writeHead(404, { "content-type": "text/plain" });
     res.end("not found");
   }

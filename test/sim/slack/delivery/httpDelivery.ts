@@ -10,6 +10,8 @@ import type { SimEnvelope } from "./SimEnvelope.ts";
 export interface HttpDelivery {
   url: string;
   signingSecret: string;
+  /** Seconds added to the signed X-Slack-Request-Timestamp (a skewed clock; ±300 s is where Slack's guidance rejects). */
+  timestampOffsetSec?: number;
 }
 
 export async function deliverHttp(
@@ -38,7 +40,8 @@ export async function deliverHttp(
     body = stringifyQuery({ payload: JSON.stringify(envelope.payload) });
     contentType = "application/x-www-form-urlencoded";
   }
-  Object.assign(headers, signSlackRequest(target.signingSecret, body), { "content-type": contentType });
+  const timestamp = Math.floor(Date.now() / 1000) + (target.timestampOffsetSec ?? 0);
+  Object.assign(headers, signSlackRequest(target.signingSecret, body, timestamp), { "content-type": contentType });
   envelope.sentAt = performance.now();
   try {
     const response = await fetch(target.url, { method: "POST", headers, body });

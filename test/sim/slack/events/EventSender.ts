@@ -38,6 +38,11 @@ export class EventSender {
     return this.delivery.dispatch(new SimEnvelope(newEnvelopeId(), "slash_commands", teamId, payload, 0, ""));
   }
 
+  /** An interactive payload exactly as given (view_submission / view_closed build their own). */
+  sendRawInteractive(teamId: string, payload: Record<string, unknown>): SimEnvelope {
+    return this.delivery.dispatch(new SimEnvelope(newEnvelopeId(), "interactive", teamId, payload, 0, ""));
+  }
+
   sendInteractive(teamId: string, payload: Record<string, unknown>): SimEnvelope {
     const full = buildInteractivePayload(this.state, this.responseUrls, teamId, payload);
     return this.delivery.dispatch(new SimEnvelope(newEnvelopeId(), "interactive", teamId, full, 0, ""));
@@ -57,8 +62,37 @@ export class EventSender {
     return this.delivery.dispatch(next);
   }
 
+  /** What Slack does with a view_submission's ack: closes the view, or updates / pushes / keeps it (errors). */
+  private viewAck(envelope: SimEnvelope, payload: unknown): void {
+    const view = envelope.payload.view as Record<string, unknown> | undefined;
+    const record = this.state.views.views.get(String(view?.id ?? ""));
+    if (!record) return;
+    const body = (typeof payload === "object" && payload !== null ? payload : {}) as Record<string, unknown>;
+    const action = body.response_action;
+    const next = body.view as Record<string, unknown> | undefined;
+    if (action === "errors") return;
+    if (action === "update" && next) {
+      record.view = next;
+      record.versions.push(next);
+      return;
+    }
+    if (action === "push" && next) {
+      this.state.views.open(record.teamId, record.user, { ...next, root_view_id: record.id });
+      return;
+    }
+    if (action === "clear") {
+      for (const v of this.state.views.views.values()) if (v.teamId === record.teamId && v.user === record.user) v.closed = true;
+      return;
+    }
+    record.closed = true;
+  }
+
   /** What Slack does with a command's ack payload: shows its text to the user. */
   recordAckResponse(envelope: SimEnvelope, payload: unknown): void {
+    if (envelope.type === "interactive" && envelope.payload.type === "view_submission") {
+      this.viewAck(envelope, payload);
+      return;
+    }
     if (envelope.type !== "slash_commands" || typeof payload !== "object" || payload === null) return;
     const body = payload as Record<string, unknown>;
     const text = asString(body.text);

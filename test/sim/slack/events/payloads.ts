@@ -1,7 +1,7 @@
 /**
  * The payloads Slack sends an app, as it builds them: the event_callback around an event, a slash
  * command's fields, and an interactive (block_actions) payload; the last two come with a fresh
- * response_url and trigger_id.
+ * response_url and trigger_id (remembered, so views.open can check it).
  */
 import type { ResponseUrls, ResponseUrlTarget } from "../http/ResponseUrls.ts";
 import type { SlackState } from "../state/SlackState.ts";
@@ -49,7 +49,7 @@ export function buildSlashCommandPayload(
   const user = team.users.get(userId);
   const channel = team.channels.get(channelId);
   const responseUrl = responseUrls.create({ teamId, channel: channelId, userId });
-  return {
+  const payload: Record<string, unknown> = {
     token: state.verificationToken,
     team_id: team.id,
     team_domain: team.domain,
@@ -64,6 +64,8 @@ export function buildSlashCommandPayload(
     ...command,
     text: command.text ?? "",
   };
+  state.views.addTrigger(String(payload.trigger_id), teamId, userId);
+  return payload;
 }
 
 /** An interactive payload as Slack sends it: defaults, then `payload` over them. */
@@ -110,5 +112,7 @@ export function buildInteractivePayload(
     actions: [],
   };
   if (stored) defaults.message = state.shape(stored, team);
-  return { ...defaults, ...payload, container: defaults.container };
+  const full: Record<string, unknown> = { ...defaults, ...payload, container: defaults.container };
+  state.views.addTrigger(String(full.trigger_id), teamId, userId);
+  return full;
 }

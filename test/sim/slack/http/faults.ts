@@ -1,6 +1,7 @@
 /**
  * What the Web API answers besides the methods themselves: scripted failures (`failNext`: a 429
- * with Retry-After, an HTTP error status, or `{ ok: false, error }`) and per-method rate limits
+ * with Retry-After, an HTTP error status, `{ ok: false, error }`, a hang, each optionally after the
+ * method ran — "committed, then failed") and per-method rate limits
  * (`setMethodLimit`: a sliding window per workspace, or per workspace and channel).
  */
 import type { FailSpec, MethodLimit } from "../types.ts";

@@ -9,7 +9,11 @@ import type { TeamState } from "../state/Workspaces.ts";
 import { asString } from "../util.ts";
 
 export class SimApiError extends Error {
-  constructor(readonly code: string) {
+  constructor(
+    readonly code: string,
+    /** more fields of the error answer (`detail`, `response_metadata`, …) */
+    readonly extra: Record<string, unknown> = {},
+  ) {
     super(code);
   }
 }
@@ -49,6 +53,13 @@ export function requireString(params: Record<string, unknown>, key: string, erro
   const value = asString(params[key]);
   if (value === undefined || value === "") throw new SimApiError(error);
   return value;
+}
+
+/** A channel the bot may post in: created on first use; `not_in_channel` / `is_archived` as Slack answers. */
+export function postableChannel(state: SlackState, team: TeamState, channel: string): void {
+  const c = state.workspaces.ensureChannel(team, channel);
+  if (c.archived) throw new SimApiError("is_archived");
+  if (!c.botIsMember && c.type !== "im") throw new SimApiError("not_in_channel");
 }
 
 /** The message at `ts`, or `message_not_found` (deleted ones included). */

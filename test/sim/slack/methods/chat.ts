@@ -2,21 +2,36 @@
  * `chat.*`: postMessage, update, delete (only the bot's own messages), postEphemeral, getPermalink.
  * With `echoBotPosts` / `echoBotEdits`, the platform's `message` / `message_changed` /
  * `message_deleted` events for the bot's own activity are sent once the answer is written.
+ * `markdown_text` (≤ 12,000 characters, not with `text`/`blocks`), `metadata` and chat.update's
+ * `file_ids` are taken; a message still streaming refuses chat.update (`streaming_state_conflict`);
+ * an empty `thread_ts` is refused (`invalid_thread_ts`), as Slack does.
  */
 import { channelTypeIn } from "../state/messageShapes.ts";
 import type { SimEphemeral } from "../types.ts";
 import { asArray, asBool, asString } from "../util.ts";
-import { checkText } from "./limits.ts";
-import { bot, existingMessage, type MethodDeps, type MethodSpec, requireString, SimApiError } from "./MethodSpec.ts";
+import { checkMarkdownText, checkText } from "./limits.ts";
+import { bot, existingMessage, type MethodDeps, type MethodSpec, postableChannel, requireString, SimApiError } from "./MethodSpec.ts";
+
+/** `text` or `markdown_text` (never both, nor markdown_text with blocks). */
+function messageText(params: Record<string, unknown>, blocks: unknown[] | undefined): string | undefined {
+  const text = asString(params.text);
+  const markdown = asString(params.markdown_text);
+  if (markdown === undefined) return text;
+  if (text !== undefined || blocks !== undefined) throw new SimApiError("markdown_text_conflict");
+  checkMarkdownText(markdown);
+  return markdown;
+}
 
 export function chatMethods({ state, echo }: MethodDeps): Record<string, MethodSpec> {
   return {
     "chat.postMessage": bot(({ team, params, after }) => {
       const channel = requireString(params, "channel", "channel_not_found");
-      const text = asString(params.text);
       const blocks = asArray(params.blocks);
+      const text = messageText(params, blocks);
       const attachments = asArray(params.attachments);
       checkText(text, blocks, attachments);
+      if (params.thread_ts === "") throw new SimApiError("invalid_thread_ts");
+      postableChannel(state, team, channel);
       const message = state.messages.storeBot(team, channel, {
         text: text ?? "",
         blocks,
@@ -25,22 +40,45 @@ export function chatMethods({ state, echo }: MethodDeps): Record<string, MethodS
         replyBroadcast: asBool(params.reply_broadcast) ?? false,
         params,
       });
+      if (params.metadata !== undefined && params.metadata !== null && params.metadata !== "") message.metadata = params.metadata;
+      state.assistant.botReplied(team.id, channel, message.threadTs);
       if (state.settings.echoBotPosts) after.push(() => echo(team, state.messageEvent(team, message)));
-      return { channel, ts: message.ts, message: state.shape(message, team) };
+      return { channel, ts: message.ts, message: state.shape(message, team, { metadata: true }) };
     }),
     "chat.update": bot(({ team, params, after }) => {
       const channel = requireString(params, "channel", "channel_not_found");
       const ts = requireString(params, "ts", "message_not_found");
       const message = existingMessage(state, team, channel, ts);
       if (message.botId !== team.botId) throw new SimApiError("cant_update_message");
-      const text = asString(params.text);
+      if (state.streamState(message) === "streaming") throw new SimApiError("streaming_state_conflict");
       const blocks = asArray(params.blocks);
+      const text = messageText(params, blocks);
       const attachments = asArray(params.attachments);
-      checkText(text ?? (blocks || attachments ? undefined : ""), blocks, attachments);
+      const fileIds = asArray(params.file_ids);
+      const files = fileIds?.map((id) => {
+        const file = state.files.get(String(id));
+        if (!file || file.teamId !== team.id || !file.uploaded || file.deleted) throw new SimApiError("file_not_found");
+        return file;
+      });
+      checkText(text ?? (blocks || attachments || files?.length ? undefined : ""), blocks, attachments);
       const previous = state.shape(message, team);
       if (text !== undefined) message.text = text;
       if (blocks !== undefined) message.blocks = blocks;
       if (attachments !== undefined) message.attachments = attachments;
+      if (files !== undefined) {
+        message.files = files;
+        for (const file of files) {
+          if (!file.shares.some((s) => s.ts === message.ts)) {
+            file.shares.push({ channel, ts: message.ts, ...(message.threadTs !== undefined ? { threadTs: message.threadTs } : {}) });
+          }
+        }
+      }
+      if (params.metadata !== undefined) {
+        const metadata = params.metadata;
+        if (typeof metadata === "object" && metadata !== null && Object.keys(metadata).length === 0) delete message.metadata;
+        else message.metadata = metadata;
+      }
+      message.editedBy = team.botUserId;
       message.versions.push(message.text);
       message.edits += 1;
       const editTs = state.nextTs();
@@ -61,7 +99,7 @@ export function chatMethods({ state, echo }: MethodDeps): Record<string, MethodS
           }),
         );
       }
-      return { channel, ts, text: message.text, message: state.shape(message, team) };
+      return { channel, ts, text: message.text, message: state.shape(message, team, { metadata: true }) };
     }),
     "chat.delete": bot(({ team, params, after }) => {
       const channel = requireString(params, "channel", "channel_not_found");
@@ -70,6 +108,7 @@ export function chatMethods({ state, echo }: MethodDeps): Record<string, MethodS
       if (message.botId !== team.botId) throw new SimApiError("cant_delete_message");
       const previous = state.shape(message, team);
       message.deleted = true;
+      message.deletedBy = team.botUserId;
       if (state.settings.echoBotEdits) {
         const eventTs = state.nextTs();
         after.push(() =>

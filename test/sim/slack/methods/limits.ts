@@ -10,6 +10,13 @@ export const SLACK_MAX_SECTION_TEXT = 3_000;
 export const SLACK_MAX_MARKDOWN_BLOCK_TEXT = 12_000;
 /** Blocks per message. */
 export const SLACK_MAX_BLOCKS = 50;
+/** `markdown_text` per call (chat.postMessage / update / the stream methods). */
+export const SLACK_MAX_MARKDOWN_TEXT = 12_000;
+
+/** Slack documents 12,000 characters for markdown_text; the simulator refuses longer with `msg_too_long`. */
+export function checkMarkdownText(text: string): void {
+  if (text.length > SLACK_MAX_MARKDOWN_TEXT) throw new SimApiError("msg_too_long");
+}
 
 /** Throws the error Slack answers for blocks it refuses. */
 export function validateBlocks(blocks: unknown[] | undefined): void {

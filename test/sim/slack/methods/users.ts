@@ -1,4 +1,4 @@
-/** `users.info`: a user of the workspace (created on first mention by a test). */
+/** `users.info`: a user of the workspace (created on first mention by a test), with the roles a test gave them. */
 import { bot, type MethodDeps, type MethodSpec, requireString, SimApiError } from "./MethodSpec.ts";
 
 export function usersMethods(_deps: MethodDeps): Record<string, MethodSpec> {
@@ -13,13 +13,24 @@ export function usersMethods(_deps: MethodDeps): Record<string, MethodSpec> {
           team_id: team.id,
           name: user.name,
           real_name: user.realName,
-          deleted: false,
+          deleted: user.deleted,
           is_bot: user.isBot,
           is_app_user: false,
+          is_admin: user.isAdmin,
+          is_owner: user.isOwner,
+          is_primary_owner: user.isPrimaryOwner,
+          is_restricted: user.isRestricted,
+          is_ultra_restricted: false,
           tz: "Europe/Amsterdam",
+          tz_label: "Central European Summer Time",
+          tz_offset: 7200,
+          updated: Math.floor(Date.now() / 1000),
           profile: {
             real_name: user.realName,
             display_name: user.name,
+            real_name_normalized: user.realName,
+            display_name_normalized: user.name,
+            team: team.id,
             ...(user.botId !== undefined ? { bot_id: user.botId } : {}),
           },
         },

@@ -7,6 +7,8 @@ import { randomBytes } from "node:crypto";
 import type { UserMessageInput } from "../types.ts";
 import { randomId } from "../util.ts";
 import { compareTs, type TsClock } from "./clock.ts";
+import type { FileRecord } from "./FileStore.ts";
+import type { StreamRecord } from "./streams.ts";
 import type { TeamState, Workspaces } from "./Workspaces.ts";
 
 export interface StoredMessage {
@@ -31,7 +33,19 @@ export interface StoredMessage {
   reactions: Map<string, string[]>;
   postParams: Record<string, unknown>;
   editedTs?: string;
+  /** who made the last edit (the bot, or the user for a user's edit) */
+  editedBy?: string;
   clientMsgId?: string;
+  /** files on the message (user upload, or the bot's completeUploadExternal share) */
+  files?: FileRecord[];
+  /** `{event_type, event_payload}` posted with the message or set by chat.update */
+  metadata?: unknown;
+  /** a message made by chat.startStream */
+  stream?: StreamRecord;
+  /** the root message of an assistant thread */
+  assistantAppThread?: { title: string };
+  /** who deleted it (a test's admin, the user, or the bot) */
+  deletedBy?: string;
 }
 
 export interface BotMessageInput {

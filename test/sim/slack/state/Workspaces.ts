@@ -6,12 +6,47 @@
 import type { ChannelType, SimEphemeral, SimTeamOptions } from "../types.ts";
 import type { StoredMessage } from "./MessageStore.ts";
 
+/** Slack's largest upload (1 GB). */
+export const SLACK_MAX_UPLOAD_BYTES = 1024 * 1024 * 1024;
+
+/** A user as a test adds one: roles as `users.info` reports them. */
+export interface AddUserInput {
+  id: string;
+  name?: string;
+  realName?: string;
+  isBot?: boolean;
+  /** Workspace admin (`is_admin`). */
+  isAdmin?: boolean;
+  /** Workspace owner (`is_owner`; owners are admins too). */
+  isOwner?: boolean;
+  /** The primary owner (`is_primary_owner`; also owner and admin). */
+  isPrimaryOwner?: boolean;
+  /** A guest (`is_restricted`). */
+  isRestricted?: boolean;
+  deleted?: boolean;
+}
+
+/** A channel as a test adds one. */
+export interface AddChannelInput {
+  id: string;
+  name?: string;
+  type?: ChannelType;
+  /** For a DM: the user on the other side. */
+  user?: string;
+  /** The bot is not a member: posting answers `not_in_channel`. Default true (member). */
+  botIsMember?: boolean;
+  /** Archived: posting answers `is_archived`. */
+  archived?: boolean;
+}
+
 export interface ChannelState {
   id: string;
   name: string;
   type: ChannelType;
   user?: string;
   created: number;
+  botIsMember: boolean;
+  archived: boolean;
 }
 
 export interface UserState {
@@ -20,6 +55,11 @@ export interface UserState {
   realName: string;
   isBot: boolean;
   botId?: string;
+  isAdmin: boolean;
+  isOwner: boolean;
+  isPrimaryOwner: boolean;
+  isRestricted: boolean;
+  deleted: boolean;
 }
 
 export interface TeamState {
@@ -33,6 +73,11 @@ export interface TeamState {
   /** per channel, in ts order (thread replies included) */
   messages: Map<string, StoredMessage[]>;
   ephemerals: SimEphemeral[];
+  /** the bot token's scopes; undefined = every scope */
+  scopes: Set<string> | undefined;
+  /** methods switched off in this workspace → the error they answer */
+  disabledMethods: Map<string, string>;
+  maxUploadBytes: number;
 }
 
 /** The kind Slack's id prefixes say: D… DM, G… private channel, else public channel. */
@@ -70,6 +115,9 @@ export class Workspaces {
       users: new Map(),
       messages: new Map(),
       ephemerals: [],
+      scopes: team.scopes ? new Set(team.scopes) : undefined,
+      disabledMethods: new Map(),
+      maxUploadBytes: team.maxUploadBytes ?? SLACK_MAX_UPLOAD_BYTES,
     };
     state.users.set(state.botUserId, {
       id: state.botUserId,
@@ -77,6 +125,11 @@ export class Workspaces {
       realName: this.bot.botName,
       isBot: true,
       botId: state.botId,
+      isAdmin: false,
+      isOwner: false,
+      isPrimaryOwner: false,
+      isRestricted: false,
+      deleted: false,
     });
     this.teams.set(team.id, state);
   }
@@ -86,22 +139,36 @@ export class Workspaces {
     this.tokenTeams.set(token, teamId);
   }
 
-  addChannel(teamId: string, channel: { id: string; name?: string; type?: ChannelType; user?: string }): void {
+  addChannel(teamId: string, channel: AddChannelInput): void {
     const team = this.team(teamId);
     const state: ChannelState = {
       id: channel.id,
       name: channel.name ?? channel.id.toLowerCase(),
       type: channel.type ?? channelTypeOf(channel.id),
       created: Math.floor(Date.now() / 1000),
+      botIsMember: channel.botIsMember ?? true,
+      archived: channel.archived ?? false,
     };
     if (channel.user !== undefined) state.user = channel.user;
     team.channels.set(channel.id, state);
   }
 
-  addUser(teamId: string, user: { id: string; name?: string; realName?: string; isBot?: boolean }): void {
+  addUser(teamId: string, user: AddUserInput): void {
     const team = this.team(teamId);
     const name = user.name ?? user.id.toLowerCase();
-    team.users.set(user.id, { id: user.id, name, realName: user.realName ?? name, isBot: user.isBot ?? false });
+    const isPrimaryOwner = user.isPrimaryOwner ?? false;
+    const isOwner = (user.isOwner ?? false) || isPrimaryOwner;
+    team.users.set(user.id, {
+      id: user.id,
+      name,
+      realName: user.realName ?? name,
+      isBot: user.isBot ?? false,
+      isAdmin: (user.isAdmin ?? false) || isOwner,
+      isOwner,
+      isPrimaryOwner,
+      isRestricted: user.isRestricted ?? false,
+      deleted: user.deleted ?? false,
+    });
   }
 
   team(teamId: string): TeamState {

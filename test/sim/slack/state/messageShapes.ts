@@ -2,12 +2,13 @@
  * How a stored message looks: to tests (`SimMessage`: current text, every version, edits, replies),
  * and to the app (the Web API / event message object, and the `message` event).
  */
-import type { ChannelType, SimMessage } from "../types.ts";
+import type { ChannelType, SimMessage, SimStreamView } from "../types.ts";
+import type { FileStore } from "./FileStore.ts";
 import type { MessageStore, StoredMessage } from "./MessageStore.ts";
 import { channelTypeOf, type TeamState } from "./Workspaces.ts";
 
 /** The message as a test reads it. */
-export function messageView(m: StoredMessage): SimMessage {
+export function messageView(m: StoredMessage, files?: FileStore): SimMessage {
   const threadTs = m.threadTs ?? (m.replyCount > 0 ? m.ts : undefined);
   const view: SimMessage = {
     ts: m.ts,
@@ -30,11 +31,35 @@ export function messageView(m: StoredMessage): SimMessage {
   if (m.appId !== undefined) view.app_id = m.appId;
   if (m.subtype !== undefined) view.subtype = m.subtype;
   if (m.replyBroadcast) view.reply_broadcast = true;
+  if (m.files && files) view.files = m.files.map((f) => files.view(f));
+  if (m.metadata !== undefined) view.metadata = m.metadata;
+  if (m.assistantAppThread) view.assistantTitle = m.assistantAppThread.title;
+  if (m.stream) {
+    const stream: SimStreamView = {
+      state: m.stream.state,
+      startedAt: m.stream.startedAt,
+      lastActivityAt: m.stream.lastActivityAt,
+      appends: m.stream.appends,
+      chunks: [...m.stream.chunks],
+    };
+    if (m.stream.recipientUserId !== undefined) stream.recipientUserId = m.stream.recipientUserId;
+    if (m.stream.recipientTeamId !== undefined) stream.recipientTeamId = m.stream.recipientTeamId;
+    if (m.stream.stopBlocks) stream.stopBlocks = m.stream.stopBlocks;
+    if (m.stream.truncated) stream.truncated = true;
+    view.stream = stream;
+  }
   return view;
 }
 
 /** A message object as the Web API and events show it. */
-export function slackShape(messages: MessageStore, botName: string, m: StoredMessage, team: TeamState): Record<string, unknown> {
+export function slackShape(
+  messages: MessageStore,
+  files: FileStore,
+  botName: string,
+  m: StoredMessage,
+  team: TeamState,
+  options: { metadata?: boolean } = {},
+): Record<string, unknown> {
   const shape: Record<string, unknown> = { type: "message" };
   if (m.subtype !== undefined) shape.subtype = m.subtype;
   shape.text = m.text;
@@ -63,9 +88,16 @@ export function slackShape(messages: MessageStore, botName: string, m: StoredMes
     shape.reply_users_count = m.replyUsers.size;
     shape.latest_reply = m.latestReply;
   }
-  if (m.editedTs !== undefined) shape.edited = { user: m.user, ts: m.editedTs };
+  if (m.editedTs !== undefined) shape.edited = { user: m.editedBy ?? m.user, ts: m.editedTs };
   if (m.blocks) shape.blocks = m.blocks;
   if (m.attachments) shape.attachments = m.attachments;
+  if (m.files) {
+    shape.files = m.files.map((f) => files.shape(f, team));
+    shape.upload = m.botId === undefined;
+    shape.display_as_bot = false;
+  }
+  if (m.assistantAppThread) shape.assistant_app_thread = { title: m.assistantAppThread.title, title_blocks: [], artifacts: [] };
+  if (options.metadata && m.metadata !== undefined) shape.metadata = m.metadata;
   if (m.reactions.size > 0) {
     shape.reactions = [...m.reactions].map(([name, users]) => ({ name, users: [...users], count: users.length }));
   }
@@ -81,13 +113,14 @@ export function channelTypeIn(team: TeamState, channel: string): ChannelType {
 /** The `message` event for a stored message. */
 export function messageEvent(
   messages: MessageStore,
+  files: FileStore,
   botName: string,
   team: TeamState,
   m: StoredMessage,
   channelType?: ChannelType,
 ): Record<string, unknown> {
   return {
-    ...slackShape(messages, botName, m, team),
+    ...slackShape(messages, files, botName, m, team),
     channel: m.channel,
     event_ts: m.ts,
     channel_type: channelType ?? channelTypeIn(team, m.channel),
