@@ -23,11 +23,14 @@ import { RestServer } from "./http/RestServer.ts";
 import { registerRoutes } from "./routes/index.ts";
 import { guildCreateData } from "./state/guildWire.ts";
 import type { WireMessage } from "./state/MessageStore.ts";
+import type { NonceHit } from "./state/NonceStore.ts";
 import { type ReactionRecord, SimState } from "./state/SimState.ts";
 import { type BotUser, isThreadType } from "./state/World.ts";
 import { channelWire, guildChannelsWire, memberWire } from "./state/wire.ts";
 import type {
+  AfterCommitRecord,
   CommandRecord,
+  CommitFault,
   DispatchRecord,
   FailResponse,
   GatewayConnectionRecord,
@@ -52,6 +55,7 @@ export type { UserSaysOptions } from "./actions/userMessages.ts";
 export { Intent } from "./gateway/gatewayView.ts";
 export type { RouteLimitOptions } from "./http/RateLimiter.ts";
 export type { WireMessage } from "./state/MessageStore.ts";
+export type { NonceHit } from "./state/NonceStore.ts";
 export { Permission } from "./state/permissions.ts";
 export type * from "./types.ts";
 
@@ -86,6 +90,8 @@ export class DiscordSimulator {
       resumeUrl: () => `${this.state.gatewayUrl}/resume`,
     });
     this.rest = new RestServer(opts.token);
+    const writeLog = this.state.messages.writeLog;
+    this.rest.writes = { mark: () => writeLog.length, since: (mark) => writeLog.slice(mark) };
     this.requests = this.rest.requests;
     this.unhandled = this.rest.unhandled;
     registerRoutes(this.rest.router, this.state);
@@ -201,6 +207,32 @@ export class DiscordSimulator {
     this.rest.faults.add(match, response, times);
   }
 
+  /**
+   * The next `times` matching requests are carried out — the message is stored and dispatched, the
+   * edit applied, the interaction acknowledged — and then answered with `fault` instead of the
+   * route's 2xx: a 5xx or a TCP reset (discord.js retries both), a closed socket (discord.js gives
+   * up), or no answer (the client's REST timeout aborts and retries). Requests the route refuses
+   * (4xx) do not use the fault up. Each use is recorded in `afterCommitFaults`.
+   */
+  failAfterCommit(match: { method: string; path: RegExp }, fault: CommitFault, times = 1): void {
+    this.rest.faults.addAfterCommit(match, fault, times);
+  }
+
+  /** Writes that were saved and then answered with a `failAfterCommit` fault, with the message ids they wrote. */
+  get afterCommitFaults(): AfterCommitRecord[] {
+    return this.rest.afterCommitFaults;
+  }
+
+  /** Creates answered with an existing message because of `enforce_nonce` (same author, same nonce, within `nonceTtlMs`). */
+  get nonceHits(): NonceHit[] {
+    return this.state.nonces.hits;
+  }
+
+  /** Moves every remembered nonce `ms` into the past (to test a retry after the window without waiting). */
+  ageNonces(ms: number): void {
+    this.state.nonces.age(ms);
+  }
+
   /** A real limit for matching routes (bucket per major parameter: channel, guild, webhook): over it → 429. */
   setRouteLimit(path: RegExp, opts: RouteLimitOptions): void {
     this.rest.limiter.setRouteLimit(path, opts);
@@ -303,6 +335,11 @@ export class DiscordSimulator {
 
   /** A user (or moderator) deletes a message (MESSAGE_DELETE). */
   userDeletes(messageId: string): void {
+    userDeletes(this.state, messageId);
+  }
+
+  /** A moderator deletes someone's message — the bot's reply, say (MESSAGE_DELETE; later edits get 404 10008). */
+  moderatorDeletes(messageId: string): void {
     userDeletes(this.state, messageId);
   }
 

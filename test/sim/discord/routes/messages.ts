@@ -3,7 +3,7 @@
  * (get, edit, delete) and the bot's own reactions. Permissions are checked as Discord does (403
  * 50001 without View Channel, 50013 without Send/Read History/Manage Messages).
  */
-import { apiError, Errors, invalidFormBody } from "../discordErrors.ts";
+import { type ApiErrorResponse, apiError, Errors, invalidFormBody } from "../discordErrors.ts";
 import { errorReply, type ParsedRequest, type Reply, type Router } from "../http/Router.ts";
 import type { StoredMessage } from "../state/MessageStore.ts";
 import { Permission } from "../state/permissions.ts";
@@ -65,8 +65,18 @@ function createMessage(state: SimState, r: ParsedRequest, channelId: string): Re
   const denied = state.world.sendDenial(ch);
   if (denied) return errorReply(denied);
   const body = isObject(r.body) ? r.body : {};
-  const invalid = validateMessageBody(body, { mode: "create", fileCount: r.files.length });
+  const invalid = validateMessageBody(body, { mode: "create", fileCount: r.files.length }) ?? validateNonce(body.nonce);
   if (invalid) return errorReply(invalid);
+  const nonce = typeof body.nonce === "string" || typeof body.nonce === "number" ? body.nonce : undefined;
+  if (nonce !== undefined && body.enforce_nonce === true) {
+    const botId = state.world.botUser.id;
+    const prior = state.nonces.find(botId, nonce);
+    const existing = prior ? state.messages.get(prior) : undefined;
+    if (existing && !existing.record.deleted) {
+      state.nonces.hits.push({ nonce: String(nonce), authorId: botId, channelId, messageId: existing.wire.id, time: Date.now() });
+      return { status: 200, body: state.messages.fullWire(existing.wire.id) };
+    }
+  }
   let reference: StoredMessage | undefined;
   const ref = body.message_reference;
   if (isObject(ref) && ref.type !== 1) {
@@ -82,7 +92,18 @@ function createMessage(state: SimState, r: ParsedRequest, channelId: string): Re
     }
   }
   const stored = botMessage(state, ch, body, r, reference ? { reference } : {});
+  if (nonce !== undefined) state.nonces.remember(state.world.botUser.id, nonce, stored.wire.id);
   return { status: 200, body: state.messages.fullWire(stored.wire.id) };
+}
+
+/** `nonce`: an integer or a string of up to 25 characters. */
+function validateNonce(nonce: unknown): ApiErrorResponse | null {
+  if (nonce === undefined || nonce === null) return null;
+  if (typeof nonce === "string") {
+    return nonce.length > 25 ? invalidFormBody(["nonce"], "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length.") : null;
+  }
+  if (typeof nonce === "number" && Number.isSafeInteger(nonce)) return null;
+  return invalidFormBody(["nonce"], "NONCE_TYPE_INVALID", "Nonce must be an integer or a string.");
 }
 
 function editMessage(state: SimState, r: ParsedRequest, channelId: string, messageId: string): Reply {

@@ -36,6 +36,8 @@ export interface StoreOptions {
 
 export class MessageStore {
   private readonly byId = new Map<string, StoredMessage>();
+  /** ids of messages created, edited or deleted, in order (the REST server reads what a request wrote) */
+  readonly writeLog: string[] = [];
 
   constructor(
     private readonly world: World,
@@ -115,6 +117,7 @@ export class MessageStore {
     const stored: StoredMessage = { wire, record, versions: [], repliedUserPing: opts.repliedUserPing };
     stored.versions.push(this.versionOf(stored, "create", opts.allowedMentions, now));
     this.byId.set(wire.id, stored);
+    this.writeLog.push(wire.id);
     ch.messageIds.push(wire.id);
     if ((flags & MessageFlag.Ephemeral) === 0) {
       ch.lastMessageId = wire.id;
@@ -216,11 +219,13 @@ export class MessageStore {
     r.mentionEveryone = wire.mention_everyone === true;
     r.mentionRoleIds = clone((wire.mention_roles as string[]) ?? []);
     m.versions.push(this.versionOf(m, "edit", byBot ? body.allowed_mentions : undefined, now));
+    this.writeLog.push(m.wire.id);
   }
 
   /** Marks the message deleted and dispatches MESSAGE_DELETE (not for ephemeral ones). */
   remove(m: StoredMessage): void {
     m.record.deleted = true;
+    this.writeLog.push(m.wire.id);
     if (!m.record.ephemeral) {
       this.dispatch("MESSAGE_DELETE", {
         id: m.wire.id,

@@ -7,6 +7,7 @@ import type { InteractionResponseRecord, StartOptions, TypingRecord } from "../t
 import { CommandStore } from "./CommandStore.ts";
 import { InteractionStore } from "./InteractionStore.ts";
 import { MessageStore } from "./MessageStore.ts";
+import { NonceStore } from "./NonceStore.ts";
 import { World } from "./World.ts";
 
 export interface ReactionRecord {
@@ -21,6 +22,8 @@ export class SimState {
   readonly messages: MessageStore;
   readonly interactions = new InteractionStore();
   readonly commands = new CommandStore();
+  /** nonces of created messages, for `enforce_nonce` */
+  readonly nonces: NonceStore;
   /** interaction callbacks and webhook (original/followup) calls */
   readonly interactionResponses: InteractionResponseRecord[] = [];
   /** POST /channels/:id/typing calls */
@@ -41,6 +44,7 @@ export class SimState {
     this.world = new World({ id: botId, username: opts.botUsername ?? "qwenbot", bot: true }, opts.applicationId ?? botId);
     this.messages = new MessageStore(this.world, dispatch);
     this.interactionAckTimeoutMs = opts.interactionAckTimeoutMs ?? 3000;
+    this.nonces = new NonceStore(opts.nonceTtlMs);
   }
 
   get applicationId(): string {
