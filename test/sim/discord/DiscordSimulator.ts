@@ -343,6 +343,11 @@ export class DiscordSimulator {
     userDeletes(this.state, messageId);
   }
 
+  /** A moderator bulk-deletes messages of one channel: one MESSAGE_DELETE_BULK with the ids (later edits get 404 10008). */
+  moderatorBulkDeletes(channelId: string, messageIds: string[]): void {
+    this.state.messages.removeBulk(channelId, messageIds);
+  }
+
   /** Dispatches INTERACTION_CREATE (slash command or component) and returns a handle on its responses. */
   interaction(opts: InteractionOptions): InteractionHandle {
     return userInteraction(this.state, opts);

@@ -4,8 +4,10 @@
  * the answer to REQUEST_GUILD_MEMBERS.
  */
 import { guildCreateData, membersChunk, readyData } from "../state/guildWire.ts";
+import { Permission } from "../state/permissions.ts";
 import type { SimState } from "../state/SimState.ts";
 import type { StartOptions } from "../types.ts";
+import { isObject } from "../util.ts";
 import type { GatewayHooks } from "./GatewayServer.ts";
 import { Intent, viewFor } from "./gatewayView.ts";
 
@@ -14,10 +16,28 @@ export function gatewayHooks(state: SimState, opts: StartOptions): GatewayHooks 
   return {
     readyData: () => readyData(world),
     afterReady: () => [...world.guilds.values()].map((g) => ({ t: "GUILD_CREATE", d: guildCreateData(world, g) })),
-    view: (session, t, d) => viewFor(world.botUser.id, session, t, d),
+    view: (session, t, d) => (channelHidden(state, t, d) ? null : viewFor(world.botUser.id, session, t, d)),
     acceptToken: (token) => (opts.token === undefined ? token.length > 0 : token === opts.token),
     newSessionId: () => world.nextId().slice(-12) + Math.random().toString(16).slice(2, 22),
     allowedPrivilegedIntents: opts.allowedPrivilegedIntents ?? Intent.GuildMembers | (1 << 8) | Intent.MessageContent,
     membersChunk: (d) => membersChunk(world, d),
   };
+}
+
+/** Events about messages, reactions and typing in a guild channel the bot cannot view are not sent to it. */
+const CHANNEL_SCOPED = new Set([
+  "MESSAGE_CREATE",
+  "MESSAGE_UPDATE",
+  "MESSAGE_DELETE",
+  "MESSAGE_DELETE_BULK",
+  "MESSAGE_REACTION_ADD",
+  "MESSAGE_REACTION_REMOVE",
+  "TYPING_START",
+]);
+
+function channelHidden(state: SimState, t: string, d: unknown): boolean {
+  if (!CHANNEL_SCOPED.has(t) || !isObject(d) || typeof d.channel_id !== "string") return false;
+  const ch = state.world.channels.get(d.channel_id);
+  if (!ch?.guildId) return false;
+  return (state.world.botPermissions(ch) & Permission.ViewChannel) === 0n;
 }

@@ -8,6 +8,7 @@ import { errorReply, type ParsedRequest, type Reply, type Router } from "../http
 import type { StoredMessage } from "../state/MessageStore.ts";
 import { Permission } from "../state/permissions.ts";
 import type { SimState } from "../state/SimState.ts";
+import { snowflakeTime } from "../state/snowflake.ts";
 import { isObject } from "../util.ts";
 import { botMessage, editBotMessage } from "./botMessages.ts";
 import { validateMessageBody } from "./validateMessageBody.ts";
@@ -15,6 +16,7 @@ import { validateMessageBody } from "./validateMessageBody.ts";
 export function messageRoutes(router: Router, state: SimState): void {
   router.add("GET", "/channels/:channel/messages", (r, [c]) => listMessages(state, r, c!));
   router.add("POST", "/channels/:channel/messages", (r, [c]) => createMessage(state, r, c!));
+  router.add("POST", "/channels/:channel/messages/bulk-delete", (r, [c]) => bulkDelete(state, r, c!));
   router.add("GET", "/channels/:channel/messages/:message", (_r, [c, m]) => getMessage(state, c!, m!));
   router.add("PATCH", "/channels/:channel/messages/:message", (r, [c, m]) => editMessage(state, r, c!, m!));
   router.add("DELETE", "/channels/:channel/messages/:message", (_r, [c, m]) => removeMessage(state, c!, m!));
@@ -118,6 +120,30 @@ function editMessage(state: SimState, r: ParsedRequest, channelId: string, messa
     if (!onlyFlags) return errorReply(Errors.cannotEditOthers());
   }
   return editBotMessage(state, m, body, r);
+}
+
+/** POST /channels/:c/messages/bulk-delete: guild channels, Manage Messages, 2–100 ids, none older than two weeks. */
+function bulkDelete(state: SimState, r: ParsedRequest, channelId: string): Reply {
+  const ch = state.world.channels.get(channelId);
+  if (!ch) return errorReply(Errors.unknownChannel());
+  if (!ch.guildId) return errorReply(Errors.cannotExecuteOnDm());
+  const perms = state.world.botPermissions(ch);
+  if ((perms & Permission.ViewChannel) === 0n) return errorReply(Errors.missingAccess());
+  if ((perms & Permission.ManageMessages) === 0n) return errorReply(Errors.missingPermissions());
+  const body = isObject(r.body) ? r.body : {};
+  const ids = Array.isArray(body.messages) ? body.messages.map((x) => String(x)) : null;
+  if (!ids) return errorReply(invalidFormBody(["messages"], "BASE_TYPE_REQUIRED", "This field is required"));
+  if (ids.length < 2 || ids.length > 100) return errorReply(Errors.bulkDeleteCount());
+  if (new Set(ids).size !== ids.length)
+    return errorReply(invalidFormBody(["messages"], "BASE_TYPE_DUPLICATES", "Duplicate message ids are not allowed."));
+  const twoWeeksAgo = Date.now() - 14 * 24 * 3600 * 1000;
+  if (ids.some((id) => /^\d+$/.test(id) && snowflakeTime(id) < twoWeeksAgo)) return errorReply(Errors.bulkDeleteTooOld());
+  const present = ids.filter((id) => {
+    const m = state.messages.get(id);
+    return m && m.record.channelId === channelId && !m.record.deleted && !m.record.ephemeral;
+  });
+  state.messages.removeBulk(channelId, present);
+  return { status: 204 };
 }
 
 function removeMessage(state: SimState, channelId: string, messageId: string): Reply {

@@ -235,6 +235,18 @@ export class MessageStore {
     }
   }
 
+  /** Marks several messages of one channel deleted and dispatches one MESSAGE_DELETE_BULK (ids as given). */
+  removeBulk(channelId: string, ids: string[]): void {
+    const ch = this.world.requireChannel(channelId);
+    for (const id of ids) {
+      const m = this.byId.get(id);
+      if (!m || m.record.channelId !== channelId || m.record.deleted) continue;
+      m.record.deleted = true;
+      this.writeLog.push(id);
+    }
+    this.dispatch("MESSAGE_DELETE_BULK", { ids: [...ids], channel_id: channelId, ...(ch.guildId ? { guild_id: ch.guildId } : {}) });
+  }
+
   /** The wire object with `referenced_message` filled in, as Discord sends replies. */
   fullWire(id: string): WireMessage {
     const m = this.byId.get(id)!;
