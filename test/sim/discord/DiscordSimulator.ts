@@ -20,8 +20,11 @@ import { GatewayServer } from "./gateway/GatewayServer.ts";
 import { gatewayHooks } from "./gateway/gatewayHooks.ts";
 import type { RouteLimitOptions } from "./http/RateLimiter.ts";
 import { RestServer } from "./http/RestServer.ts";
+import { permissionsWire } from "./routes/applicationCommands.ts";
 import { registerRoutes } from "./routes/index.ts";
-import { guildCreateData } from "./state/guildWire.ts";
+import type { CommandPermission } from "./state/CommandStore.ts";
+import { type CommandAccess, commandAccess } from "./state/commandAccess.ts";
+import { guildCreateData, roleWire } from "./state/guildWire.ts";
 import type { WireMessage } from "./state/MessageStore.ts";
 import type { NonceHit } from "./state/NonceStore.ts";
 import { type ReactionRecord, SimState } from "./state/SimState.ts";
@@ -44,6 +47,7 @@ import type {
   SimChannelInput,
   SimGuildInput,
   SimGuildMemberInput,
+  SimRole,
   SimUser,
   StartOptions,
   TypingRecord,
@@ -54,6 +58,8 @@ export type { InteractionHandle, InteractionOptions } from "./actions/userIntera
 export type { UserSaysOptions } from "./actions/userMessages.ts";
 export { Intent } from "./gateway/gatewayView.ts";
 export type { RouteLimitOptions } from "./http/RateLimiter.ts";
+export type { CommandPermission } from "./state/CommandStore.ts";
+export type { CommandAccess } from "./state/commandAccess.ts";
 export type { WireMessage } from "./state/MessageStore.ts";
 export type { NonceHit } from "./state/NonceStore.ts";
 export { Permission } from "./state/permissions.ts";
@@ -173,6 +179,68 @@ export class DiscordSimulator {
     const guild = world.requireGuild(guildId);
     world.putMember(guild, member);
     this.gateway.dispatch("GUILD_MEMBER_ADD", { ...memberWire(world, guild, member.user.id), guild_id: guild.id });
+  }
+
+  /** Adds a role to a guild (GUILD_ROLE_CREATE); `permissions` as a bit set, e.g. `Permission.ManageChannels`. */
+  addRole(guildId: string, role: { id: string; name: string; permissions?: bigint; position?: number }): void {
+    const guild = this.state.world.requireGuild(guildId);
+    const r: SimRole = {
+      id: role.id,
+      name: role.name,
+      permissions: (role.permissions ?? 0n).toString(),
+      position: role.position ?? guild.roles.length,
+    };
+    guild.roles = [...guild.roles.filter((x) => x.id !== role.id), r];
+    this.gateway.dispatch("GUILD_ROLE_CREATE", { guild_id: guildId, role: roleWire(r) });
+  }
+
+  /** Changes a role's permissions (GUILD_ROLE_UPDATE). */
+  setRolePermissions(guildId: string, roleId: string, permissions: bigint): void {
+    const guild = this.state.world.requireGuild(guildId);
+    const r = guild.roles.find((x) => x.id === roleId);
+    if (!r) throw new Error(`unknown role ${roleId} in guild ${guildId}`);
+    r.permissions = permissions.toString();
+    this.gateway.dispatch("GUILD_ROLE_UPDATE", { guild_id: guildId, role: roleWire(r) });
+  }
+
+  /** Replaces a member's roles (GUILD_MEMBER_UPDATE). */
+  setMemberRoles(guildId: string, userId: string, roleIds: string[]): void {
+    const world = this.state.world;
+    const guild = world.requireGuild(guildId);
+    const m = guild.members.get(userId);
+    if (!m) throw new Error(`user ${userId} is not a member of ${guildId}`);
+    m.roles = [...roleIds];
+    this.gateway.dispatch("GUILD_MEMBER_UPDATE", { ...memberWire(world, guild, userId), guild_id: guildId });
+  }
+
+  /** A member's permissions in a channel as Discord computes them (roles, @everyone, overwrites; owner and Administrator: all). */
+  memberPermissions(channelId: string, userId: string): bigint {
+    const world = this.state.world;
+    return world.userPermissions(world.requireChannel(channelId), userId);
+  }
+
+  /**
+   * Command permission overrides a server admin sets in Server Settings → Integrations: for one
+   * command (by id or name) or, with `"app"`, for every command of the app. Overrides are roles
+   * (type 1), users (2) or channels (3); the guild id means @everyone, guild id − 1 all channels.
+   * Dispatches APPLICATION_COMMAND_PERMISSIONS_UPDATE; `interaction()` honours them.
+   */
+  setCommandPermissions(guildId: string, command: string, permissions: CommandPermission[]): void {
+    const targetId =
+      command === "app" || command === this.applicationId
+        ? this.applicationId
+        : /^\d+$/.test(command)
+          ? command
+          : this.state.commands.find(command, guildId)?.id;
+    if (!targetId) throw new Error(`no command named ${command} is registered for guild ${guildId}`);
+    this.state.commands.setPermissions(guildId, targetId, permissions);
+    this.gateway.dispatch("APPLICATION_COMMAND_PERMISSIONS_UPDATE", permissionsWire(this.state, guildId, targetId, permissions));
+  }
+
+  /** Whether Discord offers the command `name` to `userId` in the channel, and which rule decided. */
+  canUseCommand(name: string, channelId: string, userId: string): CommandAccess {
+    const ch = this.state.world.requireChannel(channelId);
+    return commandAccess(this.state.world, this.state.commands, this.state.commands.find(name, ch.guildId), channelId, userId);
   }
 
   /** Sets (or replaces) a permission overwrite on a channel, e.g. to deny the bot Send Messages. */

@@ -238,4 +238,6 @@ export interface StartOptions {
   interactionAckTimeoutMs?: number;
   /** how long a message nonce is remembered for `enforce_nonce` (default 120000: "the past few minutes") */
   nonceTtlMs?: number;
+  /** largest file the bot may upload, in bytes (default 10 MiB, Discord's default); over it → 413 40005 */
+  attachmentSizeLimit?: number;
 }

@@ -32,6 +32,8 @@ export class SimState {
   readonly reactions: ReactionRecord[] = [];
   /** ms within which an interaction must get its initial callback */
   readonly interactionAckTimeoutMs: number;
+  /** largest file the bot may upload, in bytes (`attachment_size_limit` in interactions; over it → 413 40005) */
+  readonly attachmentSizeLimit: number;
   /** the loopback port REST and the gateway listen on (set once the server listens) */
   port = 0;
 
@@ -45,6 +47,7 @@ export class SimState {
     this.messages = new MessageStore(this.world, dispatch);
     this.interactionAckTimeoutMs = opts.interactionAckTimeoutMs ?? 3000;
     this.nonces = new NonceStore(opts.nonceTtlMs);
+    this.attachmentSizeLimit = opts.attachmentSizeLimit ?? 10 * 1024 * 1024;
   }
 
   get applicationId(): string {
