@@ -65,6 +65,19 @@ export type { NonceHit } from "./state/NonceStore.ts";
 export { Permission } from "./state/permissions.ts";
 export type * from "./types.ts";
 
+/** A dispatch kind for `duplicateOnResume`: an event name, or an interaction kind. */
+export type ReplayKind =
+  | "MESSAGE_CREATE"
+  | "MESSAGE_UPDATE"
+  | "MESSAGE_DELETE"
+  | "INTERACTION_CREATE"
+  | "command"
+  | "button"
+  | "select"
+  | "autocomplete"
+  | "modal"
+  | (string & {});
+
 export class DiscordSimulator {
   readonly botUser: BotUser;
   readonly applicationId: string;
@@ -347,15 +360,29 @@ export class DiscordSimulator {
 
   /**
    * On the next RESUME, send again a dispatch that was already delivered: a message id selects its
-   * MESSAGE_CREATE (original sequence number, as a replay from a stale `seq` would); an object is sent
-   * as a new dispatch. Returns how many were queued.
+   * MESSAGE_CREATE, an interaction id its INTERACTION_CREATE (original sequence number, as a replay
+   * from a stale `seq` would); an object is sent as a new dispatch. Returns how many were queued.
    */
   replayOnNextResume(what: string | { t: string; d: unknown }): number {
     if (typeof what === "string") {
-      return this.gateway.queueReplay((t, d) => t === "MESSAGE_CREATE" && isObject(d) && d.id === what);
+      return this.gateway.queueReplay((t, d) => (t === "MESSAGE_CREATE" || t === "INTERACTION_CREATE") && isObject(d) && d.id === what);
     }
     this.gateway.queueReplayPayload(what.t, what.d);
     return this.gateway.liveSessions().length;
+  }
+
+  /**
+   * A forced-duplicate switch per dispatch kind: while on, every accepted RESUME sends again (with
+   * their original sequence numbers, before the missed ones) the dispatches of that kind the client
+   * had already received since the previous IDENTIFY/RESUME — as Discord may when it replays from
+   * an older point. Kinds: any event name (`MESSAGE_CREATE`, `MESSAGE_UPDATE`, `INTERACTION_CREATE`
+   * …) or, for interactions, `command`, `button`, `select`, `autocomplete`, `modal`.
+   */
+  duplicateOnResume(kinds: ReplayKind | ReplayKind[], on = true): void {
+    for (const k of Array.isArray(kinds) ? kinds : [kinds]) {
+      if (on) this.gateway.duplicateKinds.add(k);
+      else this.gateway.duplicateKinds.delete(k);
+    }
   }
 
   /** Sends any dispatch to every live session. */

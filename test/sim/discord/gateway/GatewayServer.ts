@@ -44,6 +44,32 @@ export interface GatewaySession {
   log: LoggedDispatch[];
   /** dispatches to send again (duplicates) on the next RESUME, before the regular replay */
   pendingReplays: Array<{ s: number | null; t: string; d: unknown }>;
+  /** dispatches up to this sequence number were delivered before the last IDENTIFY/RESUME (not duplicated again) */
+  replayMark: number;
+}
+
+/**
+ * The kind of a dispatch, for `duplicateOnResume`: its event name, and for INTERACTION_CREATE also
+ * `command`, `button`, `select`, `autocomplete` or `modal` (and `ping`/`context-menu` for the rest).
+ */
+export function dispatchKinds(t: string, d: unknown): string[] {
+  if (t !== "INTERACTION_CREATE" || typeof d !== "object" || d === null) return [t];
+  const it = d as { type?: number; data?: { type?: number; component_type?: number } };
+  const kind =
+    it.type === 2
+      ? it.data?.type === 1 || it.data?.type === undefined
+        ? "command"
+        : "context-menu"
+      : it.type === 3
+        ? it.data?.component_type === 2
+          ? "button"
+          : "select"
+        : it.type === 4
+          ? "autocomplete"
+          : it.type === 5
+            ? "modal"
+            : "ping";
+  return [t, kind];
 }
 
 interface Connection {
@@ -83,6 +109,8 @@ export class GatewayServer {
   readonly received: Array<{ op: number; d: unknown; time: number }> = [];
   heartbeatIntervalMs: number;
   ackHeartbeats = true;
+  /** kinds (see `dispatchKinds`) whose already-delivered dispatches every accepted RESUME sends again */
+  readonly duplicateKinds = new Set<string>();
   heartbeats = 0;
   private conns = new Set<Connection>();
 
@@ -326,6 +354,7 @@ export class GatewayServer {
       invalidated: false,
       log: [],
       pendingReplays: [],
+      replayMark: 0,
     };
     this.sessions.set(session.id, session);
     conn.session = session;
@@ -371,6 +400,11 @@ export class GatewayServer {
     session.conn = conn;
     const replay: Array<{ s: number | null; t: string; d: unknown }> = [...session.pendingReplays];
     session.pendingReplays = [];
+    if (this.duplicateKinds.size > 0) {
+      for (const e of session.log) {
+        if (e.s > session.replayMark && e.s <= seq && dispatchKinds(e.t, e.d).some((k) => this.duplicateKinds.has(k))) replay.push(e);
+      }
+    }
     for (const e of session.log) if (e.s > seq) replay.push(e);
     let replayed = 0;
     for (const e of replay) {
@@ -385,5 +419,6 @@ export class GatewayServer {
     }
     this.resumes.push({ sessionId, seq, accepted: true, replayed, time: Date.now() });
     this.dispatchTo(session, "RESUMED", { _trace: ['["qwenbot-sim-gateway"]'] });
+    session.replayMark = session.seq;
   }
 }
