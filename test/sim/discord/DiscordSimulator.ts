@@ -18,12 +18,15 @@ import { type InteractionHandle, type InteractionOptions, userInteraction } from
 import { type UserSaysOptions, userDeletes, userEdits, userSays } from "./actions/userMessages.ts";
 import { GatewayServer } from "./gateway/GatewayServer.ts";
 import { gatewayHooks } from "./gateway/gatewayHooks.ts";
+import { cdnHandler } from "./http/cdn.ts";
 import type { RouteLimitOptions } from "./http/RateLimiter.ts";
 import { RestServer } from "./http/RestServer.ts";
 import { permissionsWire } from "./routes/applicationCommands.ts";
+import { uploadTooLarge } from "./routes/botMessages.ts";
 import { registerRoutes } from "./routes/index.ts";
 import type { CommandPermission } from "./state/CommandStore.ts";
 import { type CommandAccess, commandAccess } from "./state/commandAccess.ts";
+import type { CdnFault, CdnRequestRecord } from "./state/FileStore.ts";
 import { guildCreateData, roleWire } from "./state/guildWire.ts";
 import type { WireMessage } from "./state/MessageStore.ts";
 import type { NonceHit } from "./state/NonceStore.ts";
@@ -51,15 +54,17 @@ import type {
   SimUser,
   StartOptions,
   TypingRecord,
+  UploadRecord,
 } from "./types.ts";
 import { clone, isObject, waitFor } from "./util.ts";
 
 export type { InteractionHandle, InteractionOptions } from "./actions/userInteractions.ts";
-export type { UserSaysOptions } from "./actions/userMessages.ts";
+export type { UserAttachment, UserSaysOptions } from "./actions/userMessages.ts";
 export { Intent } from "./gateway/gatewayView.ts";
 export type { RouteLimitOptions } from "./http/RateLimiter.ts";
 export type { CommandPermission } from "./state/CommandStore.ts";
 export type { CommandAccess } from "./state/commandAccess.ts";
+export type { CdnFault, CdnRequestRecord } from "./state/FileStore.ts";
 export type { WireMessage } from "./state/MessageStore.ts";
 export type { NonceHit } from "./state/NonceStore.ts";
 export { Permission } from "./state/permissions.ts";
@@ -77,6 +82,15 @@ export type ReplayKind =
   | "autocomplete"
   | "modal"
   | (string & {});
+
+/** Bytes for attachment tests: text, binary (e.g. with a text extension), invalid UTF-8. */
+export const SampleFiles = {
+  text: (s: string): Uint8Array => new TextEncoder().encode(s),
+  /** `size` bytes of every value 0–255 in turn (NULs included): binary whatever the file name says */
+  binary: (size = 1024): Uint8Array => Uint8Array.from({ length: size }, (_, i) => i % 256),
+  /** text with byte sequences that are not UTF-8 (a lone continuation byte, an overlong form, 0xFF) */
+  invalidUtf8: (): Uint8Array => Uint8Array.from([...new TextEncoder().encode("caf"), 0xe9, 0x20, 0x80, 0xc0, 0xaf, 0xff, 0x0a]),
+};
 
 export class DiscordSimulator {
   readonly botUser: BotUser;
@@ -111,6 +125,8 @@ export class DiscordSimulator {
     this.rest = new RestServer(opts.token);
     const writeLog = this.state.messages.writeLog;
     this.rest.writes = { mark: () => writeLog.length, since: (mark) => writeLog.slice(mark) };
+    this.rest.cdn = cdnHandler(this.state.files);
+    this.rest.uploadCheck = (files) => uploadTooLarge(files, this.state.attachmentSizeLimit);
     this.requests = this.rest.requests;
     this.unhandled = this.rest.unhandled;
     registerRoutes(this.rest.router, this.state);
@@ -463,6 +479,38 @@ export class DiscordSimulator {
   /** Every version of a message's content: the create, then each edit, with timestamps. */
   history(messageId: string): MessageVersion[] {
     return this.state.messages.history(messageId);
+  }
+
+  /** The bytes of an attachment (a user's or one the bot uploaded), by attachment id or URL; undefined for generated (huge) files. */
+  attachmentData(idOrUrl: string): Buffer | undefined {
+    const f = this.state.files.find(idOrUrl);
+    return f?.data ? Buffer.from(f.data) : undefined;
+  }
+
+  /** Every file the bot uploaded (message create/edit, interaction responses), oldest first; read the bytes with `attachmentData(id)`. */
+  get uploads(): UploadRecord[] {
+    return this.state.files.uploadsByBot().map((f) => ({
+      attachmentId: f.id,
+      messageId: f.messageId,
+      channelId: f.channelId,
+      filename: f.filename,
+      contentType: f.contentType,
+      size: f.size,
+      description: f.description,
+      time: f.time,
+    }));
+  }
+
+  /** What downloading an attachment gets from now on (null: the bytes, at full speed). */
+  setAttachmentFault(idOrUrl: string, fault: CdnFault | null): void {
+    const f = this.state.files.find(idOrUrl);
+    if (!f) throw new Error(`unknown attachment ${idOrUrl}`);
+    f.fault = fault;
+  }
+
+  /** Every request to the simulator's CDN (attachment downloads), with the status answered (0: no answer). */
+  get cdnRequests(): CdnRequestRecord[] {
+    return this.state.files.cdnRequests;
   }
 
   /** Commands registered for a guild (PUT /applications/:app/guilds/:g/commands). */

@@ -241,3 +241,15 @@ export interface StartOptions {
   /** largest file the bot may upload, in bytes (default 10 MiB, Discord's default); over it → 413 40005 */
   attachmentSizeLimit?: number;
 }
+
+/** A file the bot uploaded (its bytes: `attachmentData(attachmentId)`). */
+export interface UploadRecord {
+  attachmentId: string;
+  messageId: string;
+  channelId: string;
+  filename: string;
+  contentType: string;
+  size: number;
+  description: string | null;
+  time: number;
+}

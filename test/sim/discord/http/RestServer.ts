@@ -3,8 +3,8 @@
  * upgrade. Each REST request is parsed (JSON or multipart, file bytes kept), recorded,
  * authenticated, checked against scripted faults, then against rate limits, then upload sizes,
  * then routed; a 2xx answer may then be replaced by an after-commit fault. Every answer carries
- * X-RateLimit-*. Paths are matched and recorded without `/api` and `/vN`; `/cdn/...` goes to the
- * CDN handler (not recorded in `requests`).
+ * X-RateLimit-*. Paths are matched and recorded without `/api` and `/vN`; `/cdn/...` and `/media/...`
+ * (attachment `url` and `proxy_url`) go to the CDN handler (not recorded in `requests`).
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -69,7 +69,7 @@ export class RestServer {
 
   private async onRequest(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://127.0.0.1");
-    if (url.pathname.startsWith("/cdn/") && this.cdn) {
+    if ((url.pathname.startsWith("/cdn/") || url.pathname.startsWith("/media/")) && this.cdn) {
       req.resume();
       this.cdn(req, res, url);
       return;

@@ -4,8 +4,9 @@
  * 50001 without View Channel, 50013 without Send/Read History/Manage Messages).
  */
 import { type ApiErrorResponse, apiError, Errors, invalidFormBody } from "../discordErrors.ts";
+import { withoutMessageContent } from "../gateway/gatewayView.ts";
 import { errorReply, type ParsedRequest, type Reply, type Router } from "../http/Router.ts";
-import type { StoredMessage } from "../state/MessageStore.ts";
+import type { StoredMessage, WireMessage } from "../state/MessageStore.ts";
 import { Permission } from "../state/permissions.ts";
 import type { SimState } from "../state/SimState.ts";
 import { snowflakeTime } from "../state/snowflake.ts";
@@ -46,18 +47,24 @@ function listMessages(state: SimState, r: ParsedRequest, channelId: string): Rep
   if (before) ids = ids.filter((id) => BigInt(id) < BigInt(before));
   if (after) ids = ids.filter((id) => BigInt(id) > BigInt(after));
   const picked = after ? ids.slice(0, limit) : ids.slice(-limit);
-  return { status: 200, body: picked.reverse().map((id) => state.messages.fullWire(id)) };
+  return { status: 200, body: picked.reverse().map((id) => restMessage(state, id)) };
 }
 
 function getMessage(state: SimState, channelId: string, messageId: string): Reply {
   const ch = state.world.channels.get(channelId);
   if (!ch) return errorReply(Errors.unknownChannel());
   const perms = state.world.botPermissions(ch);
-  if ((perms & Permission.ViewChannel) === 0n) return errorReply(Errors.missingAccess());
-  if ((perms & Permission.ReadMessageHistory) === 0n) return errorReply(Errors.missingPermissions());
+  // without View Channel or Read Message History the message is out of reach: 403 Missing Access
+  if ((perms & Permission.ViewChannel) === 0n || (perms & Permission.ReadMessageHistory) === 0n) return errorReply(Errors.missingAccess());
   const m = state.messages.get(messageId);
   if (!m || m.record.channelId !== channelId || m.record.deleted || m.record.ephemeral) return errorReply(Errors.unknownMessage());
-  return { status: 200, body: state.messages.fullWire(messageId) };
+  return { status: 200, body: restMessage(state, messageId) };
+}
+
+/** A message as a REST read returns it: without content unless the app has Message Content access (or the usual exceptions). */
+function restMessage(state: SimState, id: string): WireMessage {
+  const wire = state.messages.fullWire(id);
+  return state.messageContentAllowed ? wire : (withoutMessageContent(state.world.botUser.id, wire) as WireMessage);
 }
 
 function createMessage(state: SimState, r: ParsedRequest, channelId: string): Reply {
@@ -66,6 +73,8 @@ function createMessage(state: SimState, r: ParsedRequest, channelId: string): Re
   if (ch.type === 2 || ch.type === 4) return errorReply(apiError(400, 50008, "Cannot send messages in a non-text channel"));
   const denied = state.world.sendDenial(ch);
   if (denied) return errorReply(denied);
+  if (r.files.length > 0 && ch.guildId && (state.world.botPermissions(ch) & Permission.AttachFiles) === 0n)
+    return errorReply(Errors.missingPermissions());
   const body = isObject(r.body) ? r.body : {};
   const invalid = validateMessageBody(body, { mode: "create", fileCount: r.files.length }) ?? validateNonce(body.nonce);
   if (invalid) return errorReply(invalid);

@@ -25,6 +25,8 @@ export interface StoredMessage {
   versions: MessageVersion[];
   /** replied_user ping of the create (kept for edits without allowed_mentions) */
   repliedUserPing: boolean;
+  /** MESSAGE_CREATE/UPDATE leave `referenced_message` out (the backend did not fetch it) */
+  omitReferenced?: boolean;
 }
 
 export interface StoreOptions {
@@ -179,7 +181,7 @@ export class MessageStore {
   }
 
   /** Applies an edit (by the bot, or a user's own) to the wire object and the record, and records the version. */
-  applyEdit(m: StoredMessage, body: Json, byBot: boolean): void {
+  applyEdit(m: StoredMessage, body: Json, byBot: boolean, addedAttachments: Json[] = []): void {
     const wire = m.wire;
     if (typeof body.content === "string" || body.content === null) wire.content = (body.content as string | null) ?? "";
     if (Array.isArray(body.embeds) || body.embeds === null) wire.embeds = clone((body.embeds as unknown[] | null) ?? []);
@@ -192,9 +194,16 @@ export class MessageStore {
       wire.flags = Number(wire.flags ?? 0) & ~MessageFlag.Loading;
     }
     if (Array.isArray(body.attachments)) {
-      const keepIds = new Set((body.attachments as Json[]).map((a) => String(a.id)));
-      wire.attachments = ((wire.attachments as Json[]) ?? []).filter((a) => keepIds.has(String(a.id)));
+      // keep the attachments listed by id (their description may change); drop the rest
+      const listed = (body.attachments as unknown[]).filter(isObject);
+      wire.attachments = ((wire.attachments as Json[]) ?? [])
+        .filter((a) => listed.some((l) => String(l.id) === String(a.id)))
+        .map((a) => {
+          const l = listed.find((x) => String(x.id) === String(a.id))!;
+          return typeof l.description === "string" ? { ...a, description: l.description } : a;
+        });
     }
+    if (addedAttachments.length > 0) wire.attachments = [...((wire.attachments as Json[]) ?? []), ...addedAttachments];
     const now = Date.now();
     const wasLoading = (m.record.flags & MessageFlag.Loading) !== 0;
     if (!wasLoading) wire.edited_timestamp = new Date(now).toISOString();
@@ -262,6 +271,7 @@ export class MessageStore {
   /** A message as MESSAGE_CREATE / MESSAGE_UPDATE carry it: the REST shape plus `channel_type`. */
   gatewayMessage(id: string): WireMessage {
     const wire = this.fullWire(id);
+    if (this.byId.get(id)?.omitReferenced) delete wire.referenced_message;
     const ch = this.world.channels.get(wire.channel_id);
     if (ch) wire.channel_type = ch.type;
     return wire;

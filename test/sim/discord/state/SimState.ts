@@ -5,10 +5,13 @@
  */
 import type { InteractionResponseRecord, StartOptions, TypingRecord } from "../types.ts";
 import { CommandStore } from "./CommandStore.ts";
+import { FileStore } from "./FileStore.ts";
 import { InteractionStore } from "./InteractionStore.ts";
 import { MessageStore } from "./MessageStore.ts";
 import { NonceStore } from "./NonceStore.ts";
 import { World } from "./World.ts";
+
+const MESSAGE_CONTENT = 1 << 15;
 
 export interface ReactionRecord {
   channelId: string;
@@ -22,6 +25,8 @@ export class SimState {
   readonly messages: MessageStore;
   readonly interactions = new InteractionStore();
   readonly commands = new CommandStore();
+  /** attachment bytes behind the CDN (user files and the bot's uploads) */
+  readonly files = new FileStore();
   /** nonces of created messages, for `enforce_nonce` */
   readonly nonces: NonceStore;
   /** interaction callbacks and webhook (original/followup) calls */
@@ -34,6 +39,8 @@ export class SimState {
   readonly interactionAckTimeoutMs: number;
   /** largest file the bot may upload, in bytes (`attachment_size_limit` in interactions; over it → 413 40005) */
   readonly attachmentSizeLimit: number;
+  /** whether the app has the Message Content intent enabled in the portal (REST answers carry content) */
+  readonly messageContentAllowed: boolean;
   /** the loopback port REST and the gateway listen on (set once the server listens) */
   port = 0;
 
@@ -48,6 +55,7 @@ export class SimState {
     this.interactionAckTimeoutMs = opts.interactionAckTimeoutMs ?? 3000;
     this.nonces = new NonceStore(opts.nonceTtlMs);
     this.attachmentSizeLimit = opts.attachmentSizeLimit ?? 10 * 1024 * 1024;
+    this.messageContentAllowed = ((opts.allowedPrivilegedIntents ?? MESSAGE_CONTENT) & MESSAGE_CONTENT) !== 0;
   }
 
   get applicationId(): string {
