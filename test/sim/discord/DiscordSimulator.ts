@@ -16,8 +16,9 @@
  */
 import { type InteractionHandle, type InteractionOptions, userInteraction } from "./actions/userInteractions.ts";
 import { type UserSaysOptions, userDeletes, userEdits, userSays } from "./actions/userMessages.ts";
+import type { RefusedIdentifyRecord } from "./gateway/GatewayServer.ts";
 import { GatewayServer } from "./gateway/GatewayServer.ts";
-import { gatewayHooks } from "./gateway/gatewayHooks.ts";
+import { gatewayHooks, shardOf } from "./gateway/gatewayHooks.ts";
 import { cdnHandler } from "./http/cdn.ts";
 import type { RouteLimitOptions } from "./http/RateLimiter.ts";
 import { RestServer } from "./http/RestServer.ts";
@@ -60,6 +61,7 @@ import { clone, isObject, waitFor } from "./util.ts";
 
 export type { InteractionHandle, InteractionOptions } from "./actions/userInteractions.ts";
 export type { UserAttachment, UserSaysOptions } from "./actions/userMessages.ts";
+export type { RefusedIdentifyRecord } from "./gateway/GatewayServer.ts";
 export { Intent } from "./gateway/gatewayView.ts";
 export type { RouteLimitOptions } from "./http/RateLimiter.ts";
 export type { CommandPermission } from "./state/CommandStore.ts";
@@ -351,22 +353,50 @@ export class DiscordSimulator {
 
   // ---------------------------------------------------------------- gateway controls
 
-  sendReconnect(): void {
-    this.gateway.sendReconnect();
+  /** Op 7 RECONNECT to every session, or only to the sessions of shard `shardId`. */
+  sendReconnect(shardId?: number): void {
+    this.gateway.sendReconnect(shardId);
   }
 
-  sendInvalidSession(resumable: boolean): void {
-    this.gateway.sendInvalidSession(resumable);
+  /** Op 9 INVALID_SESSION to every session, or only to shard `shardId`'s. */
+  sendInvalidSession(resumable: boolean, shardId?: number): void {
+    this.gateway.sendInvalidSession(resumable, shardId);
   }
 
-  /** Close the gateway connection(s) with a close frame; 4000 (default) makes the client resume. */
-  dropConnection(code = 4000): void {
-    this.gateway.dropConnection(code);
+  /** Close the gateway connection(s) with a close frame (all, or shard `shardId`'s); 4000 (default) makes the client resume. */
+  dropConnection(code = 4000, shardId?: number): void {
+    this.gateway.dropConnection(code, "simulated drop", shardId);
   }
 
-  /** End the gateway connection(s) without a close frame. */
-  kill(): void {
-    this.gateway.kill();
+  /** End the gateway connection(s) without a close frame (all, or shard `shardId`'s). */
+  kill(shardId?: number): void {
+    this.gateway.kill(shardId);
+  }
+
+  /** Discord's sharding formula: the shard (of `numShards`) that receives a guild's events, `(guild_id >> 22) % numShards`. */
+  static shardOf(guildId: string, numShards: number): number {
+    return shardOf(guildId, numShards);
+  }
+
+  /** Changes `shards` in GET /gateway/bot (what `shards: "auto"` clients start). */
+  setRecommendedShards(count: number): void {
+    this.state.gatewayBot.recommendedShards = count;
+  }
+
+  /** IDENTIFYs refused: invalid shard (4010), sharding required (4011), or over max_concurrency (INVALID_SESSION). */
+  get refusedIdentifies(): RefusedIdentifyRecord[] {
+    return this.gateway.refusedIdentifies;
+  }
+
+  /** `session_start_limit` as GET /gateway/bot reports it now (`remaining` goes down with each accepted IDENTIFY). */
+  get sessionStartLimit(): { total: number; remaining: number; reset_after: number; max_concurrency: number } {
+    const g = this.state.gatewayBot;
+    return { total: g.total, remaining: g.remaining, reset_after: g.resetAfterMs, max_concurrency: g.maxConcurrency };
+  }
+
+  /** The shard ([id, count], null when unsharded) of every live gateway session. */
+  get liveShards(): Array<[number, number] | null> {
+    return this.gateway.liveSessions().map((s) => (s.shard ? [s.shard[0], s.shard[1]] : null));
   }
 
   /** Stop (or restart) answering heartbeats: without acks the client declares the link a zombie and resumes. */

@@ -240,6 +240,14 @@ export interface StartOptions {
   nonceTtlMs?: number;
   /** largest file the bot may upload, in bytes (default 10 MiB, Discord's default); over it → 413 40005 */
   attachmentSizeLimit?: number;
+  /** `shards` in GET /gateway/bot (default 1) */
+  recommendedShards?: number;
+  /** `session_start_limit.max_concurrency` (default 1): IDENTIFYs allowed per 5 s per bucket (shard id % max_concurrency) */
+  maxConcurrency?: number;
+  /** answer a second IDENTIFY in the same bucket within 5 s with INVALID_SESSION, as Discord does (default false) */
+  enforceMaxConcurrency?: boolean;
+  /** guilds one session may hold before IDENTIFY closes with 4011 Sharding required (default 2500) */
+  maxGuildsPerShard?: number;
 }
 
 /** A file the bot uploaded (its bytes: `attachmentData(attachmentId)`). */

@@ -39,6 +39,16 @@ export class SimState {
   readonly interactionAckTimeoutMs: number;
   /** largest file the bot may upload, in bytes (`attachment_size_limit` in interactions; over it → 413 40005) */
   readonly attachmentSizeLimit: number;
+  /** what GET /gateway/bot reports and IDENTIFY enforces about shards and session starts */
+  readonly gatewayBot: {
+    recommendedShards: number;
+    maxConcurrency: number;
+    enforceMaxConcurrency: boolean;
+    maxGuildsPerShard: number;
+    total: number;
+    remaining: number;
+    resetAfterMs: number;
+  };
   /** whether the app has the Message Content intent enabled in the portal (REST answers carry content) */
   readonly messageContentAllowed: boolean;
   /** the loopback port REST and the gateway listen on (set once the server listens) */
@@ -54,6 +64,15 @@ export class SimState {
     this.messages = new MessageStore(this.world, dispatch);
     this.interactionAckTimeoutMs = opts.interactionAckTimeoutMs ?? 3000;
     this.nonces = new NonceStore(opts.nonceTtlMs);
+    this.gatewayBot = {
+      recommendedShards: opts.recommendedShards ?? 1,
+      maxConcurrency: opts.maxConcurrency ?? 1,
+      enforceMaxConcurrency: opts.enforceMaxConcurrency ?? false,
+      maxGuildsPerShard: opts.maxGuildsPerShard ?? 2500,
+      total: 1000,
+      remaining: 1000,
+      resetAfterMs: 14_400_000,
+    };
     this.attachmentSizeLimit = opts.attachmentSizeLimit ?? 10 * 1024 * 1024;
     this.messageContentAllowed = ((opts.allowedPrivilegedIntents ?? MESSAGE_CONTENT) & MESSAGE_CONTENT) !== 0;
   }
