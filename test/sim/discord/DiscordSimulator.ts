@@ -4,8 +4,11 @@
  *
  * It keeps a small world (guilds, channels, threads, DMs, users, messages), answers REST with
  * real-shaped objects and X-RateLimit-* headers, validates bodies the way Discord does (2000
- * characters, never truncated), can script 429s and 5xx, enforces optional per-route limits,
- * and records everything as a user would see it: each message's current state and every version.
+ * characters, never truncated), can script 429s and 5xx (also after the write was saved), enforces
+ * optional per-route limits, honours `enforce_nonce`, serves attachments on a CDN route (with
+ * download faults) and keeps the bot's uploads, computes permissions for admin commands, replays
+ * any dispatch kind after RESUME, routes guild events by shard, and records everything as a user
+ * would see it: each message's current state and every version.
  *
  * This class is the facade tests use; the work is done in state/ (the world and its stores),
  * routes/ (one file per REST resource family), http/ (server, rate limits, scripted faults),
