@@ -4,8 +4,11 @@
  *
  * It keeps a small world (guilds, channels, threads, DMs, users, messages), answers REST with
  * real-shaped objects and X-RateLimit-* headers, validates bodies the way Discord does (2000
- * characters, never truncated), can script 429s and 5xx, enforces optional per-route limits,
- * and records everything as a user would see it: each message's current state and every version.
+ * characters, never truncated), can script 429s and 5xx (also after the write was saved), enforces
+ * optional per-route limits, honours `enforce_nonce`, serves attachments on a CDN route (with
+ * download faults) and keeps the bot's uploads, computes permissions for admin commands, replays
+ * any dispatch kind after RESUME, routes guild events by shard, and records everything as a user
+ * would see it: each message's current state and every version.
  *
  * This class is the facade tests use; the work is done in state/ (the world and its stores),
  * routes/ (one file per REST resource family), http/ (server, rate limits, scripted faults),
@@ -16,18 +19,28 @@
  */
 import { type InteractionHandle, type InteractionOptions, userInteraction } from "./actions/userInteractions.ts";
 import { type UserSaysOptions, userDeletes, userEdits, userSays } from "./actions/userMessages.ts";
+import type { RefusedIdentifyRecord } from "./gateway/GatewayServer.ts";
 import { GatewayServer } from "./gateway/GatewayServer.ts";
-import { gatewayHooks } from "./gateway/gatewayHooks.ts";
+import { gatewayHooks, shardOf } from "./gateway/gatewayHooks.ts";
+import { cdnHandler } from "./http/cdn.ts";
 import type { RouteLimitOptions } from "./http/RateLimiter.ts";
 import { RestServer } from "./http/RestServer.ts";
+import { permissionsWire } from "./routes/applicationCommands.ts";
+import { uploadTooLarge } from "./routes/botMessages.ts";
 import { registerRoutes } from "./routes/index.ts";
-import { guildCreateData } from "./state/guildWire.ts";
+import type { CommandPermission } from "./state/CommandStore.ts";
+import { type CommandAccess, commandAccess } from "./state/commandAccess.ts";
+import type { CdnFault, CdnRequestRecord } from "./state/FileStore.ts";
+import { guildCreateData, roleWire } from "./state/guildWire.ts";
 import type { WireMessage } from "./state/MessageStore.ts";
+import type { NonceHit } from "./state/NonceStore.ts";
 import { type ReactionRecord, SimState } from "./state/SimState.ts";
 import { type BotUser, isThreadType } from "./state/World.ts";
 import { channelWire, guildChannelsWire, memberWire } from "./state/wire.ts";
 import type {
+  AfterCommitRecord,
   CommandRecord,
+  CommitFault,
   DispatchRecord,
   FailResponse,
   GatewayConnectionRecord,
@@ -41,19 +54,48 @@ import type {
   SimChannelInput,
   SimGuildInput,
   SimGuildMemberInput,
+  SimRole,
   SimUser,
   StartOptions,
   TypingRecord,
+  UploadRecord,
 } from "./types.ts";
 import { clone, isObject, waitFor } from "./util.ts";
 
 export type { InteractionHandle, InteractionOptions } from "./actions/userInteractions.ts";
-export type { UserSaysOptions } from "./actions/userMessages.ts";
+export type { UserAttachment, UserSaysOptions } from "./actions/userMessages.ts";
+export type { RefusedIdentifyRecord } from "./gateway/GatewayServer.ts";
 export { Intent } from "./gateway/gatewayView.ts";
 export type { RouteLimitOptions } from "./http/RateLimiter.ts";
+export type { CommandPermission } from "./state/CommandStore.ts";
+export type { CommandAccess } from "./state/commandAccess.ts";
+export type { CdnFault, CdnRequestRecord } from "./state/FileStore.ts";
 export type { WireMessage } from "./state/MessageStore.ts";
+export type { NonceHit } from "./state/NonceStore.ts";
 export { Permission } from "./state/permissions.ts";
 export type * from "./types.ts";
+
+/** A dispatch kind for `duplicateOnResume`: an event name, or an interaction kind. */
+export type ReplayKind =
+  | "MESSAGE_CREATE"
+  | "MESSAGE_UPDATE"
+  | "MESSAGE_DELETE"
+  | "INTERACTION_CREATE"
+  | "command"
+  | "button"
+  | "select"
+  | "autocomplete"
+  | "modal"
+  | (string & {});
+
+/** Bytes for attachment tests: text, binary (e.g. with a text extension), invalid UTF-8. */
+export const SampleFiles = {
+  text: (s: string): Uint8Array => new TextEncoder().encode(s),
+  /** `size` bytes of every value 0–255 in turn (NULs included): binary whatever the file name says */
+  binary: (size = 1024): Uint8Array => Uint8Array.from({ length: size }, (_, i) => i % 256),
+  /** text with byte sequences that are not UTF-8 (a lone continuation byte, an overlong form, 0xFF) */
+  invalidUtf8: (): Uint8Array => Uint8Array.from([...new TextEncoder().encode("caf"), 0xe9, 0x20, 0x80, 0xc0, 0xaf, 0xff, 0x0a]),
+};
 
 export class DiscordSimulator {
   readonly botUser: BotUser;
@@ -86,6 +128,10 @@ export class DiscordSimulator {
       resumeUrl: () => `${this.state.gatewayUrl}/resume`,
     });
     this.rest = new RestServer(opts.token);
+    const writeLog = this.state.messages.writeLog;
+    this.rest.writes = { mark: () => writeLog.length, since: (mark) => writeLog.slice(mark) };
+    this.rest.cdn = cdnHandler(this.state.files);
+    this.rest.uploadCheck = (files) => uploadTooLarge(files, this.state.attachmentSizeLimit);
     this.requests = this.rest.requests;
     this.unhandled = this.rest.unhandled;
     registerRoutes(this.rest.router, this.state);
@@ -169,6 +215,68 @@ export class DiscordSimulator {
     this.gateway.dispatch("GUILD_MEMBER_ADD", { ...memberWire(world, guild, member.user.id), guild_id: guild.id });
   }
 
+  /** Adds a role to a guild (GUILD_ROLE_CREATE); `permissions` as a bit set, e.g. `Permission.ManageChannels`. */
+  addRole(guildId: string, role: { id: string; name: string; permissions?: bigint; position?: number }): void {
+    const guild = this.state.world.requireGuild(guildId);
+    const r: SimRole = {
+      id: role.id,
+      name: role.name,
+      permissions: (role.permissions ?? 0n).toString(),
+      position: role.position ?? guild.roles.length,
+    };
+    guild.roles = [...guild.roles.filter((x) => x.id !== role.id), r];
+    this.gateway.dispatch("GUILD_ROLE_CREATE", { guild_id: guildId, role: roleWire(r) });
+  }
+
+  /** Changes a role's permissions (GUILD_ROLE_UPDATE). */
+  setRolePermissions(guildId: string, roleId: string, permissions: bigint): void {
+    const guild = this.state.world.requireGuild(guildId);
+    const r = guild.roles.find((x) => x.id === roleId);
+    if (!r) throw new Error(`unknown role ${roleId} in guild ${guildId}`);
+    r.permissions = permissions.toString();
+    this.gateway.dispatch("GUILD_ROLE_UPDATE", { guild_id: guildId, role: roleWire(r) });
+  }
+
+  /** Replaces a member's roles (GUILD_MEMBER_UPDATE). */
+  setMemberRoles(guildId: string, userId: string, roleIds: string[]): void {
+    const world = this.state.world;
+    const guild = world.requireGuild(guildId);
+    const m = guild.members.get(userId);
+    if (!m) throw new Error(`user ${userId} is not a member of ${guildId}`);
+    m.roles = [...roleIds];
+    this.gateway.dispatch("GUILD_MEMBER_UPDATE", { ...memberWire(world, guild, userId), guild_id: guildId });
+  }
+
+  /** A member's permissions in a channel as Discord computes them (roles, @everyone, overwrites; owner and Administrator: all). */
+  memberPermissions(channelId: string, userId: string): bigint {
+    const world = this.state.world;
+    return world.userPermissions(world.requireChannel(channelId), userId);
+  }
+
+  /**
+   * Command permission overrides a server admin sets in Server Settings → Integrations: for one
+   * command (by id or name) or, with `"app"`, for every command of the app. Overrides are roles
+   * (type 1), users (2) or channels (3); the guild id means @everyone, guild id − 1 all channels.
+   * Dispatches APPLICATION_COMMAND_PERMISSIONS_UPDATE; `interaction()` honours them.
+   */
+  setCommandPermissions(guildId: string, command: string, permissions: CommandPermission[]): void {
+    const targetId =
+      command === "app" || command === this.applicationId
+        ? this.applicationId
+        : /^\d+$/.test(command)
+          ? command
+          : this.state.commands.find(command, guildId)?.id;
+    if (!targetId) throw new Error(`no command named ${command} is registered for guild ${guildId}`);
+    this.state.commands.setPermissions(guildId, targetId, permissions);
+    this.gateway.dispatch("APPLICATION_COMMAND_PERMISSIONS_UPDATE", permissionsWire(this.state, guildId, targetId, permissions));
+  }
+
+  /** Whether Discord offers the command `name` to `userId` in the channel, and which rule decided. */
+  canUseCommand(name: string, channelId: string, userId: string): CommandAccess {
+    const ch = this.state.world.requireChannel(channelId);
+    return commandAccess(this.state.world, this.state.commands, this.state.commands.find(name, ch.guildId), channelId, userId);
+  }
+
   /** Sets (or replaces) a permission overwrite on a channel, e.g. to deny the bot Send Messages. */
   setChannelOverwrite(channelId: string, overwrite: { id: string; type: 0 | 1; allow?: bigint; deny?: bigint }): void {
     const world = this.state.world;
@@ -201,6 +309,32 @@ export class DiscordSimulator {
     this.rest.faults.add(match, response, times);
   }
 
+  /**
+   * The next `times` matching requests are carried out — the message is stored and dispatched, the
+   * edit applied, the interaction acknowledged — and then answered with `fault` instead of the
+   * route's 2xx: a 5xx or a TCP reset (discord.js retries both), a closed socket (discord.js gives
+   * up), or no answer (the client's REST timeout aborts and retries). Requests the route refuses
+   * (4xx) do not use the fault up. Each use is recorded in `afterCommitFaults`.
+   */
+  failAfterCommit(match: { method: string; path: RegExp }, fault: CommitFault, times = 1): void {
+    this.rest.faults.addAfterCommit(match, fault, times);
+  }
+
+  /** Writes that were saved and then answered with a `failAfterCommit` fault, with the message ids they wrote. */
+  get afterCommitFaults(): AfterCommitRecord[] {
+    return this.rest.afterCommitFaults;
+  }
+
+  /** Creates answered with an existing message because of `enforce_nonce` (same author, same nonce, within `nonceTtlMs`). */
+  get nonceHits(): NonceHit[] {
+    return this.state.nonces.hits;
+  }
+
+  /** Moves every remembered nonce `ms` into the past (to test a retry after the window without waiting). */
+  ageNonces(ms: number): void {
+    this.state.nonces.age(ms);
+  }
+
   /** A real limit for matching routes (bucket per major parameter: channel, guild, webhook): over it → 429. */
   setRouteLimit(path: RegExp, opts: RouteLimitOptions): void {
     this.rest.limiter.setRouteLimit(path, opts);
@@ -222,22 +356,50 @@ export class DiscordSimulator {
 
   // ---------------------------------------------------------------- gateway controls
 
-  sendReconnect(): void {
-    this.gateway.sendReconnect();
+  /** Op 7 RECONNECT to every session, or only to the sessions of shard `shardId`. */
+  sendReconnect(shardId?: number): void {
+    this.gateway.sendReconnect(shardId);
   }
 
-  sendInvalidSession(resumable: boolean): void {
-    this.gateway.sendInvalidSession(resumable);
+  /** Op 9 INVALID_SESSION to every session, or only to shard `shardId`'s. */
+  sendInvalidSession(resumable: boolean, shardId?: number): void {
+    this.gateway.sendInvalidSession(resumable, shardId);
   }
 
-  /** Close the gateway connection(s) with a close frame; 4000 (default) makes the client resume. */
-  dropConnection(code = 4000): void {
-    this.gateway.dropConnection(code);
+  /** Close the gateway connection(s) with a close frame (all, or shard `shardId`'s); 4000 (default) makes the client resume. */
+  dropConnection(code = 4000, shardId?: number): void {
+    this.gateway.dropConnection(code, "simulated drop", shardId);
   }
 
-  /** End the gateway connection(s) without a close frame. */
-  kill(): void {
-    this.gateway.kill();
+  /** End the gateway connection(s) without a close frame (all, or shard `shardId`'s). */
+  kill(shardId?: number): void {
+    this.gateway.kill(shardId);
+  }
+
+  /** Discord's sharding formula: the shard (of `numShards`) that receives a guild's events, `(guild_id >> 22) % numShards`. */
+  static shardOf(guildId: string, numShards: number): number {
+    return shardOf(guildId, numShards);
+  }
+
+  /** Changes `shards` in GET /gateway/bot (what `shards: "auto"` clients start). */
+  setRecommendedShards(count: number): void {
+    this.state.gatewayBot.recommendedShards = count;
+  }
+
+  /** IDENTIFYs refused: invalid shard (4010), sharding required (4011), or over max_concurrency (INVALID_SESSION). */
+  get refusedIdentifies(): RefusedIdentifyRecord[] {
+    return this.gateway.refusedIdentifies;
+  }
+
+  /** `session_start_limit` as GET /gateway/bot reports it now (`remaining` goes down with each accepted IDENTIFY). */
+  get sessionStartLimit(): { total: number; remaining: number; reset_after: number; max_concurrency: number } {
+    const g = this.state.gatewayBot;
+    return { total: g.total, remaining: g.remaining, reset_after: g.resetAfterMs, max_concurrency: g.maxConcurrency };
+  }
+
+  /** The shard ([id, count], null when unsharded) of every live gateway session. */
+  get liveShards(): Array<[number, number] | null> {
+    return this.gateway.liveSessions().map((s) => (s.shard ? [s.shard[0], s.shard[1]] : null));
   }
 
   /** Stop (or restart) answering heartbeats: without acks the client declares the link a zombie and resumes. */
@@ -247,15 +409,29 @@ export class DiscordSimulator {
 
   /**
    * On the next RESUME, send again a dispatch that was already delivered: a message id selects its
-   * MESSAGE_CREATE (original sequence number, as a replay from a stale `seq` would); an object is sent
-   * as a new dispatch. Returns how many were queued.
+   * MESSAGE_CREATE, an interaction id its INTERACTION_CREATE (original sequence number, as a replay
+   * from a stale `seq` would); an object is sent as a new dispatch. Returns how many were queued.
    */
   replayOnNextResume(what: string | { t: string; d: unknown }): number {
     if (typeof what === "string") {
-      return this.gateway.queueReplay((t, d) => t === "MESSAGE_CREATE" && isObject(d) && d.id === what);
+      return this.gateway.queueReplay((t, d) => (t === "MESSAGE_CREATE" || t === "INTERACTION_CREATE") && isObject(d) && d.id === what);
     }
     this.gateway.queueReplayPayload(what.t, what.d);
     return this.gateway.liveSessions().length;
+  }
+
+  /**
+   * A forced-duplicate switch per dispatch kind: while on, every accepted RESUME sends again (with
+   * their original sequence numbers, before the missed ones) the dispatches of that kind the client
+   * had already received since the previous IDENTIFY/RESUME — as Discord may when it replays from
+   * an older point. Kinds: any event name (`MESSAGE_CREATE`, `MESSAGE_UPDATE`, `INTERACTION_CREATE`
+   * …) or, for interactions, `command`, `button`, `select`, `autocomplete`, `modal`.
+   */
+  duplicateOnResume(kinds: ReplayKind | ReplayKind[], on = true): void {
+    for (const k of Array.isArray(kinds) ? kinds : [kinds]) {
+      if (on) this.gateway.duplicateKinds.add(k);
+      else this.gateway.duplicateKinds.delete(k);
+    }
   }
 
   /** Sends any dispatch to every live session. */
@@ -306,6 +482,16 @@ export class DiscordSimulator {
     userDeletes(this.state, messageId);
   }
 
+  /** A moderator deletes someone's message — the bot's reply, say (MESSAGE_DELETE; later edits get 404 10008). */
+  moderatorDeletes(messageId: string): void {
+    userDeletes(this.state, messageId);
+  }
+
+  /** A moderator bulk-deletes messages of one channel: one MESSAGE_DELETE_BULK with the ids (later edits get 404 10008). */
+  moderatorBulkDeletes(channelId: string, messageIds: string[]): void {
+    this.state.messages.removeBulk(channelId, messageIds);
+  }
+
   /** Dispatches INTERACTION_CREATE (slash command or component) and returns a handle on its responses. */
   interaction(opts: InteractionOptions): InteractionHandle {
     return userInteraction(this.state, opts);
@@ -326,6 +512,38 @@ export class DiscordSimulator {
   /** Every version of a message's content: the create, then each edit, with timestamps. */
   history(messageId: string): MessageVersion[] {
     return this.state.messages.history(messageId);
+  }
+
+  /** The bytes of an attachment (a user's or one the bot uploaded), by attachment id or URL; undefined for generated (huge) files. */
+  attachmentData(idOrUrl: string): Buffer | undefined {
+    const f = this.state.files.find(idOrUrl);
+    return f?.data ? Buffer.from(f.data) : undefined;
+  }
+
+  /** Every file the bot uploaded (message create/edit, interaction responses), oldest first; read the bytes with `attachmentData(id)`. */
+  get uploads(): UploadRecord[] {
+    return this.state.files.uploadsByBot().map((f) => ({
+      attachmentId: f.id,
+      messageId: f.messageId,
+      channelId: f.channelId,
+      filename: f.filename,
+      contentType: f.contentType,
+      size: f.size,
+      description: f.description,
+      time: f.time,
+    }));
+  }
+
+  /** What downloading an attachment gets from now on (null: the bytes, at full speed). */
+  setAttachmentFault(idOrUrl: string, fault: CdnFault | null): void {
+    const f = this.state.files.find(idOrUrl);
+    if (!f) throw new Error(`unknown attachment ${idOrUrl}`);
+    f.fault = fault;
+  }
+
+  /** Every request to the simulator's CDN (attachment downloads), with the status answered (0: no answer). */
+  get cdnRequests(): CdnRequestRecord[] {
+    return this.state.files.cdnRequests;
   }
 
   /** Commands registered for a guild (PUT /applications/:app/guilds/:g/commands). */

@@ -34,4 +34,10 @@ export const Errors = {
   alreadyAcknowledged: () => apiError(400, 40060, "Interaction has already been acknowledged."),
   threadAlreadyCreated: () => apiError(400, 160004, "A thread has already been created for this message"),
   cannotSendToUser: () => apiError(403, 50007, "Cannot send messages to this user"),
+  cannotExecuteOnDm: () => apiError(403, 50003, "Cannot execute action on a DM channel"),
+  bulkDeleteCount: () =>
+    apiError(400, 50016, "Provided too few or too many messages to delete. Must provide at least 2 and fewer than 100 messages to delete."),
+  bulkDeleteTooOld: () => apiError(400, 50034, "You can only bulk delete messages that are under 14 days old."),
+  requestTooLarge: () => apiError(413, 40005, "Request entity too large"),
+  invalidWebhookToken: () => apiError(401, 50027, "Invalid Webhook Token"),
 };

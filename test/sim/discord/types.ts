@@ -117,8 +117,10 @@ export interface RequestRecord {
   body: unknown;
   /** the Authorization header as received (null when absent) */
   auth: string | null;
-  /** true when the answer was a scripted fault (failNext) */
+  /** true when the answer was a scripted fault (failNext, failAfterCommit) */
   scripted: boolean;
+  /** set when the route saved its write and a `failAfterCommit` fault answered instead */
+  afterCommit?: { committedStatus: number; answered: CommitFaultAnswer };
 }
 
 export interface CommandRecord {
@@ -195,6 +197,29 @@ export interface DispatchRecord {
   time: number;
 }
 
+/**
+ * What the client gets after the route has saved its write (`failAfterCommit`), as Discord does
+ * during incidents: a 5xx (discord.js retries it), a TCP reset (ECONNRESET: discord.js retries), a
+ * socket closed without an answer (undici "other side closed": discord.js does not retry and the
+ * call rejects), or no answer at all (the client's REST `timeout` aborts and retries; the socket is
+ * destroyed after `ms` when given, else left open until the client gives up or the sim stops).
+ */
+export type CommitFault = { status: 500 | 502 | 503 | 504 } | { drop: "reset" | "close" } | { hang: true; ms?: number };
+
+export type CommitFaultAnswer = 500 | 502 | 503 | 504 | "reset" | "close" | "hang";
+
+/** One write that was saved and then answered with a fault (see `failAfterCommit`). */
+export interface AfterCommitRecord {
+  method: string;
+  path: string;
+  /** what the route answered before the fault replaced it */
+  committedStatus: number;
+  answered: CommitFaultAnswer;
+  /** messages created, edited or deleted by the saved write */
+  messageIds: string[];
+  time: number;
+}
+
 export type FailResponse =
   | { status: 429; retryAfterSec: number; global?: boolean; scope?: "user" | "shared" | "global" }
   | { status: 500 | 502 | 503 | 504 }
@@ -211,4 +236,28 @@ export interface StartOptions {
   allowedPrivilegedIntents?: number;
   /** ms within which an interaction must get its initial callback (default 3000); later → 404 Unknown interaction */
   interactionAckTimeoutMs?: number;
+  /** how long a message nonce is remembered for `enforce_nonce` (default 120000: "the past few minutes") */
+  nonceTtlMs?: number;
+  /** largest file the bot may upload, in bytes (default 10 MiB, Discord's default); over it → 413 40005 */
+  attachmentSizeLimit?: number;
+  /** `shards` in GET /gateway/bot (default 1) */
+  recommendedShards?: number;
+  /** `session_start_limit.max_concurrency` (default 1): IDENTIFYs allowed per 5 s per bucket (shard id % max_concurrency) */
+  maxConcurrency?: number;
+  /** answer a second IDENTIFY in the same bucket within 5 s with INVALID_SESSION, as Discord does (default false) */
+  enforceMaxConcurrency?: boolean;
+  /** guilds one session may hold before IDENTIFY closes with 4011 Sharding required (default 2500) */
+  maxGuildsPerShard?: number;
+}
+
+/** A file the bot uploaded (its bytes: `attachmentData(attachmentId)`). */
+export interface UploadRecord {
+  attachmentId: string;
+  messageId: string;
+  channelId: string;
+  filename: string;
+  contentType: string;
+  size: number;
+  description: string | null;
+  time: number;
 }

@@ -44,6 +44,36 @@ export interface GatewaySession {
   log: LoggedDispatch[];
   /** dispatches to send again (duplicates) on the next RESUME, before the regular replay */
   pendingReplays: Array<{ s: number | null; t: string; d: unknown }>;
+  /** dispatches up to this sequence number were delivered before the last IDENTIFY/RESUME (not duplicated again) */
+  replayMark: number;
+}
+
+/**
+ * The kind of a dispatch, for `duplicateOnResume`: its event name, and for INTERACTION_CREATE also
+ * `command`, `button`, `select`, `autocomplete` or `modal` (and `ping`/`context-menu` for the rest).
+ */
+function onShard(session: GatewaySession, shardId: number | undefined): boolean {
+  return shardId === undefined || (session.shard?.[0] ?? 0) === shardId;
+}
+
+export function dispatchKinds(t: string, d: unknown): string[] {
+  if (t !== "INTERACTION_CREATE" || typeof d !== "object" || d === null) return [t];
+  const it = d as { type?: number; data?: { type?: number; component_type?: number } };
+  const kind =
+    it.type === 2
+      ? it.data?.type === 1 || it.data?.type === undefined
+        ? "command"
+        : "context-menu"
+      : it.type === 3
+        ? it.data?.component_type === 2
+          ? "button"
+          : "select"
+        : it.type === 4
+          ? "autocomplete"
+          : it.type === 5
+            ? "modal"
+            : "ping";
+  return [t, kind];
 }
 
 interface Connection {
@@ -70,6 +100,20 @@ export interface GatewayHooks {
   allowedPrivilegedIntents: number;
   /** answer to REQUEST_GUILD_MEMBERS (op 8): the GUILD_MEMBERS_CHUNK payloads */
   membersChunk?(d: Json): Json[];
+  /** true when the session [id, count] would hold more guilds than one shard may (close 4011) */
+  shardingRequired?(shard: [number, number]): boolean;
+  /** identify rate limit: `max_concurrency` and whether it is enforced (op 9 for a second IDENTIFY in a bucket within 5 s) */
+  identifyConcurrency?(): { maxConcurrency: number; enforce: boolean };
+  /** called for every accepted IDENTIFY (session start limit bookkeeping) */
+  onSessionStart?(): void;
+}
+
+/** An IDENTIFY the gateway did not accept (no session started). */
+export interface RefusedIdentifyRecord {
+  shard: [number, number] | null;
+  /** close code sent, or "max_concurrency" (answered with INVALID_SESSION) */
+  reason: number | "max_concurrency";
+  time: number;
 }
 
 export class GatewayServer {
@@ -79,10 +123,16 @@ export class GatewayServer {
   readonly resumes: ResumeRecord[] = [];
   readonly connections: GatewayConnectionRecord[] = [];
   readonly dispatchLog: DispatchRecord[] = [];
+  /** IDENTIFYs refused for their shard (4010, 4011) or for the max_concurrency rate limit */
+  readonly refusedIdentifies: RefusedIdentifyRecord[] = [];
+  /** rate-limit key (shard id % max_concurrency) → time of the last IDENTIFY in that bucket */
+  private readonly identifyBuckets = new Map<number, number>();
   /** every op the clients sent (op, d), heartbeats included */
   readonly received: Array<{ op: number; d: unknown; time: number }> = [];
   heartbeatIntervalMs: number;
   ackHeartbeats = true;
+  /** kinds (see `dispatchKinds`) whose already-delivered dispatches every accepted RESUME sends again */
+  readonly duplicateKinds = new Set<string>();
   heartbeats = 0;
   private conns = new Set<Connection>();
 
@@ -121,31 +171,34 @@ export class GatewayServer {
     if (session.conn) this.send(session.conn, { op: GatewayOp.Dispatch, d: view, s, t });
   }
 
-  /** Op 7 RECONNECT on every connected session. */
-  sendReconnect(): void {
-    for (const conn of this.conns) if (conn.session) this.send(conn, { op: GatewayOp.Reconnect, d: null, s: null, t: null });
+  /** Op 7 RECONNECT on every connected session (or only those of shard `shardId`). */
+  sendReconnect(shardId?: number): void {
+    for (const conn of this.conns)
+      if (conn.session && onShard(conn.session, shardId)) this.send(conn, { op: GatewayOp.Reconnect, d: null, s: null, t: null });
   }
 
-  /** Op 9 INVALID_SESSION on every connected session; not resumable → the session is gone. */
-  sendInvalidSession(resumable: boolean): void {
+  /** Op 9 INVALID_SESSION on every connected session (or shard `shardId`'s); not resumable → the session is gone. */
+  sendInvalidSession(resumable: boolean, shardId?: number): void {
     for (const conn of this.conns) {
-      if (!conn.session) continue;
+      if (!conn.session || !onShard(conn.session, shardId)) continue;
       if (!resumable) conn.session.invalidated = true;
       this.send(conn, { op: GatewayOp.InvalidSession, d: resumable, s: null, t: null });
     }
   }
 
-  /** Closes every connection with a close frame carrying `code`; sessions stay resumable. */
-  dropConnection(code = 4000, reason = "simulated drop"): void {
+  /** Closes every connection (or shard `shardId`'s) with a close frame carrying `code`; sessions stay resumable. */
+  dropConnection(code = 4000, reason = "simulated drop", shardId?: number): void {
     for (const conn of [...this.conns]) {
+      if (shardId !== undefined && !(conn.session && onShard(conn.session, shardId))) continue;
       this.detach(conn);
       conn.ws.close(code, reason);
     }
   }
 
-  /** Ends every connection without a close frame (the client sees 1006). */
-  kill(): void {
+  /** Ends every connection (or shard `shardId`'s) without a close frame (the client sees 1006). */
+  kill(shardId?: number): void {
     for (const conn of [...this.conns]) {
+      if (shardId !== undefined && !(conn.session && onShard(conn.session, shardId))) continue;
       this.detach(conn);
       conn.ws.terminate();
     }
@@ -313,10 +366,29 @@ export class GatewayServer {
       conn.ws.close(4014, "Disallowed intent(s).");
       return;
     }
-    if (shard && (shard[1] !== 1 || shard[0] !== 0)) {
-      conn.ws.close(shard[1] > 1 ? 4010 : 4011, shard[1] > 1 ? "Invalid shard." : "Sharding required.");
+    if (shard && !(Number.isInteger(shard[0]) && Number.isInteger(shard[1]) && shard[1] >= 1 && shard[0] >= 0 && shard[0] < shard[1])) {
+      this.refusedIdentifies.push({ shard, reason: 4010, time: Date.now() });
+      conn.ws.close(4010, "Invalid shard.");
       return;
     }
+    if (this.hooks.shardingRequired?.(shard ?? [0, 1])) {
+      this.refusedIdentifies.push({ shard, reason: 4011, time: Date.now() });
+      conn.ws.close(4011, "Sharding required.");
+      return;
+    }
+    const concurrency = this.hooks.identifyConcurrency?.();
+    if (concurrency) {
+      const key = (shard?.[0] ?? 0) % Math.max(1, concurrency.maxConcurrency);
+      const now = Date.now();
+      const last = this.identifyBuckets.get(key);
+      if (concurrency.enforce && last !== undefined && now - last < 5000) {
+        this.refusedIdentifies.push({ shard, reason: "max_concurrency", time: now });
+        this.send(conn, { op: GatewayOp.InvalidSession, d: false, s: null, t: null });
+        return;
+      }
+      this.identifyBuckets.set(key, now);
+    }
+    this.hooks.onSessionStart?.();
     const session: GatewaySession = {
       id: this.hooks.newSessionId(),
       seq: 0,
@@ -326,6 +398,7 @@ export class GatewayServer {
       invalidated: false,
       log: [],
       pendingReplays: [],
+      replayMark: 0,
     };
     this.sessions.set(session.id, session);
     conn.session = session;
@@ -371,6 +444,11 @@ export class GatewayServer {
     session.conn = conn;
     const replay: Array<{ s: number | null; t: string; d: unknown }> = [...session.pendingReplays];
     session.pendingReplays = [];
+    if (this.duplicateKinds.size > 0) {
+      for (const e of session.log) {
+        if (e.s > session.replayMark && e.s <= seq && dispatchKinds(e.t, e.d).some((k) => this.duplicateKinds.has(k))) replay.push(e);
+      }
+    }
     for (const e of session.log) if (e.s > seq) replay.push(e);
     let replayed = 0;
     for (const e of replay) {
@@ -385,5 +463,6 @@ export class GatewayServer {
     }
     this.resumes.push({ sessionId, seq, accepted: true, replayed, time: Date.now() });
     this.dispatchTo(session, "RESUMED", { _trace: ['["qwenbot-sim-gateway"]'] });
+    session.replayMark = session.seq;
   }
 }

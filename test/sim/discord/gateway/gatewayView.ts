@@ -64,6 +64,15 @@ export function viewFor(botUserId: string, session: GatewaySession, t: string, d
 /** Without the Message Content intent, guild messages that neither mention the bot nor are its own come without content. */
 function contentView(botUserId: string, session: GatewaySession, d: Json): Json {
   if ((session.intents & Intent.MessageContent) !== 0) return d;
+  return withoutMessageContent(botUserId, d);
+}
+
+/**
+ * A copy of a message (and its `referenced_message`) as an app without Message Content access sees
+ * it: guild messages that neither mention the bot nor are its own have empty content, embeds,
+ * attachments and components (and no poll). DMs keep everything.
+ */
+export function withoutMessageContent(botUserId: string, d: Json): Json {
   const out = clone(d);
   const blank = (m: Json) => {
     if (typeof m.guild_id !== "string" && typeof d.guild_id !== "string") return; // DMs keep content

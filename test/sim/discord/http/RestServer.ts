@@ -1,20 +1,31 @@
 /**
- * The HTTP side of the Discord simulator: one loopback server for REST and the gateway upgrade.
- * Each REST request is parsed (JSON or multipart), recorded, authenticated, checked against
- * scripted faults, then against rate limits, then routed; every answer carries X-RateLimit-*.
- * Paths are matched and recorded without `/api` and `/vN`.
+ * The HTTP side of the Discord simulator: one loopback server for REST, the CDN and the gateway
+ * upgrade. Each REST request is parsed (JSON or multipart, file bytes kept), recorded,
+ * authenticated, checked against scripted faults, then against rate limits, then upload sizes,
+ * then routed; a 2xx answer may then be replaced by an after-commit fault. Every answer carries
+ * X-RateLimit-*. Paths are matched and recorded without `/api` and `/vN`; `/cdn/...` and `/media/...`
+ * (attachment `url` and `proxy_url`) go to the CDN handler (not recorded in `requests`).
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import { Errors } from "../discordErrors.ts";
-import type { Json, RequestRecord } from "../types.ts";
+import type { AfterCommitRecord, CommitFault, CommitFaultAnswer, Json, RequestRecord } from "../types.ts";
 import { isObject } from "../util.ts";
 import { ScriptedFaults, scriptedReply } from "./faults.ts";
 import { RateLimiter } from "./RateLimiter.ts";
-import { errorReply, type ParsedRequest, type Reply, Router } from "./Router.ts";
+import { errorReply, type ParsedRequest, type Reply, Router, type UploadedFile } from "./Router.ts";
 
 type UpgradeHandler = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+/** Serves `/cdn/...` (attachment downloads); answers on `res` itself. */
+export type CdnHandler = (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => void;
+
+/** Which messages the routes wrote: a mark before the route runs, the ids written since after it. */
+export interface WriteTracker {
+  mark(): number;
+  since(mark: number): string[];
+}
 
 export class RestServer {
   /** every REST request, in arrival order */
@@ -24,6 +35,12 @@ export class RestServer {
   readonly router = new Router();
   readonly limiter = new RateLimiter();
   readonly faults = new ScriptedFaults();
+  /** writes saved and then answered with a fault (failAfterCommit) */
+  readonly afterCommitFaults: AfterCommitRecord[] = [];
+  /** checks a request's uploaded files (size limits); returns the reply refusing them, or null */
+  uploadCheck: ((files: UploadedFile[]) => Reply | null) | undefined;
+  cdn: CdnHandler | undefined;
+  writes: WriteTracker | undefined;
   private server: http.Server | undefined;
 
   /** `token`: when set, REST must carry `Bot <token>`; otherwise any `Bot …` is accepted. */
@@ -51,10 +68,15 @@ export class RestServer {
   }
 
   private async onRequest(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://127.0.0.1");
+    if ((url.pathname.startsWith("/cdn/") || url.pathname.startsWith("/media/")) && this.cdn) {
+      req.resume();
+      this.cdn(req, res, url);
+      return;
+    }
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const raw = Buffer.concat(chunks);
-    const url = new URL(req.url ?? "/", "http://127.0.0.1");
     let path = url.pathname;
     if (path.startsWith("/api/")) path = path.slice(4);
     path = path.replace(/^\/v\d+(?=\/)/, "");
@@ -82,7 +104,10 @@ export class RestServer {
       auth: parsed.auth,
       scripted: false,
     };
-    if (parsed.files.length > 0) record.body = { ...(isObject(parsed.body) ? parsed.body : { payload: parsed.body }), files: parsed.files };
+    if (parsed.files.length > 0) {
+      const files = parsed.files.map(({ data: _data, ...meta }) => meta);
+      record.body = { ...(isObject(parsed.body) ? parsed.body : { payload: parsed.body }), files };
+    }
 
     const needsAuth = !path.startsWith("/interactions/") && !path.startsWith("/webhooks/") && path !== "/gateway";
     if (needsAuth && !this.authOk(parsed.auth)) {
@@ -113,7 +138,15 @@ export class RestServer {
       return;
     }
 
+    const refused = parsed.files.length > 0 ? (this.uploadCheck?.(parsed.files) ?? null) : null;
+    if (refused) {
+      refused.headers = { ...take.headers, ...refused.headers };
+      this.finish(res, record, refused);
+      return;
+    }
+
     let reply: Reply;
+    const mark = this.writes?.mark() ?? 0;
     const route = this.router.match(method, path);
     if (!route) {
       this.unhandled.push({ method, path });
@@ -126,7 +159,47 @@ export class RestServer {
       }
     }
     reply.headers = { ...take.headers, ...reply.headers };
+    const committed = reply.status >= 200 && reply.status < 300 ? this.faults.takeAfterCommit(method, path) : undefined;
+    if (committed) {
+      this.answerAfterCommit(req, res, record, reply, committed, this.writes?.since(mark) ?? []);
+      return;
+    }
     this.finish(res, record, reply);
+  }
+
+  /** The route saved its write; the client gets `fault` instead of `reply`. */
+  private answerAfterCommit(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    record: RequestRecord,
+    reply: Reply,
+    fault: CommitFault,
+    messageIds: string[],
+  ): void {
+    const answered: CommitFaultAnswer = "status" in fault ? fault.status : "drop" in fault ? fault.drop : "hang";
+    record.scripted = true;
+    record.afterCommit = { committedStatus: reply.status, answered };
+    this.afterCommitFaults.push({
+      method: record.method,
+      path: record.path,
+      committedStatus: reply.status,
+      answered,
+      messageIds: [...new Set(messageIds)],
+      time: Date.now(),
+    });
+    if ("status" in fault) {
+      this.finish(res, record, scriptedReply(this.limiter, record.method, record.path, fault));
+      return;
+    }
+    record.status = 0;
+    this.requests.push(record);
+    const socket = req.socket;
+    if ("drop" in fault) {
+      if (fault.drop === "reset") socket.resetAndDestroy();
+      else socket.destroy();
+      return;
+    }
+    if (fault.ms !== undefined) setTimeout(() => socket.destroy(), fault.ms).unref();
   }
 
   private finish(res: http.ServerResponse, record: RequestRecord, reply: Reply): void {
@@ -174,7 +247,8 @@ async function parseRequest(
       if (typeof value === "string") {
         if (name === "payload_json") out.body = JSON.parse(value) as Json;
       } else {
-        out.files.push({ name, filename: value.name, size: value.size, contentType: value.type || "application/octet-stream" });
+        const data = Buffer.from(await value.arrayBuffer());
+        out.files.push({ name, filename: value.name, size: value.size, contentType: value.type || "application/octet-stream", data });
       }
     }
     return out;

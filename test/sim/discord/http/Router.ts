@@ -24,10 +24,13 @@ export interface ParsedRequest {
 }
 
 export interface UploadedFile {
+  /** the form field name, `files[n]` as discord.js sends it */
   name: string;
   filename: string;
   size: number;
   contentType: string;
+  /** the bytes (not copied into `requests` recordings) */
+  data?: Buffer;
 }
 
 export type Handler = (req: ParsedRequest, params: string[]) => Reply | Promise<Reply>;

@@ -2,8 +2,12 @@
  * Scripted faults: `failNext({ method, path }, response, times)` makes the next matching requests
  * answer a 429 (with Discord's headers and body), a 5xx, or a 4xx with a JSON error code. They are
  * checked after authentication and before rate limits and routing; recorded requests say `scripted: true`.
+ *
+ * Faults after commit (`failAfterCommit`) are taken only once the route has answered 2xx — the
+ * write is saved (message stored and dispatched, interaction acknowledged) — and then replace the
+ * answer: a 5xx, a dropped connection, or no answer (see `CommitFault`).
  */
-import type { FailResponse } from "../types.ts";
+import type { CommitFault, FailResponse } from "../types.ts";
 import type { RateLimiter } from "./RateLimiter.ts";
 import type { Reply } from "./Router.ts";
 
@@ -14,8 +18,28 @@ interface ScriptedFault {
   remaining: number;
 }
 
+interface AfterCommitFault {
+  method: string;
+  path: RegExp;
+  fault: CommitFault;
+  remaining: number;
+}
+
 export class ScriptedFaults {
   private readonly faults: ScriptedFault[] = [];
+  private readonly afterCommit: AfterCommitFault[] = [];
+
+  addAfterCommit(match: { method: string; path: RegExp }, fault: CommitFault, times: number): void {
+    this.afterCommit.push({ method: match.method.toUpperCase(), path: match.path, fault, remaining: times });
+  }
+
+  /** The after-commit fault for a request whose route answered 2xx, when one is pending (it is used up). */
+  takeAfterCommit(method: string, path: string): CommitFault | undefined {
+    const f = this.afterCommit.find((x) => x.remaining > 0 && x.method === method && x.path.test(path));
+    if (!f) return undefined;
+    f.remaining--;
+    return f.fault;
+  }
 
   add(match: { method: string; path: RegExp }, response: FailResponse, times: number): void {
     this.faults.push({ method: match.method.toUpperCase(), path: match.path, response, remaining: times });

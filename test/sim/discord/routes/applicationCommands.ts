@@ -5,8 +5,9 @@
  */
 import { apiError, Errors, invalidFormBody } from "../discordErrors.ts";
 import { errorReply, json, type ParsedRequest, type Reply, type Router } from "../http/Router.ts";
+import type { CommandPermission } from "../state/CommandStore.ts";
 import type { SimState } from "../state/SimState.ts";
-import type { CommandRecord } from "../types.ts";
+import type { CommandRecord, Json } from "../types.ts";
 import { validateCommand } from "./validateCommand.ts";
 
 export function applicationCommandRoutes(router: Router, state: SimState): void {
@@ -15,6 +16,17 @@ export function applicationCommandRoutes(router: Router, state: SimState): void 
   router.add("PUT", "/applications/:app/commands", (r, [app]) => withApp(app!, () => putCommands(state, r, null)));
   router.add("POST", "/applications/:app/commands", (r, [app]) => withApp(app!, () => postCommand(state, r, null)));
   router.add("DELETE", "/applications/:app/commands/:id", (_r, [app, id]) => withApp(app!, () => deleteCommand(state, null, id!)));
+  router.add("GET", "/applications/:app/guilds/:guild/commands/permissions", (_r, [app, g]) =>
+    withApp(app!, () => json(state.commands.allPermissions(g!).map(([id, permissions]) => permissionsWire(state, g!, id, permissions)))),
+  );
+  router.add("GET", "/applications/:app/guilds/:guild/commands/:id/permissions", (_r, [app, g, id]) =>
+    withApp(app!, () => {
+      const permissions = state.commands.permissions(g!, id!);
+      return permissions
+        ? json(permissionsWire(state, g!, id!, permissions))
+        : errorReply(apiError(404, 10066, "Unknown application command permissions"));
+    }),
+  );
   router.add("GET", "/applications/:app/guilds/:guild/commands", (_r, [app, g]) => withApp(app!, () => json(state.commands.list(g!))));
   router.add("PUT", "/applications/:app/guilds/:guild/commands", (r, [app, g]) => withApp(app!, () => putCommands(state, r, g!)));
   router.add("POST", "/applications/:app/guilds/:guild/commands", (r, [app, g]) => withApp(app!, () => postCommand(state, r, g!)));
@@ -65,4 +77,9 @@ function deleteCommand(state: SimState, guildId: string | null, id: string): Rep
     list.filter((c) => c.id !== id),
   );
   return { status: 204 };
+}
+
+/** The guild application command permissions object. */
+export function permissionsWire(state: SimState, guildId: string, id: string, permissions: CommandPermission[]): Json {
+  return { id, application_id: state.applicationId, guild_id: guildId, permissions: permissions.map((p) => ({ ...p })) };
 }

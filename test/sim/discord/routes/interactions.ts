@@ -3,14 +3,15 @@
  * within `interactionAckTimeoutMs`, once) and the webhook routes that follow it (follow-ups,
  * GET/PATCH/DELETE of `@original` or a follow-up). Every call is recorded in `interactionResponses`.
  */
-import { apiError, Errors, invalidFormBody } from "../discordErrors.ts";
+import { type ApiErrorResponse, apiError, Errors, invalidFormBody } from "../discordErrors.ts";
 import { errorReply, type ParsedRequest, type Reply, type Router } from "../http/Router.ts";
 import type { InteractionState } from "../state/InteractionStore.ts";
 import { MessageFlag, type StoredMessage } from "../state/MessageStore.ts";
 import type { SimState } from "../state/SimState.ts";
-import type { InteractionResponseRecord } from "../types.ts";
+import type { InteractionResponseRecord, Json } from "../types.ts";
 import { clone, isObject } from "../util.ts";
 import { botMessage, editBotMessage } from "./botMessages.ts";
+import { validateChoiceList } from "./validateCommand.ts";
 import { validateMessageBody } from "./validateMessageBody.ts";
 
 export function interactionRoutes(router: Router, state: SimState): void {
@@ -71,6 +72,16 @@ function callback(state: SimState, r: ParsedRequest, id: string, token: string):
   if (it.acked) return fail(errorReply(Errors.alreadyAcknowledged()));
   const data = isObject(body.data) ? body.data : {};
   const ch = state.world.requireChannel(it.channelId);
+  const allowed = ALLOWED_CALLBACKS[it.type];
+  if (
+    type !== null &&
+    allowed &&
+    KNOWN_CALLBACKS.includes(type) &&
+    !allowed.includes(type) &&
+    !(it.type === 2 && (type === 6 || type === 7))
+  ) {
+    return fail(errorReply(invalidFormBody(["type"], "BASE_TYPE_CHOICES", `Value must be one of {${allowed.join(", ")}}.`)));
+  }
   let messageId: string | null = null;
   switch (type) {
     case 4: {
@@ -94,7 +105,7 @@ function callback(state: SimState, r: ParsedRequest, id: string, token: string):
     }
     case 6:
     case 7: {
-      if (it.type !== 3 || !it.targetMessageId) {
+      if ((it.type !== 3 && it.type !== 5) || !it.targetMessageId) {
         return fail(errorReply(apiError(400, 40043, "Interaction response type is not valid for this interaction")));
       }
       const target = state.messages.get(it.targetMessageId);
@@ -107,8 +118,22 @@ function callback(state: SimState, r: ParsedRequest, id: string, token: string):
       it.originalMessageId = messageId;
       break;
     }
-    case 8:
-    case 9:
+    case 8: {
+      const choices = Array.isArray(data.choices) ? data.choices : null;
+      if (!choices) return fail(errorReply(invalidFormBody(["data", "choices"], "BASE_TYPE_REQUIRED", "This field is required")));
+      if (choices.length > 25)
+        return fail(errorReply(invalidFormBody(["data", "choices"], "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length.")));
+      const invalid = validateChoiceList(choices, 0, ["data", "choices"]);
+      if (invalid) return fail(errorReply(invalid));
+      it.choices = clone(choices);
+      break;
+    }
+    case 9: {
+      const invalid = validateModal(data);
+      if (invalid) return fail(errorReply(invalid));
+      it.modal = clone(data);
+      break;
+    }
     case 12:
       break;
     default:
@@ -134,6 +159,24 @@ function callback(state: SimState, r: ParsedRequest, id: string, token: string):
     };
   }
   return recordResponse(state, it, ids, "callback", r, reply, messageId, type);
+}
+
+/** Callback types each interaction type accepts (2 command, 3 component, 4 autocomplete, 5 modal submit). */
+const ALLOWED_CALLBACKS: Record<number, number[]> = { 2: [4, 5, 9], 3: [4, 5, 6, 7, 9], 4: [8], 5: [4, 5, 6, 7] };
+const KNOWN_CALLBACKS = [4, 5, 6, 7, 8, 9];
+
+/** A modal (type 9 callback data): custom_id 1–100, title 1–45, 1–5 components (action rows or labels). */
+function validateModal(data: Json): ApiErrorResponse | null {
+  const customId = typeof data.custom_id === "string" ? data.custom_id : "";
+  if (customId.length < 1 || customId.length > 100)
+    return invalidFormBody(["data", "custom_id"], "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.");
+  const title = typeof data.title === "string" ? data.title : "";
+  if (title.length < 1 || title.length > 45)
+    return invalidFormBody(["data", "title"], "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 45 in length.");
+  const components = Array.isArray(data.components) ? data.components : [];
+  if (components.length < 1 || components.length > 5)
+    return invalidFormBody(["data", "components"], "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 5 in length.");
+  return null;
 }
 
 function followup(state: SimState, r: ParsedRequest, app: string, token: string): Reply {

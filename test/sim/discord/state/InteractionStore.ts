@@ -22,6 +22,10 @@ export interface InteractionState {
   originalMessageId: string | null;
   targetMessageId: string | null;
   commandName: string | null;
+  /** the modal shown by a type 9 callback (`data` as sent), for a later MODAL_SUBMIT */
+  modal?: Json | null;
+  /** choices answered by a type 8 callback (autocomplete) */
+  choices?: unknown[] | null;
 }
 
 export class InteractionStore {

@@ -25,6 +25,8 @@ export interface StoredMessage {
   versions: MessageVersion[];
   /** replied_user ping of the create (kept for edits without allowed_mentions) */
   repliedUserPing: boolean;
+  /** MESSAGE_CREATE/UPDATE leave `referenced_message` out (the backend did not fetch it) */
+  omitReferenced?: boolean;
 }
 
 export interface StoreOptions {
@@ -36,6 +38,8 @@ export interface StoreOptions {
 
 export class MessageStore {
   private readonly byId = new Map<string, StoredMessage>();
+  /** ids of messages created, edited or deleted, in order (the REST server reads what a request wrote) */
+  readonly writeLog: string[] = [];
 
   constructor(
     private readonly world: World,
@@ -115,6 +119,7 @@ export class MessageStore {
     const stored: StoredMessage = { wire, record, versions: [], repliedUserPing: opts.repliedUserPing };
     stored.versions.push(this.versionOf(stored, "create", opts.allowedMentions, now));
     this.byId.set(wire.id, stored);
+    this.writeLog.push(wire.id);
     ch.messageIds.push(wire.id);
     if ((flags & MessageFlag.Ephemeral) === 0) {
       ch.lastMessageId = wire.id;
@@ -176,7 +181,7 @@ export class MessageStore {
   }
 
   /** Applies an edit (by the bot, or a user's own) to the wire object and the record, and records the version. */
-  applyEdit(m: StoredMessage, body: Json, byBot: boolean): void {
+  applyEdit(m: StoredMessage, body: Json, byBot: boolean, addedAttachments: Json[] = []): void {
     const wire = m.wire;
     if (typeof body.content === "string" || body.content === null) wire.content = (body.content as string | null) ?? "";
     if (Array.isArray(body.embeds) || body.embeds === null) wire.embeds = clone((body.embeds as unknown[] | null) ?? []);
@@ -189,9 +194,16 @@ export class MessageStore {
       wire.flags = Number(wire.flags ?? 0) & ~MessageFlag.Loading;
     }
     if (Array.isArray(body.attachments)) {
-      const keepIds = new Set((body.attachments as Json[]).map((a) => String(a.id)));
-      wire.attachments = ((wire.attachments as Json[]) ?? []).filter((a) => keepIds.has(String(a.id)));
+      // keep the attachments listed by id (their description may change); drop the rest
+      const listed = (body.attachments as unknown[]).filter(isObject);
+      wire.attachments = ((wire.attachments as Json[]) ?? [])
+        .filter((a) => listed.some((l) => String(l.id) === String(a.id)))
+        .map((a) => {
+          const l = listed.find((x) => String(x.id) === String(a.id))!;
+          return typeof l.description === "string" ? { ...a, description: l.description } : a;
+        });
     }
+    if (addedAttachments.length > 0) wire.attachments = [...((wire.attachments as Json[]) ?? []), ...addedAttachments];
     const now = Date.now();
     const wasLoading = (m.record.flags & MessageFlag.Loading) !== 0;
     if (!wasLoading) wire.edited_timestamp = new Date(now).toISOString();
@@ -216,11 +228,13 @@ export class MessageStore {
     r.mentionEveryone = wire.mention_everyone === true;
     r.mentionRoleIds = clone((wire.mention_roles as string[]) ?? []);
     m.versions.push(this.versionOf(m, "edit", byBot ? body.allowed_mentions : undefined, now));
+    this.writeLog.push(m.wire.id);
   }
 
   /** Marks the message deleted and dispatches MESSAGE_DELETE (not for ephemeral ones). */
   remove(m: StoredMessage): void {
     m.record.deleted = true;
+    this.writeLog.push(m.wire.id);
     if (!m.record.ephemeral) {
       this.dispatch("MESSAGE_DELETE", {
         id: m.wire.id,
@@ -228,6 +242,18 @@ export class MessageStore {
         ...(m.wire.guild_id ? { guild_id: m.wire.guild_id } : {}),
       });
     }
+  }
+
+  /** Marks several messages of one channel deleted and dispatches one MESSAGE_DELETE_BULK (ids as given). */
+  removeBulk(channelId: string, ids: string[]): void {
+    const ch = this.world.requireChannel(channelId);
+    for (const id of ids) {
+      const m = this.byId.get(id);
+      if (!m || m.record.channelId !== channelId || m.record.deleted) continue;
+      m.record.deleted = true;
+      this.writeLog.push(id);
+    }
+    this.dispatch("MESSAGE_DELETE_BULK", { ids: [...ids], channel_id: channelId, ...(ch.guildId ? { guild_id: ch.guildId } : {}) });
   }
 
   /** The wire object with `referenced_message` filled in, as Discord sends replies. */
@@ -245,6 +271,7 @@ export class MessageStore {
   /** A message as MESSAGE_CREATE / MESSAGE_UPDATE carry it: the REST shape plus `channel_type`. */
   gatewayMessage(id: string): WireMessage {
     const wire = this.fullWire(id);
+    if (this.byId.get(id)?.omitReferenced) delete wire.referenced_message;
     const ch = this.world.channels.get(wire.channel_id);
     if (ch) wire.channel_type = ch.type;
     return wire;

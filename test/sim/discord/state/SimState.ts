@@ -5,9 +5,13 @@
  */
 import type { InteractionResponseRecord, StartOptions, TypingRecord } from "../types.ts";
 import { CommandStore } from "./CommandStore.ts";
+import { FileStore } from "./FileStore.ts";
 import { InteractionStore } from "./InteractionStore.ts";
 import { MessageStore } from "./MessageStore.ts";
+import { NonceStore } from "./NonceStore.ts";
 import { World } from "./World.ts";
+
+const MESSAGE_CONTENT = 1 << 15;
 
 export interface ReactionRecord {
   channelId: string;
@@ -21,6 +25,10 @@ export class SimState {
   readonly messages: MessageStore;
   readonly interactions = new InteractionStore();
   readonly commands = new CommandStore();
+  /** attachment bytes behind the CDN (user files and the bot's uploads) */
+  readonly files = new FileStore();
+  /** nonces of created messages, for `enforce_nonce` */
+  readonly nonces: NonceStore;
   /** interaction callbacks and webhook (original/followup) calls */
   readonly interactionResponses: InteractionResponseRecord[] = [];
   /** POST /channels/:id/typing calls */
@@ -29,6 +37,20 @@ export class SimState {
   readonly reactions: ReactionRecord[] = [];
   /** ms within which an interaction must get its initial callback */
   readonly interactionAckTimeoutMs: number;
+  /** largest file the bot may upload, in bytes (`attachment_size_limit` in interactions; over it → 413 40005) */
+  readonly attachmentSizeLimit: number;
+  /** what GET /gateway/bot reports and IDENTIFY enforces about shards and session starts */
+  readonly gatewayBot: {
+    recommendedShards: number;
+    maxConcurrency: number;
+    enforceMaxConcurrency: boolean;
+    maxGuildsPerShard: number;
+    total: number;
+    remaining: number;
+    resetAfterMs: number;
+  };
+  /** whether the app has the Message Content intent enabled in the portal (REST answers carry content) */
+  readonly messageContentAllowed: boolean;
   /** the loopback port REST and the gateway listen on (set once the server listens) */
   port = 0;
 
@@ -41,6 +63,18 @@ export class SimState {
     this.world = new World({ id: botId, username: opts.botUsername ?? "qwenbot", bot: true }, opts.applicationId ?? botId);
     this.messages = new MessageStore(this.world, dispatch);
     this.interactionAckTimeoutMs = opts.interactionAckTimeoutMs ?? 3000;
+    this.nonces = new NonceStore(opts.nonceTtlMs);
+    this.gatewayBot = {
+      recommendedShards: opts.recommendedShards ?? 1,
+      maxConcurrency: opts.maxConcurrency ?? 1,
+      enforceMaxConcurrency: opts.enforceMaxConcurrency ?? false,
+      maxGuildsPerShard: opts.maxGuildsPerShard ?? 2500,
+      total: 1000,
+      remaining: 1000,
+      resetAfterMs: 14_400_000,
+    };
+    this.attachmentSizeLimit = opts.attachmentSizeLimit ?? 10 * 1024 * 1024;
+    this.messageContentAllowed = ((opts.allowedPrivilegedIntents ?? MESSAGE_CONTENT) & MESSAGE_CONTENT) !== 0;
   }
 
   get applicationId(): string {

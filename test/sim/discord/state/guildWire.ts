@@ -82,7 +82,8 @@ export function guildCreateData(world: World, g: GuildState): Json {
   };
 }
 
-export function readyData(world: World): Json {
+/** READY's `d`; `owns` filters the guilds to the session's shard. */
+export function readyData(world: World, owns: (guildId: string) => boolean = () => true): Json {
   return {
     v: 10,
     user: { ...userWire(world, world.botUser.id), verified: true, mfa_enabled: false, email: null },
@@ -90,7 +91,7 @@ export function readyData(world: World): Json {
     relationships: [],
     private_channels: [],
     presences: [],
-    guilds: [...world.guilds.keys()].map((id) => ({ id, unavailable: true })),
+    guilds: [...world.guilds.keys()].filter(owns).map((id) => ({ id, unavailable: true })),
     guild_join_requests: [],
     geo_ordered_rtc_regions: [],
     application: { id: world.applicationId, flags: 0 },

@@ -2,25 +2,43 @@
 
 export const Permission = {
   CreateInstantInvite: 1n << 0n,
+  KickMembers: 1n << 1n,
+  BanMembers: 1n << 2n,
   Administrator: 1n << 3n,
   ManageChannels: 1n << 4n,
+  ManageGuild: 1n << 5n,
   AddReactions: 1n << 6n,
+  ViewAuditLog: 1n << 7n,
   ViewChannel: 1n << 10n,
   SendMessages: 1n << 11n,
+  SendTTSMessages: 1n << 12n,
   ManageMessages: 1n << 13n,
   EmbedLinks: 1n << 14n,
   AttachFiles: 1n << 15n,
   ReadMessageHistory: 1n << 16n,
   MentionEveryone: 1n << 17n,
   UseExternalEmojis: 1n << 18n,
+  ManageRoles: 1n << 28n,
+  ManageWebhooks: 1n << 29n,
   UseApplicationCommands: 1n << 31n,
   ManageThreads: 1n << 34n,
   CreatePublicThreads: 1n << 35n,
   CreatePrivateThreads: 1n << 36n,
   SendMessagesInThreads: 1n << 38n,
+  ModerateMembers: 1n << 40n,
+  SendPolls: 1n << 49n,
+  PinMessages: 1n << 51n,
 } as const;
 
-export const ALL_PERMISSIONS = (1n << 51n) - 1n;
+/**
+ * What `app_permissions` carries in a DM with the bot user (Discord: ATTACH_FILES | EMBED_LINKS |
+ * MENTION_EVERYONE, plus USE_EXTERNAL_EMOJIS for DMs with the app's bot user).
+ */
+export const DM_APP_PERMISSIONS =
+  Permission.AttachFiles | Permission.EmbedLinks | Permission.MentionEveryone | Permission.UseExternalEmojis;
+
+/** every defined permission bit (0–52; bit 47 is unassigned) */
+export const ALL_PERMISSIONS = ((1n << 53n) - 1n) & ~(1n << 47n);
 
 /** What @everyone gets by default in the simulator: enough for a mention bot. */
 export const DEFAULT_EVERYONE_PERMISSIONS =
