@@ -7,7 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
 import { ConfigError } from "./errors.ts";
-import { imageSizeProblem, parseImageSize } from "./images/imageSize.ts";
+import { imageSizeSetting as imageSize } from "./images/imageSize.ts";
 
 /** The tutorial's model: Qwen2-0.5B-Instruct, Q4_K_M, resolved by node-llama-cpp on first use. */
 export const DEFAULT_MODEL = "hf:Qwen/Qwen2-0.5B-Instruct-GGUF/qwen2-0_5b-instruct-q4_k_m.gguf";
@@ -46,19 +46,6 @@ const httpUrl = z
   .string()
   .trim()
   .refine((v) => /^https?:\/\/.+/.test(v), "must be an http:// or https:// URL");
-
-const imageSize = z
-  .string()
-  .trim()
-  .transform((v, ctx) => {
-    const size = parseImageSize(v);
-    const problem = size ? imageSizeProblem(size) : "must be WIDTHxHEIGHT, e.g. 512x512";
-    if (problem || !size) {
-      ctx.addIssue({ code: "custom", message: size ? `${v}: ${problem}` : problem! });
-      return z.NEVER;
-    }
-    return `${size.width}x${size.height}`;
-  });
 
 /** Physical cores, as far as Node can tell (hyper-threads counted once where /proc says so). */
 export function physicalCores(): number {

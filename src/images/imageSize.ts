@@ -2,6 +2,7 @@
  * Image sizes as people and engines write them: `768x512` (width × height). One parser for the
  * configuration (IMAGE_SIZES, IMAGE_DEFAULT_SIZE) and for what users type, so both agree.
  */
+import { z } from "zod";
 
 export interface ImageSize {
   width: number;
@@ -38,3 +39,17 @@ export function formatImageSize(size: ImageSize): string {
 export function sameImageSize(a: ImageSize, b: ImageSize): boolean {
   return a.width === b.width && a.height === b.height;
 }
+
+/** A size setting (src/config.ts): `WIDTHxHEIGHT` that engines can generate, normalized to `768x512`. */
+export const imageSizeSetting = z
+  .string()
+  .trim()
+  .transform((v, ctx) => {
+    const size = parseImageSize(v);
+    const problem = size ? imageSizeProblem(size) : "must be WIDTHxHEIGHT, e.g. 512x512";
+    if (problem || !size) {
+      ctx.addIssue({ code: "custom", message: size ? `${v}: ${problem}` : problem! });
+      return z.NEVER;
+    }
+    return formatImageSize(size);
+  });

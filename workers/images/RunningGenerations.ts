@@ -22,10 +22,11 @@ export class RunningGenerations {
   run<T>(opts: GenerationStopOptions, body: (stop: GenerationStop) => Promise<T>): Promise<T> {
     if (this.#closed)
       return Promise.reject(new ImageEngineError("IMAGE_ENGINE_UNAVAILABLE", "the image engine is closed", { retryable: true }));
+    // Stopped before it started: nothing was sent, so there is nothing to interrupt on the server.
+    if (opts.signal?.aborted) return Promise.reject(new ImageEngineError("IMAGE_INTERRUPTED", "the generation was stopped"));
     const stop = new GenerationStop(opts);
     const promise = (async () => {
       try {
-        if (stop.reason) throw stop.error();
         return await body(stop);
       } finally {
         stop.dispose();
