@@ -26,7 +26,7 @@ export interface ProgressPollerOptions {
 interface ProgressBody {
   progress?: number;
   eta_relative?: number;
-  state?: { sampling_step?: number; sampling_steps?: number; job_count?: number };
+  state?: { sampling_step?: number; sampling_steps?: number };
   current_image?: string | null;
 }
 
@@ -92,9 +92,10 @@ export class A1111ProgressPoller {
     if (typeof body !== "object" || body === null) return;
     const steps = body.state?.sampling_steps ?? 0;
     const step = body.state?.sampling_step ?? 0;
-    // job_count 0: nothing running yet (queued behind the server's lock, or loading).
-    if (!(steps > 0) || body.state?.job_count === 0) return;
-    const progress: ImageProgress = { step: Math.min(step, steps), steps, fraction: clamp01(body.progress ?? step / steps) };
+    // An idle server answers progress 0 (AUTOMATIC1111 and SD.Next alike, with the last job's
+    // steps still in `state`); a running one at least 0.01. Nothing to show before the first step.
+    if (!(steps > 0) || !(typeof body.progress === "number" && body.progress > 0)) return;
+    const progress: ImageProgress = { step: Math.min(step, steps), steps, fraction: clamp01(body.progress) };
     const eta = body.eta_relative;
     if (typeof eta === "number" && Number.isFinite(eta) && eta >= 0) progress.etaMs = Math.round(eta * 1000);
     if (typeof body.current_image === "string" && body.current_image !== "") {
