@@ -32,9 +32,14 @@ export class EngineHttp {
   readonly #label: string;
 
   constructor(opts: EngineHttpOptions) {
-    this.baseUrl = opts.baseUrl.replace(/\/+$/, "");
+    // fetch refuses URLs with credentials (http://user:pass@host): they become the key instead.
+    const url = new URL(opts.baseUrl);
+    const userinfo = url.username ? decodeURIComponent(`${url.username}${url.password ? `:${url.password}` : ""}`) : undefined;
+    url.username = "";
+    url.password = "";
+    this.baseUrl = url.toString().replace(/\/+$/, "");
     this.#label = opts.label;
-    const key = opts.apiKey?.trim();
+    const key = opts.apiKey?.trim() || userinfo;
     if (key) {
       this.#authorization = opts.basicAuthForPairs && key.includes(":") ? `Basic ${Buffer.from(key).toString("base64")}` : `Bearer ${key}`;
     }

@@ -145,6 +145,13 @@ describe("A1111Engine: a generation", () => {
     expect(sim.requestsTo("txt2img")[1]!.headers.authorization).toBe("Bearer tok-123");
   });
 
+  it("takes credentials written into the URL as the key (fetch refuses such URLs)", async () => {
+    sim.set({ authorization: [`Basic ${Buffer.from("bot:p@ss").toString("base64")}`] });
+    const e = engine({ baseUrl: sim.url.replace("http://", "http://bot:p%40ss@") });
+    await e.generate(REQUEST);
+    expect((await e.readiness()).detail).toBe(`AUTOMATIC1111 API at ${sim.url}: 1 model`);
+  });
+
   it("accepts a base URL given with /sdapi/v1 and a trailing slash", async () => {
     await engine({ baseUrl: `${sim.url}/sdapi/v1/` }).generate(REQUEST);
     expect(sim.requestsTo("txt2img")).toHaveLength(1);
