@@ -21,7 +21,14 @@ export type ErrorCode =
   // Operations (model:pull)
   | "MODEL_URI_INVALID"
   | "NETWORK_UNAVAILABLE"
-  | "MODEL_DOWNLOAD_FAILED";
+  | "MODEL_DOWNLOAD_FAILED"
+  // Images (/imagine)
+  | "IMAGE_OPTION_INVALID"
+  | "IMAGE_ENGINE_NOT_CONFIGURED"
+  | "IMAGE_ENGINE_UNAVAILABLE"
+  | "IMAGE_ENGINE_FAILED"
+  | "IMAGE_TIMEOUT"
+  | "IMAGE_INTERRUPTED";
 
 export class QwenbotError extends Error {
   readonly code: ErrorCode;
@@ -52,7 +59,15 @@ export class RedisUnavailableError extends QwenbotError {
 /** Input that is refused before anything is queued; `userMessage` is safe to show the user. */
 export class InputRejectedError extends QwenbotError {
   constructor(
-    code: "EMPTY_MESSAGE" | "MESSAGE_TOO_LONG" | "DUPLICATE_MESSAGE" | "RATE_LIMITED" | "QUEUE_FULL" | "ACCESS_DENIED" | "UNKNOWN_COMMAND",
+    code:
+      | "EMPTY_MESSAGE"
+      | "MESSAGE_TOO_LONG"
+      | "DUPLICATE_MESSAGE"
+      | "RATE_LIMITED"
+      | "QUEUE_FULL"
+      | "ACCESS_DENIED"
+      | "UNKNOWN_COMMAND"
+      | "IMAGE_OPTION_INVALID",
     readonly userMessage: string,
   ) {
     super(code, userMessage);
@@ -82,5 +97,57 @@ export class PlatformError extends QwenbotError {
 export class LockLostError extends QwenbotError {
   constructor(message = "the job lock was lost; another worker owns this reply") {
     super("LOCK_LOST", message);
+  }
+}
+
+/** Which /imagine option a refusal is about. */
+export type ImageOptionField = "prompt" | "negativePrompt" | "size" | "steps" | "seed";
+
+/**
+ * An /imagine request refused before anything is queued: an empty or too long prompt, an option
+ * out of range. `userMessage` names the allowed range and is safe to show; `field` says which option.
+ */
+export class ImageOptionRejectedError extends InputRejectedError {
+  constructor(
+    code: "EMPTY_MESSAGE" | "MESSAGE_TOO_LONG" | "IMAGE_OPTION_INVALID",
+    readonly field: ImageOptionField,
+    userMessage: string,
+  ) {
+    super(code, userMessage);
+  }
+}
+
+export type ImageEngineErrorCode =
+  | "IMAGE_ENGINE_NOT_CONFIGURED"
+  | "IMAGE_ENGINE_UNAVAILABLE"
+  | "IMAGE_ENGINE_FAILED"
+  | "IMAGE_TIMEOUT"
+  | "IMAGE_INTERRUPTED";
+
+/** What an engine handed back before it stopped: its partial image, when it sent one. */
+export interface PartialImage {
+  image: Buffer;
+  mime: string;
+}
+
+/**
+ * An image engine could not deliver. `retryable`: the same request may succeed later (engine down,
+ * loading, overloaded); `status` is the engine's HTTP status when it answered; `partial` is the
+ * image an interrupted or timed-out engine handed back (AUTOMATIC1111 returns the half-denoised one).
+ */
+export class ImageEngineError extends QwenbotError {
+  declare readonly code: ImageEngineErrorCode;
+  readonly retryable: boolean;
+  readonly status?: number;
+  readonly partial?: PartialImage;
+  constructor(
+    code: ImageEngineErrorCode,
+    message: string,
+    options: { retryable?: boolean; status?: number; partial?: PartialImage; cause?: unknown } = {},
+  ) {
+    super(code, message, { cause: options.cause });
+    this.retryable = options.retryable ?? false;
+    if (options.status !== undefined) this.status = options.status;
+    if (options.partial !== undefined) this.partial = options.partial;
   }
 }

@@ -34,6 +34,7 @@ const GROUP_NOTES: Record<string, string> = {
   Discord: "Setting up the bot and what each setting changes for users: [discord.md](discord.md).",
   Slack: "Setting up the app, Socket Mode or HTTP mode: [slack.md](slack.md).",
   Operations: "The endpoints, metrics and shutdown: [operations.md](operations.md).",
+  Images: "Running an image engine next to the bot, and what `/imagine` does: [images.md](images.md).",
 };
 
 interface Meta {
