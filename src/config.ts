@@ -161,8 +161,7 @@ const engine = {
       "Longest wait for the server's first byte of a reply and between two chunks of it; longer, and the reply is retried like after a worker crash.",
     ),
   OPENAI_CONTEXT_SIZE: int(256, 1_048_576).optional().meta({
-    description:
-      "Tokens one conversation may use on the server (history, new message and reply), at most what the server reports.",
+    description: "Tokens one conversation may use on the server (history, new message and reply), at most what the server reports.",
     unset: "what the server reports (llama-server `/props`, vLLM `max_model_len`), else 4096",
   }),
 };
@@ -309,7 +308,17 @@ export const configGroups = {
 };
 
 /** Every variable the bot reads, with its default. */
-export const configShape = { ...core, ...model, ...engine, ...conversations, ...entryPoints, ...abuse, ...operations, ...discord, ...slack };
+export const configShape = {
+  ...core,
+  ...model,
+  ...engine,
+  ...conversations,
+  ...entryPoints,
+  ...abuse,
+  ...operations,
+  ...discord,
+  ...slack,
+};
 
 export const configSchema = z.object(configShape);
 export type RawConfig = z.infer<typeof configSchema>;

@@ -180,7 +180,8 @@ export class OpenAISim {
     if (this.apiKey && authorization !== `Bearer ${this.apiKey}` && path !== "/health")
       return this.error(res, 401, "Invalid API Key", "authentication_error");
     const fault = this.takeFault(path);
-    if (fault?.kind === "status") return this.error(res, fault.status, fault.message ?? `simulated ${fault.status}`, fault.type, fault.retryAfter);
+    if (fault?.kind === "status")
+      return this.error(res, fault.status, fault.message ?? `simulated ${fault.status}`, fault.type, fault.retryAfter);
     const route = `${req.method} ${path}`;
     if (route === "GET /v1/models" || route === "GET /models") return this.json(res, 200, this.modelList());
     if (route === "GET /health") return this.json(res, 200, { status: "ok" });
@@ -240,24 +241,40 @@ export class OpenAISim {
   }
 
   private tokenize(res: http.ServerResponse, body: unknown): void {
-    const b = (body ?? {}) as { content?: string; prompt?: string; messages?: SimMessage[]; model?: string; add_generation_prompt?: boolean };
+    const b = (body ?? {}) as {
+      content?: string;
+      prompt?: string;
+      messages?: SimMessage[];
+      model?: string;
+      add_generation_prompt?: boolean;
+    };
     if (this.shape === "llama") {
-      if (typeof b.content !== "string") return this.json(res, 200, { tokens: [] });
-      return this.json(res, 200, { tokens: simTokenIds(b.content) });
+      this.json(res, 200, { tokens: typeof b.content === "string" ? simTokenIds(b.content) : [] });
+      return;
     }
-    if (typeof b.model !== "string" || !this.models.includes(b.model))
-      return this.vllmError(res, 404, `The model \`${b.model}\` does not exist.`, "NotFoundError");
+    if (typeof b.model !== "string" || !this.models.includes(b.model)) {
+      this.vllmError(res, 404, `The model \`${b.model}\` does not exist.`, "NotFoundError");
+      return;
+    }
     const text = Array.isArray(b.messages)
       ? renderChatML(b.messages, b.add_generation_prompt ?? true)
       : typeof b.prompt === "string"
         ? b.prompt
         : undefined;
-    if (text === undefined) return this.vllmError(res, 400, "Field required: prompt", "BadRequestError");
+    if (text === undefined) {
+      this.vllmError(res, 400, "Field required: prompt", "BadRequestError");
+      return;
+    }
     const tokens = simTokenIds(text);
-    return this.json(res, 200, { count: tokens.length, max_model_len: this.contextSize, tokens, token_strs: null });
+    this.json(res, 200, { count: tokens.length, max_model_len: this.contextSize, tokens, token_strs: null });
   }
 
-  private async chat(res: http.ServerResponse, body: unknown, authorization: string | undefined, fault: SimFault | undefined): Promise<void> {
+  private async chat(
+    res: http.ServerResponse,
+    body: unknown,
+    authorization: string | undefined,
+    fault: SimFault | undefined,
+  ): Promise<void> {
     const b = body as SimChat["body"];
     if (!b || !Array.isArray(b.messages)) return this.error(res, 400, "'messages' is required", "invalid_request_error");
     if (this.shape === "vllm" && !this.models.includes(String(b.model)))
@@ -281,7 +298,8 @@ export class OpenAISim {
     if (prompt.length >= this.contextSize) {
       chat.status = 400;
       const message = `request (${prompt.length} tokens) exceeds the available context size (${this.contextSize} tokens), try increasing it`;
-      if (this.shape === "vllm") return this.vllmError(res, 400, `This model's maximum context length is ${this.contextSize} tokens. ${message}`, "BadRequestError");
+      if (this.shape === "vllm")
+        return this.vllmError(res, 400, `This model's maximum context length is ${this.contextSize} tokens. ${message}`, "BadRequestError");
       return this.error(res, 400, message, "exceed_context_size_error");
     }
     this.cachedPrompts.push(prompt);
@@ -370,8 +388,8 @@ export class OpenAISim {
 
   /** llama-server's error shape. */
   private error(res: http.ServerResponse, status: number, message: string, type = "server_error", retryAfter?: string): void {
-    if (this.shape === "vllm") return this.vllmError(res, status, message, type, retryAfter);
-    this.json(res, status, { error: { code: status, message, type } }, retryAfter ? { "retry-after": retryAfter } : {});
+    if (this.shape === "vllm") this.vllmError(res, status, message, type, retryAfter);
+    else this.json(res, status, { error: { code: status, message, type } }, retryAfter ? { "retry-after": retryAfter } : {});
   }
 
   /** vLLM's error shape (since 0.10: OpenAI's, nested under `error`). */

@@ -100,7 +100,13 @@ export class OpenAIEngine implements Engine {
       logLevel: "off",
     });
     this.http = serverHttp(options.baseURL, options.apiKey, options.timeoutMs);
-    this.watch = new ServerWatch(() => discoverServer(this.client, this.http, options.model), this.log, where, (f) => this.apply(f), options.watch);
+    this.watch = new ServerWatch(
+      () => discoverServer(this.client, this.http, options.model),
+      this.log,
+      where,
+      (f) => this.apply(f),
+      options.watch,
+    );
   }
 
   get info(): EngineInfo {
@@ -135,7 +141,8 @@ export class OpenAIEngine implements Engine {
     const override = this.options.contextSize;
     const server = facts.serverContextSize;
     this.contextSize = override !== undefined ? Math.min(override, server ?? override) : (server ?? FALLBACK_CONTEXT_SIZE);
-    if (this.counter?.kind !== facts.tokenizer || this.counter === undefined) this.counter = new TokenCounter(facts.tokenizer, this.http, facts.model, this.log);
+    if (this.counter?.kind !== facts.tokenizer || this.counter === undefined)
+      this.counter = new TokenCounter(facts.tokenizer, this.http, facts.model, this.log);
     this.log.info(
       {
         backend: facts.backend,
@@ -150,7 +157,10 @@ export class OpenAIEngine implements Engine {
     if (override !== undefined && server !== undefined && override > server)
       this.log.warn({ configured: override, server }, "OPENAI_CONTEXT_SIZE is larger than the server's context; using the server's");
     if (override === undefined && server === undefined)
-      this.log.warn({ contextSize: this.contextSize }, "the server does not report its context size; set OPENAI_CONTEXT_SIZE to its real one");
+      this.log.warn(
+        { contextSize: this.contextSize },
+        "the server does not report its context size; set OPENAI_CONTEXT_SIZE to its real one",
+      );
     if (facts.totalSlots !== undefined && facts.totalSlots < this.slots)
       this.log.warn(
         { serverSlots: facts.totalSlots, workerConcurrency: this.slots },
@@ -206,13 +216,20 @@ export class OpenAIEngine implements Engine {
     for (;;) {
       let out: StreamOutcome;
       try {
-        out = await streamChat({ client: this.client, body, timeoutMs: this.options.timeoutMs, signal: params.signal, onText: params.onText });
+        out = await streamChat({
+          client: this.client,
+          body,
+          timeoutMs: this.options.timeoutMs,
+          signal: params.signal,
+          onText: params.onText,
+        });
       } catch (err) {
         if (err instanceof EngineError && err.code === "ENGINE_UNAVAILABLE") this.watch.lost(err);
         throw err;
       }
       if (out.kind === "done") {
-        if (counter.kind === "estimate" && out.usage?.prompt_tokens) counter.observe(this.estimatePrompt(params, facts, counter), out.usage.prompt_tokens);
+        if (counter.kind === "estimate" && out.usage?.prompt_tokens)
+          counter.observe(this.estimatePrompt(params, facts, counter), out.usage.prompt_tokens);
         return this.result(out, params.maxTokens, { t0, startedAt, waitedMs });
       }
       const wait = out.retryAfterMs ?? delay;
@@ -235,7 +252,12 @@ export class OpenAIEngine implements Engine {
       if (!waited) {
         const end = performance.now();
         const result = { kind: "done", text: "", pieces: 0, finishReason: undefined, aborted: true } as const;
-        return this.result({ ...result, usage: undefined, timings: undefined, firstTextAt: 0 }, params.maxTokens, { t0, startedAt, waitedMs, end });
+        return this.result({ ...result, usage: undefined, timings: undefined, firstTextAt: 0 }, params.maxTokens, {
+          t0,
+          startedAt,
+          waitedMs,
+          end,
+        });
       }
     }
   }

@@ -116,11 +116,7 @@ const LONG: Message[] = [...SHORT, { role: "assistant", content: "c" }, { role: 
  * Tokens the template adds: render [system, user] and [system, user, assistant, user] with the
  * reply's opening, count both; the two extra messages' overhead is the difference less their text.
  */
-async function measureTemplate(
-  http: ServerHttp,
-  tokenizer: TokenizerKind,
-  model: string,
-): Promise<ServerFacts["template"] | undefined> {
+async function measureTemplate(http: ServerHttp, tokenizer: TokenizerKind, model: string): Promise<ServerFacts["template"] | undefined> {
   let promptTokens: (messages: Message[]) => Promise<number | undefined>;
   let textTokens: (text: string) => Promise<number | undefined>;
   if (tokenizer === "llama") {
@@ -146,7 +142,8 @@ async function measureTemplate(
     promptTokens(LONG),
     ...["a", "b", "c", "d"].map((t) => textTokens(t)),
   ]);
-  if (short === undefined || long === undefined || a === undefined || b === undefined || c === undefined || d === undefined) return undefined;
+  if (short === undefined || long === undefined || a === undefined || b === undefined || c === undefined || d === undefined)
+    return undefined;
   const turnOverheadTokens = Math.ceil((long - short - c - d) / 2);
   const replyPrefixTokens = short - 2 * turnOverheadTokens - a - b;
   if (turnOverheadTokens < 1 || turnOverheadTokens > 64 || replyPrefixTokens < 0 || replyPrefixTokens > 64) return undefined;

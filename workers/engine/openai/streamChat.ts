@@ -109,7 +109,10 @@ export async function streamChat(req: StreamRequest): Promise<StreamOutcome> {
     if (stalled) throw new EngineError("ENGINE_STREAM_FAILED", `the model server sent nothing for ${req.timeoutMs} ms mid-reply`);
     if (aborted()) return done();
     if (finishReason === undefined)
-      throw new EngineError("ENGINE_STREAM_FAILED", `the stream from the model server ended without finishing the reply (after ${pieces} pieces)`);
+      throw new EngineError(
+        "ENGINE_STREAM_FAILED",
+        `the stream from the model server ended without finishing the reply (after ${pieces} pieces)`,
+      );
     return done();
   } finally {
     clearTimeout(timer);

@@ -54,7 +54,10 @@ export function toEngineError(err: unknown, during: string): EngineError {
     if (status === 429 || status === 503)
       return new EngineError("ENGINE_BUSY", `the model server is busy (HTTP ${status}, ${during}): ${message}`, { status, cause: err });
     if (status >= 500)
-      return new EngineError("ENGINE_STREAM_FAILED", `the model server failed (HTTP ${status}, ${during}): ${message}`, { status, cause: err });
+      return new EngineError("ENGINE_STREAM_FAILED", `the model server failed (HTTP ${status}, ${during}): ${message}`, {
+        status,
+        cause: err,
+      });
     if (type === "exceed_context_size_error" || /context length|context size|maximum context|too long/i.test(message))
       return new EngineError("ENGINE_CONTEXT_EXCEEDED", `the prompt does not fit the model server's context: ${message}`, {
         status,
