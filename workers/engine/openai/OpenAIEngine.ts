@@ -13,7 +13,7 @@
  *   to probing.
  * - The API key is only ever handed to the client and the tokenizer requests' header.
  */
-import { OpenAI } from "openai";
+import { APIConnectionTimeoutError, OpenAI } from "openai";
 import type { Config } from "../../../src/config.ts";
 import { EngineError } from "../../../src/errors.ts";
 import type { Logger } from "../../../src/logger.ts";
@@ -224,7 +224,9 @@ export class OpenAIEngine implements Engine {
           onText: params.onText,
         });
       } catch (err) {
-        if (err instanceof EngineError && err.code === "ENGINE_UNAVAILABLE") this.watch.lost(err);
+        // Unreachable: not ready until a probe reaches it. (Slow to answer is not unreachable.)
+        if (err instanceof EngineError && err.code === "ENGINE_UNAVAILABLE" && !(err.cause instanceof APIConnectionTimeoutError))
+          this.watch.lost(err);
         throw err;
       }
       if (out.kind === "done") {
