@@ -10,6 +10,7 @@
  * Prints one JSON summary on stdout (progress on stderr). The server's own log shows the cancel.
  */
 import { parseArgs } from "node:util";
+import { EngineError } from "../../src/errors.ts";
 import { createLogger } from "../../src/logger.ts";
 import type { ChatTurn } from "../../src/types.ts";
 import type { EngineGenerateParams, EngineResult } from "../../workers/engine/Engine.ts";
@@ -55,6 +56,22 @@ const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length === 0 ? 0 : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
+/**
+ * A retryable failure is retried here as the worker would retry the job. (With the random-weight
+ * test model, llama-server's chat-output parser rejects some replies that end in invalid UTF-8:
+ * an error event mid-stream, "The model produced output that does not match the expected … format".)
+ */
+const retried: string[] = [];
+async function generate(p: EngineGenerateParams): Promise<EngineResult> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await engine.generate(p);
+    } catch (err) {
+      if (!(err instanceof EngineError) || !err.retryable || attempt >= 5) throw err;
+      retried.push(err.message);
+    }
+  }
+}
 const brief = (r: EngineResult) => ({
   stopReason: r.stopReason,
   generatedTokens: r.generatedTokens,
@@ -75,13 +92,13 @@ try {
 
   progress("streaming …");
   let updates = 0;
-  const streamed = await engine.generate(params(SYSTEM, [], "Write a short poem about the sea.", { onText: () => updates++ }));
+  const streamed = await generate(params(SYSTEM, [], "Write a short poem about the sea.", { onText: () => updates++ }));
   summary.streaming = { ...brief(streamed), textUpdates: updates, text: streamed.text };
 
   progress("Stop mid-reply …");
   const stop = new AbortController();
   let seen = 0;
-  const stopped = await engine.generate(
+  const stopped = await generate(
     params(SYSTEM, [], "Tell me a very long story.", {
       maxTokens: 400,
       signal: stop.signal,
@@ -93,12 +110,12 @@ try {
   summary.stop = { ...brief(stopped), piecesBeforeStop: seen };
 
   progress("two turns …");
-  const t1 = await engine.generate(params(SYSTEM, [], "What is the capital of France?"));
+  const t1 = await generate(params(SYSTEM, [], "What is the capital of France?"));
   const h1: ChatTurn[] = [
     { role: "user", text: "What is the capital of France?", at: 1 },
     { role: "assistant", text: t1.text, at: 2 },
   ];
-  const t2 = await engine.generate(params(SYSTEM, h1, "And of Italy?"));
+  const t2 = await generate(params(SYSTEM, h1, "And of Italy?"));
   summary.twoTurns = { first: brief(t1), second: brief(t2) };
 
   progress(`warm vs cold follow-ups (${rounds} rounds, ${historyTurns}-turn history) …`);
@@ -113,16 +130,16 @@ try {
   const cold: EngineResult[] = [];
   for (let r = 0; r < rounds; r++) {
     const system = `${SYSTEM} (conversation ${r}-${Date.now()})`;
-    const first = await engine.generate(params(system, history, "Summarize our chat."));
+    const first = await generate(params(system, history, "Summarize our chat."));
     const followUp = [
       ...history,
       { role: "user" as const, text: "Summarize our chat.", at: 0 },
       { role: "assistant" as const, text: first.text, at: 0 },
     ];
-    warm.push(await engine.generate(params(system, followUp, "Thanks. One more thing?")));
+    warm.push(await generate(params(system, followUp, "Thanks. One more thing?")));
     // The same follow-up under a system prompt that differs from its first word: no prefix to reuse
     // beyond the template's opening.
-    cold.push(await engine.generate(params(`(cold) ${system}`, followUp, "Thanks. One more thing?")));
+    cold.push(await generate(params(`(cold) ${system}`, followUp, "Thanks. One more thing?")));
   }
   const warmTtft = median(warm.map((r) => r.ttftMs));
   const coldTtft = median(cold.map((r) => r.ttftMs));
@@ -133,6 +150,7 @@ try {
     cold: { medianTtftMs: Math.round(coldTtft * 10) / 10, medianCached: median(cold.map((r) => r.cachedPromptTokens ?? 0)) },
     speedup: warmTtft > 0 ? Math.round((coldTtft / warmTtft) * 100) / 100 : undefined,
   };
+  summary.retriedAfterRetryableErrors = retried;
   process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
 } finally {
   await engine.close();

@@ -84,6 +84,8 @@ export async function streamChat(req: StreamRequest): Promise<StreamOutcome> {
     arm();
     try {
       for await (const chunk of stream) {
+        // Stopped: what arrived after the Stop (in the same read) is not part of the reply.
+        if (controller.signal.aborted) break;
         arm();
         const choice = chunk.choices?.[0];
         const piece = choice?.delta?.content;

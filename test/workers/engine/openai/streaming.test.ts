@@ -108,6 +108,15 @@ describe("openai engine: requests and streams", () => {
     expect(chat.completed).toBe(false);
     expect(chat.piecesSent).toBeLessThan(many.length);
   });
+
+  it("runs replies side by side, each with its own stream", async () => {
+    bed = await startTestbed({ reply: (chat) => [`for`, ` ${chat.body.messages.at(-1)!.content}`], pieceDelayMs: 20 });
+    const [a, b] = await Promise.all([bed.engine.generate(turn([], "alpha")), bed.engine.generate(turn([], "beta"))]);
+    expect([a.text, b.text]).toEqual(["for alpha", "for beta"]);
+    const [c1, c2] = bed.sim.chats;
+    // The second request started before the first one ended.
+    expect(c2!.startedAt).toBeLessThanOrEqual(c1!.endedAt!);
+  });
 });
 
 describe("openai engine: byte-identical prefixes", () => {
