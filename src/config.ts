@@ -131,7 +131,40 @@ const model = {
     ),
   WORKER_CONCURRENCY: int(1, 64)
     .default(2)
-    .describe("Replies one worker generates at once: sequences of its context, batched together (GPU memory grows with it)."),
+    .describe(
+      "Replies one worker generates at once: sequences of its context, batched together (GPU memory grows with it); with `ENGINE=openai`, the streams it keeps open to the server.",
+    ),
+};
+
+const engine = {
+  ENGINE: z
+    .enum(["local", "openai"])
+    .default("local")
+    .describe(
+      "`local`: the worker runs `MODEL` itself (node-llama-cpp); `openai`: the worker sends conversations to a server speaking OpenAI's streaming chat completions (llama-server, vLLM, SGLang, Ollama) at `OPENAI_BASE_URL` (`MODEL`, `MODELS_DIR`, `CONTEXT_SIZE`, `THREADS` and `GPU` then do not apply).",
+    ),
+  OPENAI_BASE_URL: httpUrl.optional().meta({
+    description:
+      "The server's OpenAI API base URL, `/v1` included: `http://127.0.0.1:8080/v1` (llama-server), `http://127.0.0.1:8000/v1` (vLLM), `http://127.0.0.1:11434/v1` (Ollama).",
+    unset: "required when `ENGINE=openai`",
+  }),
+  OPENAI_API_KEY: z.string().trim().optional().meta({
+    description: "Sent as `Authorization: Bearer …` (llama-server `--api-key`, vLLM `--api-key`).",
+    unset: "no Authorization header",
+  }),
+  OPENAI_MODEL: z.string().trim().optional().meta({
+    description: "The model name requests carry; it must be one the server's `/v1/models` lists.",
+    unset: "the first model the server lists",
+  }),
+  OPENAI_TIMEOUT_MS: int(1000, 3_600_000)
+    .default(120_000)
+    .describe(
+      "Longest wait for the server's first byte of a reply and between two chunks of it; longer, and the reply is retried like after a worker crash.",
+    ),
+  OPENAI_CONTEXT_SIZE: int(256, 1_048_576).optional().meta({
+    description: "Tokens one conversation may use on the server (history, new message and reply), at most what the server reports.",
+    unset: "what the server reports (llama-server `/props`, vLLM `max_model_len`), else 4096",
+  }),
 };
 
 const conversations = {
@@ -318,6 +351,7 @@ const images = {
 export const configGroups = {
   Core: core,
   Model: model,
+  Engine: engine,
   "Conversations and delivery": conversations,
   "Entry points": entryPoints,
   "Abuse and overload": abuse,
@@ -331,6 +365,7 @@ export const configGroups = {
 export const configShape = {
   ...core,
   ...model,
+  ...engine,
   ...conversations,
   ...entryPoints,
   ...abuse,
@@ -344,7 +379,14 @@ export const configSchema = z.object(configShape);
 export type RawConfig = z.infer<typeof configSchema>;
 
 /** Names of variables holding secrets: never logged. */
-export const SECRET_VARIABLES = ["DISCORD_TOKEN", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "IMAGE_API_KEY"] as const;
+export const SECRET_VARIABLES = [
+  "DISCORD_TOKEN",
+  "SLACK_BOT_TOKEN",
+  "SLACK_APP_TOKEN",
+  "SLACK_SIGNING_SECRET",
+  "OPENAI_API_KEY",
+  "IMAGE_API_KEY",
+] as const;
 
 export interface Config extends Omit<RawConfig, "THREADS" | "LOG_PRETTY"> {
   THREADS: number;
@@ -372,6 +414,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   }
   const raw = parsed.data;
   checkImageDefaults(raw);
+  if (raw.ENGINE === "openai" && raw.OPENAI_BASE_URL === undefined)
+    throw new ConfigError("OPENAI_BASE_URL", "required when ENGINE=openai (e.g. http://127.0.0.1:8080/v1 for llama-server)");
   return {
     ...raw,
     THREADS: raw.THREADS ?? physicalCores(),

@@ -28,7 +28,15 @@ export type ErrorCode =
   | "IMAGE_ENGINE_UNAVAILABLE"
   | "IMAGE_ENGINE_FAILED"
   | "IMAGE_TIMEOUT"
-  | "IMAGE_INTERRUPTED";
+  | "IMAGE_INTERRUPTED"
+  // Inference engines (workers/engine)
+  | "ENGINE_UNAVAILABLE"
+  | "ENGINE_MODEL_NOT_FOUND"
+  | "ENGINE_AUTH_FAILED"
+  | "ENGINE_BUSY"
+  | "ENGINE_STREAM_FAILED"
+  | "ENGINE_CONTEXT_EXCEEDED"
+  | "ENGINE_REQUEST_REJECTED";
 
 export class QwenbotError extends Error {
   readonly code: ErrorCode;
@@ -149,5 +157,26 @@ export class ImageEngineError extends QwenbotError {
     this.retryable = options.retryable ?? false;
     if (options.status !== undefined) this.status = options.status;
     if (options.partial !== undefined) this.partial = options.partial;
+  }
+}
+
+export type EngineErrorCode = Extract<ErrorCode, `ENGINE_${string}`>;
+
+/** Codes a retry can cure (the engine comes back, the stream is asked for again). */
+const RETRYABLE_ENGINE_CODES: readonly EngineErrorCode[] = ["ENGINE_UNAVAILABLE", "ENGINE_BUSY", "ENGINE_STREAM_FAILED"];
+
+/**
+ * An inference engine failed a request. `retryable`: the job may be retried by the same rules as
+ * a worker crash (engine unreachable, busy past the wait limit, stream broken mid-reply); the
+ * others (unknown model, rejected key, prompt over the context, other 4xx) fail the same way again.
+ */
+export class EngineError extends QwenbotError {
+  readonly retryable: boolean;
+  /** The HTTP status the engine answered, when it answered one. */
+  readonly status: number | undefined;
+  constructor(code: EngineErrorCode, message: string, options: { retryable?: boolean; status?: number; cause?: unknown } = {}) {
+    super(code, message, { cause: options.cause });
+    this.retryable = options.retryable ?? RETRYABLE_ENGINE_CODES.includes(code);
+    this.status = options.status;
   }
 }

@@ -1,0 +1,19 @@
+/**
+ * The messages of a chat completion request, built so that consecutive turns of a conversation
+ * share a byte-identical prefix: the server's prefix cache (llama-server's slots and `cache_prompt`,
+ * vLLM's automatic prefix caching) then evaluates only the new message.
+ *
+ * The same text the local engine puts in its prompt, and nothing else: the system prompt, each
+ * stored turn's `text` as stored (user turns carry no author-name prefix, as in the local prompt),
+ * the new message. No field depends on the time or the request (no `name`, no ids), so turn N+1's
+ * messages start with exactly turn N's messages and its stored reply.
+ */
+import type { ChatCompletionMessageParam } from "openai/resources/chat/completions";
+import type { ChatTurn } from "../../../src/types.ts";
+
+export function chatMessages(systemPrompt: string, history: readonly ChatTurn[], userText: string): ChatCompletionMessageParam[] {
+  const messages: ChatCompletionMessageParam[] = [{ role: "system", content: systemPrompt }];
+  for (const turn of history) messages.push({ role: turn.role, content: turn.text });
+  messages.push({ role: "user", content: userText });
+  return messages;
+}
