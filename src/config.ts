@@ -11,27 +11,27 @@ import { ConfigError } from "./errors.ts";
 /** The tutorial's model: Qwen2-0.5B-Instruct, Q4_K_M, resolved by node-llama-cpp on first use. */
 export const DEFAULT_MODEL = "hf:Qwen/Qwen2-0.5B-Instruct-GGUF/qwen2-0_5b-instruct-q4_k_m.gguf";
 
-const bool = z
+export const bool = z
   .string()
   .trim()
   .toLowerCase()
   .refine((v) => ["1", "0", "true", "false", "yes", "no", "on", "off"].includes(v), "must be true or false")
   .transform((v) => ["1", "true", "yes", "on"].includes(v));
-const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+export const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z
     .string()
     .trim()
     .regex(/^-?\d+$/, "must be an integer")
     .transform(Number)
     .pipe(z.number().int().min(min).max(max));
-const num = (min: number, max: number) =>
+export const num = (min: number, max: number) =>
   z
     .string()
     .trim()
     .regex(/^-?\d+(\.\d+)?$/, "must be a number")
     .transform(Number)
     .pipe(z.number().min(min).max(max));
-const list = z.string().transform((v) =>
+export const list = z.string().transform((v) =>
   v
     .split(",")
     .map((s) => s.trim())
@@ -261,11 +261,43 @@ const slack = {
     ),
 };
 
+const settingsAndContext = {
+  MEMORY_SCOPE: z
+    .enum(["thread", "channel", "user"])
+    .default("thread")
+    .describe(
+      "Who shares a memory where no server, channel or thread setting says otherwise: `thread` (a thread its own, a channel outside threads its own), `channel` (one for the whole channel, its threads included) or `user` (each person their own in a channel).",
+    ),
+  // At most the stored turns' backstop (MAX_STORED_TURNS in src/queue/ConversationInbox.ts).
+  HISTORY_TURNS: int(0, 400)
+    .default(400)
+    .describe(
+      "Most earlier turns (a message or an answer each) a conversation keeps and the model sees, fewer when they do not fit the context; 0: each message stands alone.",
+    ),
+  MAX_SYSTEM_PROMPT_CHARS: int(1, 100_000)
+    .default(4000)
+    .describe("Longest persona (system prompt) the settings commands accept, in characters."),
+  MAX_ATTACHMENT_BYTES: int(1024, 104_857_600)
+    .default(262_144)
+    .describe(
+      "Most bytes of an attached file that are downloaded; a larger file is read up to here, and the prompt says how much was read.",
+    ),
+  MAX_ATTACHMENT_CHARS: int(100, 1_000_000)
+    .default(12_000)
+    .describe(
+      "Most characters of one text file that go into the prompt (fewer when the context is short); the prompt says how much was read.",
+    ),
+  ATTACHMENT_TIMEOUT_MS: int(100, 600_000)
+    .default(10_000)
+    .describe("A file download that takes longer is given up; the model is told the file could not be read."),
+};
+
 /** The variables by group, in the order docs/configuration.md shows them. */
 export const configGroups = {
   Core: core,
   Model: model,
   "Conversations and delivery": conversations,
+  "Settings and context": settingsAndContext,
   "Entry points": entryPoints,
   "Abuse and overload": abuse,
   Operations: operations,
@@ -274,7 +306,17 @@ export const configGroups = {
 };
 
 /** Every variable the bot reads, with its default. */
-export const configShape = { ...core, ...model, ...conversations, ...entryPoints, ...abuse, ...operations, ...discord, ...slack };
+export const configShape = {
+  ...core,
+  ...model,
+  ...conversations,
+  ...settingsAndContext,
+  ...entryPoints,
+  ...abuse,
+  ...operations,
+  ...discord,
+  ...slack,
+};
 
 export const configSchema = z.object(configShape);
 export type RawConfig = z.infer<typeof configSchema>;
