@@ -122,7 +122,15 @@ export class SettingsStore {
   /** The settings in force at `place` (no place: the defaults). One pipelined round trip. */
   async resolve(place: ChatPlace | undefined): Promise<EffectiveSettings> {
     if (!place) return this.defaults();
-    return this.resolveChain(scopeChain(place));
+    let chain: SettingsScope[];
+    try {
+      chain = scopeChain(place);
+    } catch (err) {
+      // An adapter's bug must not cost the reply: answer with the defaults and say why in the log.
+      this.logger?.warn({ err, place }, "invalid place: the default settings apply");
+      return this.defaults();
+    }
+    return this.resolveChain(chain);
   }
 
   private async resolveChain(chain: SettingsScope[]): Promise<EffectiveSettings> {
