@@ -8,8 +8,10 @@
 
 export type DecodedText = { binary: true; reason: string } | { binary: false; text: string; note?: string };
 
-/** More invalid bytes or control characters than this share of the text: binary. */
+/** More control characters than this share of the text: binary. */
 const MAX_BAD_SHARE = 0.1;
+/** More invalid UTF-8 than this share of the characters: binary (a Latin-1 text with accents stays well under it). */
+const MAX_INVALID_SHARE = 0.3;
 
 /**
  * @param bytes the file, or its first part
@@ -37,7 +39,7 @@ export function decodeText(bytes: Uint8Array, complete: boolean): DecodedText {
     else if ((c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d && c !== 0x0c) || c === 0x7f) control++;
   }
   if (control / text.length > MAX_BAD_SHARE) return { binary: true, reason: "it is mostly control characters" };
-  if (replaced / text.length > MAX_BAD_SHARE) return { binary: true, reason: "it is not valid UTF-8 text" };
+  if (replaced / text.length > MAX_INVALID_SHARE) return { binary: true, reason: "it is not valid UTF-8 text" };
   if (replaced > 0) {
     const what = encoding === "utf-8" ? "UTF-8" : "UTF-16";
     return { binary: false, text, note: `not valid ${what} in ${replaced} ${replaced === 1 ? "place" : "places"} (shown as �)` };

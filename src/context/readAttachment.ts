@@ -177,7 +177,7 @@ function networkReason(err: unknown): string {
   const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
   if (cause?.code === "ERR_TOO_MANY_REDIRECTS" || /redirect/i.test(cause?.message ?? "")) return "too many redirects";
   if (cause?.code) return `network error ${cause.code}`;
-  return "network error";
+  return cause?.message ? `network error: ${cause.message}` : "network error";
 }
 
 function formatSeconds(ms: number): string {

@@ -143,10 +143,16 @@ function renderFile(file: ContextAttachment, room: number, measure: (s: string) 
   const full = `${label(file.truncatedAt)}\n${body(file.text)}`;
   if (measure(full) <= room) return { text: full, cut: false };
   // Cut the text; the label then says how much of the file the kept part covers.
-  const longestLabel = label(file.size || Buffer.byteLength(file.text));
-  const kept = fitText(file.text, (t) => measure(`${longestLabel}\n${body(t)}`) <= room);
-  if (kept.length === 0) return undefined;
-  return { text: `${label(Buffer.byteLength(kept))}\n${body(kept)}`, cut: true };
+  // The label's length changes with the amount read ("10 KB" → "1.9 KB"): fit again with the longer one.
+  let assumed = label(file.size || Buffer.byteLength(file.text));
+  for (let i = 0; i < 3; i++) {
+    const kept = fitText(file.text, (t) => measure(`${assumed}\n${body(t)}`) <= room);
+    if (kept.length === 0) return undefined;
+    const block = `${label(Buffer.byteLength(kept))}\n${body(kept)}`;
+    if (measure(block) <= room) return { text: block, cut: true };
+    assumed = label(Buffer.byteLength(kept));
+  }
+  return undefined;
 }
 
 /** `label` over `render(text)`, the text cut (marked `…`) to fit `room`; undefined when not even a little fits. */
