@@ -34,6 +34,8 @@ const GROUP_NOTES: Record<string, string> = {
   Discord: "Setting up the bot and what each setting changes for users: [discord.md](discord.md).",
   Slack: "Setting up the app, Socket Mode or HTTP mode: [slack.md](slack.md).",
   Operations: "The endpoints, metrics and shutdown: [operations.md](operations.md).",
+  "Settings and context":
+    "The defaults of what each server, channel and thread can change, and how context and attachments are read: [settings.md](settings.md).",
 };
 
 interface Meta {

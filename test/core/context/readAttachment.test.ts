@@ -23,7 +23,7 @@ const binary = Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) % 2
 /** Bytes ≥ 0x80 without NULs: mostly invalid UTF-8. */
 const garbage = Buffer.from(Array.from({ length: 4096 }, (_, i) => 0x80 + ((i * 31) % 0x7f)));
 
-function route(req: http.IncomingMessage, res: http.ServerResponse): void {
+function route(req: http.IncomingMessage, res: http.ServerResponse) {
   const url = req.url ?? "/";
   requests.push({ path: url, authorization: req.headers.authorization });
   const text = (body: string | Buffer, type = "text/plain; charset=utf-8") => {
