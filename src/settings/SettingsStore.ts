@@ -16,9 +16,11 @@ import type { Logger } from "../logger.ts";
 import type { ChatAuthor, ChatPlace } from "../types.ts";
 import { defaultSettings, type EffectiveSettings, resolveSettings, type SettingSource } from "./resolveSettings.ts";
 import {
+  canonicalValue,
   createSettingsCatalog,
   displayValue,
   findSetting,
+  formatValue,
   SETTING_KEYS,
   SETTING_NAMES,
   type SettingKey,
@@ -152,16 +154,16 @@ export class SettingsStore {
 
   /** Set one setting at `scope` from what a person typed. Nothing is stored when it is refused. */
   async set(scope: SettingsScope, name: string, rawValue: string, actor: ChatAuthor): Promise<SettingsOutcome> {
+    const id = checkedScopeId(scope);
     const found = this.lookup(scope, name);
     if (!found.ok) return found;
     const def = this.catalog[found.key];
-    const parsed = (def.parse as (raw: string) => ReturnType<typeof def.parse>)(rawValue);
+    const parsed = canonicalValue(def, rawValue);
     if (!parsed.ok) {
       const shown = rawValue.length <= 40 ? ` (got "${rawValue}")` : "";
       return { ok: false, code: "INVALID_VALUE", message: `${def.name} ${parsed.message}${shown}; nothing was changed.` };
     }
-    const value = (def.format as (v: unknown) => string)(parsed.value);
-    const id = scopeId(scope);
+    const value = parsed.value;
     const [previous] = await this.change(id, "set", [[found.key, value]], actor);
     const where = `this ${levelName(scope.platform, scope.level)}`;
     const was = previous == null ? "" : ` (was ${clip(displayValue(found.key, previous), 80)})`;
@@ -177,6 +179,7 @@ export class SettingsStore {
 
   /** Clear one setting (or `all`) at `scope`: the scope above applies again. */
   async reset(scope: SettingsScope, name: string | "all", actor: ChatAuthor): Promise<SettingsOutcome> {
+    const id = checkedScopeId(scope);
     let keysToClear: SettingKey[];
     if (name === "all") keysToClear = SETTING_KEYS;
     else {
@@ -184,7 +187,6 @@ export class SettingsStore {
       if (!found.ok) return found;
       keysToClear = [found.key];
     }
-    const id = scopeId(scope);
     const previous = await this.change(
       id,
       "reset",
@@ -216,7 +218,7 @@ export class SettingsStore {
       return {
         key: k,
         name: def.name,
-        value: displayValue(k, (def.format as (v: unknown) => string)(values[k])),
+        value: displayValue(k, formatValue(def, values[k])),
         source: effective.sources[k],
         setHere: effective.sources[k] === scope.level,
         summary: def.summary,
@@ -348,6 +350,12 @@ export async function readOverrides(redis: Redis, keys: Keys): Promise<Array<{ s
       return { scope, settings };
     })
     .filter((o) => Object.keys(o.settings).length > 0);
+}
+
+/** The scope's id, after checking its ids (throws InvalidPlaceError: an adapter's bug). */
+function checkedScopeId(scope: SettingsScope): string {
+  scopeChainOf(scope);
+  return scopeId(scope);
 }
 
 function parentWords(scope: SettingsScope): string {

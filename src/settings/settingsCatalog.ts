@@ -284,6 +284,17 @@ export function createSettingsCatalog(options: Pick<SettingsOptions, "maxSystemP
   };
 }
 
+/** Validate what a person typed (or what is stored) and give its canonical text. */
+export function canonicalValue(def: SettingDefinition, raw: string): Parsed<string> {
+  const parsed = (def.parse as (raw: string) => Parsed<unknown>)(raw);
+  return parsed.ok ? { ok: true, value: formatValue(def, parsed.value) } : parsed;
+}
+
+/** The canonical text of a value of `def`. */
+export function formatValue(def: SettingDefinition, value: unknown): string {
+  return (def.format as (v: unknown) => string)(value);
+}
+
 /** A value as people read it (a duration says how long). */
 export function displayValue(key: SettingKey, canonical: string): string {
   if (key === "memoryTtlSeconds" && /^\d+$/.test(canonical)) return `${canonical} (${formatDuration(Number(canonical))})`;

@@ -15,7 +15,7 @@ import { createRedis } from "../../../src/redisConnection.ts";
 import { formatChange, formatSettingsBrief, formatShownSettings } from "../../../src/settings/formatSettings.ts";
 import { AUDIT_LIMIT, DISABLED_TEXT, readOverrides, SettingsStore } from "../../../src/settings/SettingsStore.ts";
 import { settingsOptionsFrom } from "../../../src/settings/settingsCatalog.ts";
-import { scopeId, scopeOf } from "../../../src/settings/settingsScope.ts";
+import { InvalidPlaceError, scopeId, scopeOf } from "../../../src/settings/settingsScope.ts";
 import type { ChatPlace } from "../../../src/types.ts";
 import { REDIS_URL } from "../../helpers/harness.ts";
 
@@ -125,6 +125,12 @@ describe("refusals store nothing", () => {
     );
     expect(slack).toMatchObject({ ok: false, code: "WRONG_SCOPE" });
     expect(await redis.exists(keys.settings("discord:g:c6:t6"))).toBe(0);
+    // A scope with ids that would make keys ambiguous is an adapter's bug: thrown, nothing stored.
+    const bad = { level: "channel", platform: "discord", workspaceId: "g", channelId: "x:y" } as const;
+    await expect(store.set(bad, "top-k", "3", admin)).rejects.toThrow(InvalidPlaceError);
+    await expect(store.reset({ level: "thread", platform: "discord", workspaceId: "g", channelId: "c" }, "all", admin)).rejects.toThrow(
+      InvalidPlaceError,
+    );
   });
 });
 
