@@ -58,9 +58,11 @@ export function scopeChain(place: ChatPlace): SettingsScope[] {
 
 /** The place a scope stands for (a workspace scope has no channel: its chain stops at the workspace). */
 export function scopeChainOf(scope: SettingsScope): SettingsScope[] {
+  if (scope.level !== "workspace" && scope.channelId === undefined)
+    throw new InvalidPlaceError(`a ${scope.level} scope needs a channel id`);
   const place: ChatPlace = { platform: scope.platform, workspaceId: scope.workspaceId, channelId: scope.channelId ?? "_" };
   if (scope.threadId !== undefined) place.threadId = scope.threadId;
-  return scopeChain(place).slice(0, SCOPE_LEVELS.indexOf(scope.level) + 1);
+  return SCOPE_LEVELS.slice(0, SCOPE_LEVELS.indexOf(scope.level) + 1).map((level) => scopeOf(place, level));
 }
 
 /** `discord:<guild>` · `discord:<guild>:<channel>` · `discord:<guild>:<channel>:<thread>` (Slack: team, channel, thread_ts). */
