@@ -1,7 +1,8 @@
 /**
  * `npm run status [-- --json]`: what the deployment behind REDIS_URL/REDIS_PREFIX is doing —
- * queue depth, live workers, replies in flight, inbox depths and recent throughput. Reads Redis
- * only; exits non-zero (REDIS_UNAVAILABLE) when Redis does not answer.
+ * queue depth, live workers, replies in flight, inbox depths, recent throughput, and the
+ * per-place settings with their latest changes (who, what, when). Reads Redis only; exits
+ * non-zero (REDIS_UNAVAILABLE) when Redis does not answer.
  */
 import { loadConfig } from "../src/config.ts";
 import { Keys } from "../src/keys.ts";

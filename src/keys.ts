@@ -1,8 +1,8 @@
 /**
  * Every core Redis key, built here and nowhere else: the inbox protocol, conversation memory,
- * reply state, the stop flag, worker stats, and the one BullMQ-internal key the worker fences on
- * (a job's lock) — and, at the end, the platform adapters' keys (`<prefix>:discord:…`,
- * `<prefix>:slack:…`). Everything lives under `prefix` (REDIS_PREFIX).
+ * per-place settings, reply state, the stop flag, worker stats, and the one BullMQ-internal key
+ * the worker fences on (a job's lock) — and, at the end, the platform adapters' keys
+ * (`<prefix>:discord:…`, `<prefix>:slack:…`). Everything lives under `prefix` (REDIS_PREFIX).
  */
 import type { ConversationKey } from "./types.ts";
 
@@ -66,6 +66,20 @@ export class Keys {
   /** Bumped by reset, so a reply that was in flight during a reset is not written into the fresh memory. */
   epoch(conv: ConversationKey): string {
     return `${this.prefix}:epoch:${conv}`;
+  }
+
+  // --- per-place settings (written only by src/settings/SettingsStore.ts) -----------------------
+  /** One scope's settings (hash: setting key → canonical value); `scope` is a scope id (`discord:<guild>[:<channel>[:<thread>]]`). */
+  settings(scope: string): string {
+    return `${this.prefix}:settings:${scope}`;
+  }
+  /** Scope ids that have settings (status lists them). */
+  get settingsScopes(): string {
+    return `${this.prefix}:settings-scopes`;
+  }
+  /** The settings audit log: newest first, bounded (who changed what, when). */
+  get settingsAudit(): string {
+    return `${this.prefix}:settings-audit`;
   }
 
   // --- local surfaces ---------------------------------------------------------------------------

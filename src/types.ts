@@ -1,4 +1,5 @@
 /** Core types shared by adapters, workers and sinks: a request, where its reply lives, and the sink that shows it. */
+import type { RequestContext } from "./context/RequestContext.ts";
 
 export type Platform = "discord" | "slack" | "local";
 
@@ -23,6 +24,18 @@ export interface ReplyTarget {
   requestId?: string;
 }
 
+/**
+ * Where a message was posted, as the per-place settings see it (src/settings/): the workspace
+ * (Discord server — `dm` for direct messages —, Slack team, `local`), the channel (a thread's
+ * parent channel inside a thread) and the thread (Discord thread id, Slack thread_ts).
+ */
+export interface ChatPlace {
+  platform: Platform;
+  workspaceId: string;
+  channelId: string;
+  threadId?: string;
+}
+
 export interface ChatAuthor {
   id: string;
   name: string;
@@ -40,6 +53,10 @@ export interface ChatRequest {
   reply: ReplyTarget;
   /** When set, this request regenerates the last answer instead of adding a user turn. */
   regenerate?: boolean;
+  /** Where it was posted: the worker answers with that place's settings (absent: the defaults). */
+  place?: ChatPlace;
+  /** What the message points at (a replied-to message, the thread, files), shown to the model before the text. */
+  context?: RequestContext;
 }
 
 export interface EditOptions {

@@ -14,15 +14,15 @@ import type { Logger } from "../src/logger.ts";
 import { ConversationMemory } from "../src/memory/ConversationMemory.ts";
 import { type CommitOutcome, ConversationInbox, type DecidedAnswer, type JobLock } from "../src/queue/ConversationInbox.ts";
 import { jobOptionsFor } from "../src/queue/Ingestor.ts";
+import type { SettingsStore } from "../src/settings/SettingsStore.ts";
 import { ReplyStreamer } from "../src/stream/ReplyStreamer.ts";
 import type { ChatRequest, ChatTurn, Platform, ReplySink, ReplyTarget } from "../src/types.ts";
 import type { GenerateResult, ModelRunner } from "./inference/ModelRunner.ts";
+import { userTurnFor } from "./userTurnFor.ts";
 
+/** The worker's own settings; what a reply is generated with (persona, sampling, history) comes per place from `ChatWorkerDeps.settings`. */
 export interface ChatWorkerSettings {
-  systemPrompt: string;
-  maxNewTokens: number;
-  temperature: number;
-  topK: number;
+  /** For failed jobs' commits and resets (a reply's own comes from its place's settings). */
   memoryTtlSeconds: number;
   /** Edit interval for platform replies. */
   streamIntervalMs: number;
@@ -43,6 +43,8 @@ export interface ChatWorkerDeps {
   queue: Queue;
   keys: Keys;
   runner: ModelRunner;
+  /** The settings in force at a request's place, read for every reply. */
+  settings: Pick<SettingsStore, "resolve">;
   sinks: Partial<Record<Platform, ReplySink>>;
   logger: Logger;
 }
@@ -209,6 +211,7 @@ export class ChatWorker extends EventEmitter<{
       jobId,
     });
     const sink = sinks[request.reply.platform];
+    let memoryTtlSeconds = settings.memoryTtlSeconds;
     const commit = (turns: ChatTurn[], dropOldest = 0, replaceLastAssistant = false, epochSeen = "") =>
       inbox.commit({
         conversationKey: request.conversationKey,
@@ -218,7 +221,7 @@ export class ChatWorker extends EventEmitter<{
         turns,
         dropOldest,
         replaceLastAssistant,
-        memoryTtlSeconds: settings.memoryTtlSeconds,
+        memoryTtlSeconds,
       });
     if (!sink) {
       log.error("no reply sink for this platform on this worker (is its token configured here?); dropping the message");
@@ -226,12 +229,16 @@ export class ChatWorker extends EventEmitter<{
       return;
     }
     // One round trip: the commands are written back to back on the connection.
-    const [record, { turns, epoch }, stoppedEarly] = await Promise.all([
+    const [record, { turns, epoch }, stoppedEarly, , placeSettings] = await Promise.all([
       inbox.readReply(request.requestId),
       this.memory.load(request.conversationKey),
       inbox.isStopped(request.requestId),
       inbox.markGenerating(request.requestId, this.id),
+      this.deps.settings.resolve(request.place),
     ]);
+    const s = placeSettings.values;
+    memoryTtlSeconds = s.memoryTtlSeconds;
+    if (placeSettings.ignored.length > 0) log.warn({ ignored: placeSettings.ignored }, "stored settings ignored");
     const streamer = new ReplyStreamer(sink, record.messages ?? [request.reply], {
       intervalMs: request.reply.platform === "local" ? settings.localStreamIntervalMs : settings.streamIntervalMs,
       logger: log,
@@ -269,7 +276,10 @@ export class ChatWorker extends EventEmitter<{
       userText = lastUser.text;
       history = turns.slice(0, -2);
     }
-    const fit = runner.fitHistory(settings.systemPrompt, history, userText, settings.maxNewTokens);
+    // The place's history length first (`cut` turns out), then what fits the context.
+    const cut = Math.max(0, history.length - s.historyTurns);
+    const turn = userTurnFor(runner, userText, request.regenerate ? undefined : request.context, s);
+    const fit = runner.fitHistory(s.systemPrompt, history.slice(cut), turn.prompt, s.maxNewTokens);
     if (fit.tooLong) {
       log.info({ userTokens: fit.userTokens, maxUserTokens: fit.maxUserTokens }, "message longer than the context budget; refused");
       return finishRefusal(
@@ -284,12 +294,12 @@ export class ChatWorker extends EventEmitter<{
     try {
       result = await runner.generate({
         conversationKey: request.conversationKey,
-        systemPrompt: settings.systemPrompt,
+        systemPrompt: s.systemPrompt,
         history: fit.history,
-        userText,
-        maxTokens: settings.maxNewTokens,
-        temperature: settings.temperature,
-        topK: settings.topK,
+        userText: turn.prompt,
+        maxTokens: s.maxNewTokens,
+        temperature: s.temperature,
+        topK: s.topK,
         signal: abort.signal,
         onToken: (stream) => streamer.update(stream.text()),
       });
@@ -315,19 +325,22 @@ export class ChatWorker extends EventEmitter<{
     }
     const notes: string[] = [];
     if (result.stopReason === "abort") notes.push("stopped");
-    else if (result.stopReason === "maxTokens") notes.push(`reached the ${settings.maxNewTokens}-token limit`);
+    else if (result.stopReason === "maxTokens") notes.push(`reached the ${s.maxNewTokens}-token limit`);
     if (fit.dropped > 0) notes.push("older messages of this conversation were left out to fit the model's memory");
+    if (turn.omitted) notes.push(turn.omitted);
     if (result.text.length === 0 && result.stopReason !== "abort") notes.push("the model gave an empty answer");
     const note = notes.length > 0 ? notes.join(" · ") : undefined;
     const newTurns: ChatTurn[] = [];
-    if (!request.regenerate)
-      newTurns.push({ role: "user", text: userText, name: request.author.name, tokens: fit.userTokens, at: request.receivedAt });
+    if (!request.regenerate) {
+      const tokens = turn.memory === turn.prompt ? fit.userTokens : runner.turnTokens({ text: turn.memory });
+      newTurns.push({ role: "user", text: turn.memory, name: request.author.name, tokens, at: request.receivedAt });
+    }
     newTurns.push({ role: "assistant", text: result.text, tokens: runner.turnTokens({ text: result.text }), at: Date.now() });
     const answer: DecidedAnswer = {
       text: result.text,
       note,
       turns: newTurns,
-      dropOldest: fit.dropped,
+      dropOldest: cut + fit.dropped,
       replaceLastAssistant: request.regenerate === true,
       epoch,
     };
@@ -344,7 +357,7 @@ export class ChatWorker extends EventEmitter<{
       }
       throw err;
     }
-    const outcome = await commit(newTurns, fit.dropped, request.regenerate === true, epoch);
+    const outcome = await commit(newTurns, cut + fit.dropped, request.regenerate === true, epoch);
     log.info(
       {
         tokens: result.generatedTokens,

@@ -12,6 +12,8 @@ import type { Metrics } from "../../src/ops/metrics.ts";
 import { recordWorkerStats } from "../../src/ops/workerStats.ts";
 import { createChatQueue } from "../../src/queue/Ingestor.ts";
 import { connectRedis, createRedis } from "../../src/redisConnection.ts";
+import { SettingsStore } from "../../src/settings/SettingsStore.ts";
+import { settingsOptionsFrom } from "../../src/settings/settingsCatalog.ts";
 import { RedisStreamSink } from "../../src/stream/RedisStreamSink.ts";
 import type { Platform, ReplySink } from "../../src/types.ts";
 import { ChatWorker } from "../../workers/ChatWorker.ts";
@@ -76,14 +78,11 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
       queue,
       keys,
       runner,
+      settings: new SettingsStore(redis, keys, settingsOptionsFrom(config), logger),
       sinks: opts.metrics ? opts.metrics.instrumentSinks(sinks) : sinks,
       logger,
     },
     {
-      systemPrompt: config.SYSTEM_PROMPT,
-      maxNewTokens: config.MAX_NEW_TOKENS,
-      temperature: config.TEMPERATURE,
-      topK: config.TOP_K,
       memoryTtlSeconds: config.MEMORY_TTL_SECONDS,
       streamIntervalMs: config.STREAM_INTERVAL_MS,
       localStreamIntervalMs: config.LOCAL_STREAM_INTERVAL_MS,

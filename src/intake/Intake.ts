@@ -9,10 +9,11 @@
  * No platform SDK here: this is core.
  */
 import type { Redis } from "ioredis";
+import { hasContext, type RequestContext } from "../context/RequestContext.ts";
 import type { Keys } from "../keys.ts";
 import type { Logger } from "../logger.ts";
 import type { IngestOutcome, Ingestor, IngestQueued, IngestRefusalCode } from "../queue/Ingestor.ts";
-import type { ChatAuthor, ChatRequest, ConversationKey, ReplyTarget } from "../types.ts";
+import type { ChatAuthor, ChatPlace, ChatRequest, ConversationKey, ReplyTarget } from "../types.ts";
 import { INTAKE_TEXT } from "./intakeMessages.ts";
 
 /** How long a claimed platform message / event / interaction id is remembered (replays, retries, double delivery). */
@@ -36,6 +37,10 @@ export interface IntakeDraft {
   /** May still be resolving (a slow user lookup never delays the placeholder). */
   author: ChatAuthor | Promise<ChatAuthor>;
   regenerate?: boolean;
+  /** Where the message was posted: the worker answers with that place's settings. */
+  place?: ChatPlace;
+  /** What the message points at; may still be loading (files download while the placeholder shows). A failure leaves it out. */
+  context?: RequestContext | Promise<RequestContext | undefined>;
 }
 
 /** A message as it arrives. */
@@ -160,6 +165,12 @@ export class Intake {
       reply,
     };
     if (draft.regenerate) request.regenerate = true;
+    if (draft.place) request.place = draft.place;
+    const context = await Promise.resolve(draft.context).catch((err: unknown) => {
+      this.deps.logger.warn({ err, requestId: draft.requestId }, "could not gather the message's context; answering without it");
+      return undefined;
+    });
+    if (hasContext(context)) request.context = context;
     return request;
   }
 

@@ -1,10 +1,14 @@
 /**
  * A deployment's state, read from Redis alone (no model, no platform): queue depth, live
- * workers, replies in flight, inbox depths and recent throughput. `npm run status` prints it.
+ * workers, replies in flight, inbox depths, recent throughput, and the per-place settings (what
+ * each server, channel or thread changed, and the latest changes: who, what, when).
+ * `npm run status` prints it.
  */
 import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Keys } from "../keys.ts";
+import { formatChange } from "../settings/formatSettings.ts";
+import { readOverrides, readRecentChanges, type SettingsChange } from "../settings/SettingsStore.ts";
 import { inboxDepths, QUEUE_STATES } from "./metrics.ts";
 import { epochMinute } from "./workerStats.ts";
 
@@ -51,6 +55,12 @@ export interface StatusReport {
     deepest: Array<{ conversationKey: string; depth: number }>;
   };
   throughput: ThroughputWindow[];
+  settings: {
+    /** Every scope with settings of its own, and those settings (the rest are the defaults). */
+    overrides: Array<{ scope: string; settings: Record<string, string> }>;
+    /** The latest changes, newest first. */
+    changes: SettingsChange[];
+  };
 }
 
 export interface ReadStatusOptions {
@@ -61,6 +71,8 @@ export interface ReadStatusOptions {
   windows?: number[];
   /** How many of the deepest inboxes to list (default 5). */
   deepest?: number;
+  /** How many settings changes to list (default 10). */
+  changes?: number;
   now?: number;
 }
 
@@ -139,6 +151,10 @@ export async function readStatus(opts: ReadStatusOptions): Promise<StatusReport>
       deepest: depths.slice(0, opts.deepest ?? 5),
     },
     throughput,
+    settings: {
+      overrides: await readOverrides(redis, keys),
+      changes: await readRecentChanges(redis, keys, opts.changes ?? 10),
+    },
   };
 }
 
@@ -177,5 +193,18 @@ export function formatStatus(r: StatusReport, header = "qwenbot status"): string
       `  ${`last ${t.minutes} min`.padEnd(11)}${String(t.replies).padStart(6)}${String(t.tokens).padStart(9)}${t.tokensPerSecond.toFixed(2).padStart(11)}${ttft.padStart(12)}${per.padStart(21)}`,
     );
   }
+  lines.push("", `Settings    ${plural(r.settings.overrides.length, "place")} with changed settings (elsewhere the defaults apply)`);
+  for (const o of r.settings.overrides) {
+    const values = Object.entries(o.settings).map(([k, v]) => `${k}=${clip(v.replace(/\s+/g, " "), 60)}`);
+    lines.push(`  ${o.scope}  ${values.join("  ")}`);
+  }
+  if (r.settings.changes.length > 0) {
+    lines.push("", "Settings changes (newest first)");
+    for (const c of r.settings.changes) lines.push(`  ${formatChange(c)}`);
+  }
   return `${lines.join("\n")}\n`;
+}
+
+function clip(s: string, n: number): string {
+  return s.length <= n ? s : `${s.slice(0, n - 1)}…`;
 }

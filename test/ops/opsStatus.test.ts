@@ -1,11 +1,14 @@
 /**
  * `npm run status`: queue depth, live workers, in-flight replies, inbox depths and recent
- * throughput, read from Redis — what a real worker (tiny model) records as it answers.
+ * throughput, read from Redis — what a real worker (tiny model) records as it answers — and the
+ * per-place settings with their latest changes.
  */
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningWorker } from "../../bin/wiring/startWorker.ts";
 import { formatStatus, readStatus, type StatusReport } from "../../src/ops/readStatus.ts";
+import { SettingsStore } from "../../src/settings/SettingsStore.ts";
+import { settingsOptionsFrom } from "../../src/settings/settingsCatalog.ts";
 import type { ChatRequest } from "../../src/types.ts";
 import type { GenerationEvent } from "../../workers/ChatWorker.ts";
 import type { ModelRunner } from "../../workers/inference/ModelRunner.ts";
@@ -108,6 +111,39 @@ describe("status", () => {
     const text = formatStatus(r);
     expect(text).toContain("3 messages waiting in 2 conversations");
     expect(text).toMatch(/\n\s+2 {2}local:busy\n/);
+  });
+
+  it("shows the settings each place changed and the latest changes: who, what, when", async () => {
+    expect((await status()).settings).toEqual({ overrides: [], changes: [] });
+    expect(formatStatus(await status())).toContain("Settings    0 places with changed settings");
+    const store = new SettingsStore(h.redis, h.keys, settingsOptionsFrom(h.config));
+    const alice = { id: "U1", name: "alice" };
+    const channel = { level: "channel", platform: "discord", workspaceId: "g", channelId: "c" } as const;
+    await store.set(channel, "temperature", "0.3", alice);
+    await store.set(channel, "system-prompt", "You are a pirate.\nSpeak like one.", alice);
+    await store.set({ level: "workspace", platform: "slack", workspaceId: "T1" }, "memory-ttl", "1d", { id: "U2", name: "bob" });
+    await store.reset(channel, "temperature", alice);
+
+    const r = await status();
+    expect(r.settings.overrides).toEqual([
+      { scope: "discord:g:c", settings: { "system-prompt": '"You are a pirate.\nSpeak like one."' } },
+      { scope: "slack:T1", settings: { "memory-ttl": "86400 (1 day)" } },
+    ]);
+    expect(r.settings.changes.map((c) => `${c.actor.name} ${c.action} ${c.setting}`)).toEqual([
+      "alice reset temperature",
+      "bob set memory-ttl",
+      "alice set system-prompt",
+      "alice set temperature",
+    ]);
+    const text = formatStatus(r);
+    expect(text).toContain("Settings    2 places with changed settings");
+    expect(text).toContain('  discord:g:c  system-prompt="You are a pirate. Speak like one."');
+    expect(text).toMatch(/\n {2}\d{4}-\d\d-\d\dT[\d:.]+Z {2}alice \(U1\) {2}discord:g:c {2}reset temperature \(was 0\.3\)\n/);
+
+    const cli = await runCli("bin/status.ts", [], { env: { REDIS_URL: h.config.REDIS_URL, REDIS_PREFIX: h.config.REDIS_PREFIX } });
+    expect(cli.code).toBe(0);
+    expect(cli.stdout).toContain("slack:T1  memory-ttl=86400 (1 day)");
+    expect(cli.stdout).toContain("bob (U2)  slack:T1  set memory-ttl: 86400");
   });
 
   it("fails clearly when Redis is unreachable", async () => {

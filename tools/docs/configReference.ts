@@ -35,6 +35,8 @@ const GROUP_NOTES: Record<string, string> = {
   Slack: "Setting up the app, Socket Mode or HTTP mode: [slack.md](slack.md).",
   Operations: "The endpoints, metrics and shutdown: [operations.md](operations.md).",
   Images: "Running an image engine next to the bot, and what `/imagine` does: [images.md](images.md).",
+  "Settings and context":
+    "The defaults of what each server, channel and thread can change, and how context and attachments are read: [settings.md](settings.md).",
 };
 
 interface Meta {

@@ -146,6 +146,57 @@ describe("Intake.take: each ingest outcome reaches its callback", () => {
   });
 });
 
+describe("Intake.take: place and context", () => {
+  it("the request carries the draft's place and its context, gathered while the placeholder shows", async () => {
+    const ingestor = scriptedIngestor({ status: "queued", ahead: 0, seq: 1 });
+    const order: string[] = [];
+    let release!: () => void;
+    const loaded = new Promise<void>((r) => {
+      release = r;
+    });
+    const place = { platform: "discord" as const, workspaceId: "g", channelId: "c", threadId: "t" };
+    const platform: IntakePlatform = {
+      prepare: () => ({
+        requestId: `local-${randomUUID()}`,
+        conversationKey: `local:${randomUUID()}`,
+        author: { id: "u", name: "u" },
+        place,
+        context: loaded.then(() => {
+          order.push("context");
+          return { attachments: [{ name: "a.txt", mimeType: "text/plain", size: 2, text: "hi" }] };
+        }),
+      }),
+      refuse: async () => {},
+      postPlaceholder: async () => {
+        order.push("placeholder");
+        release();
+        return { platform: "local", channelId: "room", messageId: randomUUID() };
+      },
+      withdraw: async () => {},
+    };
+    const result = await new Intake({ redis, keys, ingestor, logger }).take({ text: "see file" }, platform);
+    expect(order).toEqual(["placeholder", "context"]);
+    expect(result.status).toBe("queued");
+    expect(ingestor.ingested[0]).toMatchObject({ place, context: { attachments: [{ name: "a.txt", text: "hi" }] } });
+  });
+
+  it("a context that fails to load, or is empty, is left out; the message is still taken", async () => {
+    for (const context of [Promise.reject(new Error("download bug")), Promise.resolve({ thread: [] })]) {
+      context.catch(() => {});
+      const ingestor = scriptedIngestor({ status: "queued", ahead: 0, seq: 1 });
+      const platform: IntakePlatform = {
+        prepare: () => ({ requestId: `local-${randomUUID()}`, conversationKey: "local:x", author: { id: "u", name: "u" }, context }),
+        refuse: async () => {},
+        postPlaceholder: async () => ({ platform: "local", channelId: "room", messageId: randomUUID() }),
+        withdraw: async () => {},
+      };
+      expect((await new Intake({ redis, keys, ingestor, logger }).take({ text: "hi" }, platform)).status).toBe("queued");
+      expect(ingestor.ingested[0]!.context).toBeUndefined();
+      expect("place" in ingestor.ingested[0]!).toBe(false);
+    }
+  });
+});
+
 describe("Intake.take: before the placeholder", () => {
   it("an empty or over-long text is refused with its code; nothing is prepared, posted or queued", async () => {
     for (const [text, code] of [
