@@ -16,7 +16,7 @@
  * all are released in one `setImmediate` callback (after node-llama-cpp's dispatch loop of the
  * previous batch has ended), in ascending `order` (the sequence index), and all their `next()`
  * calls queue within that turn in that order: one batch, one micro-batch per step (when the
- * running sequences are consecutive, which ModelRunner's slot choice aims for).
+ * running sequences are consecutive, which SequencePool's slot choice aims for).
  */
 export class StepBarrier {
   private members = 0;
