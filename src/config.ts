@@ -7,6 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
 import { ConfigError } from "./errors.ts";
+import { checkImageSettings, imageQueueSettings } from "./images/imageQueueSettings.ts";
 import { imageSizeSetting as imageSize } from "./images/imageSize.ts";
 
 /** The tutorial's model: Qwen2-0.5B-Instruct, Q4_K_M, resolved by node-llama-cpp on first use. */
@@ -325,6 +326,7 @@ export const configGroups = {
   Discord: discord,
   Slack: slack,
   Images: images,
+  "Image queue and workers": imageQueueSettings,
 };
 
 /** Every variable the bot reads, with its default. */
@@ -338,6 +340,7 @@ export const configShape = {
   ...discord,
   ...slack,
   ...images,
+  ...imageQueueSettings,
 };
 
 export const configSchema = z.object(configShape);
@@ -371,25 +374,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     throw new ConfigError(variable, `${issue.message}${shown}`);
   }
   const raw = parsed.data;
-  checkImageDefaults(raw);
+  checkImageSettings(raw);
   return {
     ...raw,
     THREADS: raw.THREADS ?? physicalCores(),
     LOG_PRETTY: raw.LOG_PRETTY ?? (process.stdout.isTTY === true && env.CI !== "true"),
     modelsDir: path.resolve(cwd, raw.MODELS_DIR),
   };
-}
-
-/** Settings that must agree with each other (zod checks each variable alone). */
-function checkImageDefaults(raw: RawConfig): void {
-  if (!raw.IMAGE_SIZES.includes(raw.IMAGE_DEFAULT_SIZE))
-    throw new ConfigError(
-      "IMAGE_DEFAULT_SIZE",
-      `must be one of IMAGE_SIZES (${raw.IMAGE_SIZES.join(", ")}); got "${raw.IMAGE_DEFAULT_SIZE}"`,
-    );
-  if (raw.IMAGE_DEFAULT_STEPS > raw.IMAGE_MAX_STEPS)
-    throw new ConfigError(
-      "IMAGE_DEFAULT_STEPS",
-      `must be at most IMAGE_MAX_STEPS (${raw.IMAGE_MAX_STEPS}); got ${raw.IMAGE_DEFAULT_STEPS}`,
-    );
 }
