@@ -79,6 +79,8 @@ export class ImagineJob {
   private lastStep: number | undefined;
   private lastPreview: Image | undefined;
   private phase: "waiting" | "progress" | "retrying" = "waiting";
+  /** The memory's reset epoch when the job started: the commit writes no turns after a reset since. */
+  private epoch = "0";
   private readonly log: Logger;
 
   constructor(
@@ -108,6 +110,7 @@ export class ImagineJob {
       inbox.isStopped(this.id),
       inbox.markGenerating(this.id, this.ctx.workerId),
     ]);
+    this.epoch = epoch ?? "0";
     this.view = new ImageReplyView(this.ctx.sink, record.messages?.[0] ?? this.request.reply, {
       intervalMs: settings.intervalMs,
       logger: this.log,
@@ -140,7 +143,7 @@ export class ImagineJob {
       clearInterval(ticker);
     }
     const made: MadeImage = { width: image.width, height: image.height, steps: image.steps, seed: image.seed };
-    return this.deliver({ bytes: image.image, mime: image.mime }, made, epoch ?? "0");
+    return this.deliver({ bytes: image.image, mime: image.mime }, made);
   }
 
   /** The engine, tried again while it is unreachable (down, loading its model), the user told each time. */
@@ -166,7 +169,7 @@ export class ImagineJob {
         const wait = delays[attempt];
         const unreachable = err instanceof ImageEngineError && err.code === "IMAGE_ENGINE_UNAVAILABLE" && err.retryable;
         if (!unreachable || wait === undefined || abort.signal.aborted) throw err;
-        this.log.warn({ err, attempt: attempt + 1, waitMs: wait }, "image engine unavailable; trying again");
+        this.log.warn({ ...brief(err), attempt: attempt + 1, waitMs: wait }, "image engine unavailable; trying again");
         this.phase = "retrying";
         this.view.offer({ kind: "text", text: IMAGINE_TEXT.retrying(wait / 1000, attempt + 2, delays.length + 1) });
         await abortableSleep(wait, abort.signal);
@@ -226,18 +229,17 @@ export class ImagineJob {
         const note = IMAGINE_TEXT.stopped(this.lastStep, opts.steps);
         if (!partial || !this.view.showsImages) return this.endWithNote(note, "stopped", "done");
         const made: MadeImage = { width: opts.width, height: opts.height, seed: opts.seed };
-        const epoch = (await this.ctx.redis.get(this.ctx.keys.epoch(this.request.conversationKey))) ?? "0";
-        return this.deliver(partial, made, epoch, { step: this.lastStep, steps: opts.steps });
+        return this.deliver(partial, made, { step: this.lastStep, steps: opts.steps });
       }
       case "IMAGE_TIMEOUT":
         return this.endWithNote(IMAGINE_TEXT.timedOut(this.ctx.settings.timeoutMs / 1000), "failed", "failed", err.code);
       case "IMAGE_ENGINE_UNAVAILABLE":
-        this.log.warn({ err }, "image engine unavailable; giving up");
+        this.log.warn(brief(err), "image engine unavailable; giving up");
         return this.endWithNote(IMAGINE_TEXT.unavailable, "failed", "failed", err.code);
       case "IMAGE_ENGINE_NOT_CONFIGURED":
         return this.endWithNote(IMAGE_ENGINE_NOT_CONFIGURED_MESSAGE, "failed", "failed", err.code);
       default:
-        this.log.warn({ err }, "image engine failed");
+        this.log.warn(brief(err), "image engine failed");
         return this.endWithNote(IMAGINE_TEXT.failed, "failed", "failed", err.code);
     }
   }
@@ -274,12 +276,7 @@ export class ImagineJob {
    * Show the picture (whole, or `stopped` where it got to) exactly once and remember it: bytes
    * stored and answer decided under the lock, final update, commit, bytes dropped.
    */
-  private async deliver(
-    image: Image,
-    made: MadeImage,
-    epoch: string,
-    stopped?: { step?: number; steps: number },
-  ): Promise<ImagineJobResult> {
+  private async deliver(image: Image, made: MadeImage, stopped?: { step?: number; steps: number }): Promise<ImagineJobResult> {
     const opts = this.opts;
     const note = stopped ? IMAGINE_TEXT.stopped(stopped.step, stopped.steps) : undefined;
     const caption = resultCaption(opts, made, note);
@@ -290,7 +287,7 @@ export class ImagineJob {
     const { redis, keys, inbox, lock, settings } = this.ctx;
     const reply = this.replyImage(image, stopped ? "preview" : "result", caption, stopped !== undefined);
     if (!stopped) reply.filename = imageFilename("result", image.mime, made.seed);
-    const decided: DecidedAnswer = { text: caption, turns, dropOldest: 0, replaceLastAssistant: false, epoch };
+    const decided: DecidedAnswer = { text: caption, turns, dropOldest: 0, replaceLastAssistant: false, epoch: this.epoch };
     if (note) decided.note = note;
     if (this.view.showsImages) {
       const resultKey = keys.imageResult(this.id);
@@ -362,6 +359,11 @@ export class ImagineJob {
       state,
     });
   }
+}
+
+/** An engine error as one log line's fields (expected failures: no stack). */
+function brief(err: ImageEngineError): { code: string; detail: string; status?: number } {
+  return err.status === undefined ? { code: err.code, detail: err.message } : { code: err.code, detail: err.message, status: err.status };
 }
 
 function toImage(partial: PartialImage): Image {
