@@ -220,7 +220,7 @@ export class ImagineJob {
     }
     if (!(err instanceof ImageEngineError)) {
       this.log.error({ err }, "image job failed");
-      return this.endWithNote(IMAGINE_TEXT.somethingWrong, "failed", "failed", "IMAGE_JOB_FAILED");
+      return this.endWithNote(IMAGINE_TEXT.somethingWrong, "failed", "failed", "UNEXPECTED");
     }
     const opts = this.opts;
     switch (err.code) {
@@ -341,8 +341,9 @@ export class ImagineJob {
     // Memory keeps the pictures the user saw (whole or stopped).
     const commit = shown === "shown" ? await this.commit(decided.turns, decided.epoch, "done") : await this.commit([], "", "failed");
     await this.ctx.redis.del(this.ctx.keys.imageResult(this.id));
-    if (shown !== "shown")
-      return { outcome: "failed", code: shown === "refused" ? "UPLOAD_REFUSED" : "NO_IMAGES_HERE", elapsedMs: this.elapsedMs, commit };
+    if (shown === "refused") return { outcome: "failed", code: "PLATFORM_ERROR", elapsedMs: this.elapsedMs, commit };
+    // A surface that cannot show pictures: not an error, but nothing was seen.
+    if (shown === "text") return { outcome: "failed", elapsedMs: this.elapsedMs, commit };
     return { outcome, elapsedMs: this.elapsedMs, commit };
   }
 

@@ -117,7 +117,7 @@ describe("a platform sink with showImage", () => {
     }
     expect(await h.replyState(request)).toBe("failed");
     expect(await h.turns(request.conversationKey)).toEqual([]);
-    expect(events.map((e) => [e.outcome, e.code])).toEqual([["failed", "UPLOAD_REFUSED"]]);
+    expect(events.map((e) => [e.outcome, e.code])).toEqual([["failed", "PLATFORM_ERROR"]]);
   });
 
   it("a 429 on the result is waited out and the result lands", async () => {
