@@ -34,6 +34,7 @@ let h: ImageHarness;
 let ops: Ops;
 let engine: A1111Engine;
 let worker: ImageWorker;
+let answered = 0;
 
 const scrape = async () => (await fetch(`${ops.server.url}/metrics`)).text();
 
@@ -43,6 +44,7 @@ beforeAll(async () => {
   ops = (await startOps({ config: h.config, logger: h.logger, port: 0 }))!;
   engine = new A1111Engine({ baseUrl: sim.url, timeoutMs: 30_000, previewIntervalMs: 15 });
   worker = (await h.startWorker({ engine, metrics: ops.metrics, imageMetrics: ops.images })).worker;
+  worker.on("image", () => answered++);
 });
 afterAll(async () => {
   await h?.close();
@@ -64,7 +66,7 @@ describe("image metrics and status", () => {
     sim.failNext("txt2img", { status: 500 });
     const bad = await client.submit({ prompt: "failed" });
     await collect(client, bad).done;
-    await client.settled(bad);
+    await until(() => answered === 2, "both requests answered");
 
     const after = await scrape();
     const local = { platform: "local", engine: "a1111" };
@@ -86,7 +88,7 @@ describe("image metrics and status", () => {
     await client.stop(slow);
     await done;
     sim.set({ stallAtStep: undefined });
-    await client.settled(slow);
+    await until(() => answered === 3, "the stopped request answered");
     expect(sample(await scrape(), IMAGE_METRIC_NAMES.images, { ...local, outcome: "stopped" })).toBe(1);
   });
 

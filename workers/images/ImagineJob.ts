@@ -73,6 +73,9 @@ export interface ImagineJobContext {
 
 type Image = { bytes: Buffer; mime: ImageMime };
 
+/** How often a platform reply shows the elapsed time while the engine reports no progress. */
+const ELAPSED_TICK_MS = 5000;
+
 export class ImagineJob {
   private view!: ImageReplyView;
   private started = 0;
@@ -131,9 +134,12 @@ export class ImagineJob {
     if (stoppedEarly) return this.endWithNote(IMAGINE_TEXT.stoppedEarly, "stopped", "done");
     this.started = Date.now();
     this.view.offer({ kind: "text", text: IMAGINE_TEXT.working(0) });
+    // The elapsed time until the engine reports progress (all along with engines that report none):
+    // every second on local surfaces, every few seconds on platforms (their edit budgets are shared).
+    const tickMs = settings.intervalMs < 1000 ? 1000 : Math.max(settings.intervalMs, ELAPSED_TICK_MS);
     const ticker = setInterval(() => {
       if (this.phase === "waiting") this.view.offer({ kind: "text", text: IMAGINE_TEXT.working(this.elapsedMs / 1000) });
-    }, settings.intervalMs);
+    }, tickMs);
     let image: GeneratedImage;
     try {
       image = await this.generate();

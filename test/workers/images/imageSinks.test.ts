@@ -117,6 +117,7 @@ describe("a platform sink with showImage", () => {
     }
     expect(await h.replyState(request)).toBe("failed");
     expect(await h.turns(request.conversationKey)).toEqual([]);
+    await until(() => events.length > 0, "the image event");
     expect(events.map((e) => [e.outcome, e.code])).toEqual([["failed", "PLATFORM_ERROR"]]);
   });
 

@@ -12,6 +12,7 @@ import { A1111Engine } from "../../../workers/images/A1111Engine.ts";
 import { DisabledImageEngine } from "../../../workers/images/createImageEngine.ts";
 import type { ImageEngine } from "../../../workers/images/ImageEngine.ts";
 import type { ImageEvent } from "../../../workers/images/ImageWorker.ts";
+import { OpenAIImageEngine } from "../../../workers/images/OpenAIImageEngine.ts";
 import { collect, ImageHarness, imageTestConfig, until } from "../../helpers/imageHarness.ts";
 import { ImageEngineSimulator } from "../../sim/images/ImageEngineSimulator.ts";
 import { renderClean, renderStep } from "../../sim/images/pattern.ts";
@@ -88,6 +89,7 @@ describe("an /imagine answered", () => {
     ]);
     expect(await h.redis.zcard(h.imageKeys.inbox(client.conversationKey))).toBe(0);
     expect(await h.redis.exists(h.imageKeys.imageResult(request.requestId))).toBe(0);
+    await until(() => events.length > 0, "the image event");
     expect(events.map((e) => [e.outcome, e.engine, e.commit])).toEqual([["done", "a1111", "OK"]]);
   });
 
@@ -105,6 +107,26 @@ describe("an /imagine answered", () => {
     expect(
       (await h.turns(client.conversationKey)).filter((t) => t.role === "assistant").map((t) => t.text.replace(/^\[[^\]]*\] /, "")),
     ).toEqual(prompts);
+  });
+
+  it("an OpenAI-compatible engine (no previews): the elapsed time, then the picture with the seed it was told", async () => {
+    const engine = new OpenAIImageEngine({ baseUrl: sim.openaiUrl, dialect: "sdcpp", timeoutMs: 30_000 });
+    engines.push(engine);
+    const { events } = await worker(engine);
+    sim.set({ stepDelayMs: 150 });
+    const client = h.client("openai");
+    const request = await client.submit({ prompt: "a paper boat", seed: 12, steps: "10" });
+    const { updates, done } = collect(client, request);
+    const final = await done;
+    expect(updates.filter((u) => !u.final).map((u) => u.text)).toEqual(
+      expect.arrayContaining(["Generating the image…", "Generating the image… 1 s"]),
+    );
+    expect(updates.some((u) => u.image && !u.final)).toBe(false);
+    expect(final.text).toBe("a paper boat\n64×64 · 10 steps · seed 12");
+    expect(meanAbsDiff(decodePng(final.image!.bytes), renderClean(12, 64, 64))).toBe(0);
+    expect(sim.generations.map((g) => [g.api, g.seed, g.steps])).toEqual([["openai", 12, 10]]);
+    await until(() => events.length > 0, "the image event");
+    expect(events.map((e) => [e.outcome, e.engine])).toEqual([["done", "openai"]]);
   });
 
   it("progress that stops answering only costs the previews: the picture still arrives", async () => {
@@ -226,6 +248,7 @@ describe("when the engine cannot deliver", () => {
     expect(final.note).toBe(IMAGINE_TEXT.failed);
     expect(final.note).not.toContain("CUDA"); // the engine's own words stay in the logs
     expect(await client.settled(request)).toBe("failed");
+    await until(() => events.length > 0, "the image event");
     expect(events.map((e) => [e.outcome, e.code])).toEqual([["failed", "IMAGE_ENGINE_FAILED"]]);
     expect(sim.requestsTo("txt2img")).toHaveLength(1);
   });
