@@ -219,6 +219,41 @@ describe("Stop and shutdown", () => {
   });
 });
 
+describe("recovery in process", () => {
+  it("the sweeper re-adds work for an image inbox left without a job", async () => {
+    const client = h.client("swept");
+    const request = await client.submit({ prompt: "a lost signal" });
+    await h.queue.drain(); // the job that says "this conversation has an image to make" is gone
+    expect(await h.redis.zcard(h.imageKeys.inbox(client.conversationKey))).toBe(1);
+    await worker();
+    const final = await collect(client, request).done;
+    expect(final.image).toBeDefined();
+    expect(await client.settled(request)).toBe("done");
+  });
+
+  it("a worker whose job lock was taken stops updating and does not commit; the picture is delivered once", async () => {
+    const { w, events } = await worker();
+    let lost = 0;
+    w.worker.on("lockLost", () => lost++);
+    sim.set({ stepDelayMs: 80 });
+    const client = h.client("contested");
+    const request = await client.submit({ prompt: "a contested picture", seed: 21, steps: "16" });
+    const { updates, done } = collect(client, request);
+    await until(() => updates.some((u) => u.image), "a preview");
+    // The job's lock (not BullMQ's deduplication keys, which end in the conversation key).
+    const locks = (await h.redis.keys(h.imageKeys.jobLock("*"))).filter((k) => /:images:\d+:lock$/.test(k));
+    expect(locks).toHaveLength(1);
+    await h.redis.set(locks[0]!, "someone-else", "PX", 1500);
+    await until(() => lost > 0, "the lock loss to be noticed");
+    const final = await done;
+    expect(updates.filter((u) => u.final)).toHaveLength(1);
+    expect(meanAbsDiff(decodePng(final.image!.bytes), renderClean(21, 64, 64))).toBe(0);
+    await client.settled(request);
+    expect(await h.turns(client.conversationKey)).toHaveLength(2);
+    expect(events.map((e) => e.outcome)).toEqual(["lockLost", "done"]);
+  }, 60_000);
+});
+
 describe("when the engine cannot deliver", () => {
   it("engine down: tries again, then a clear note; nothing is remembered and the next request still runs", async () => {
     const dead = await ImageEngineSimulator.start();
