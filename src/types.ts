@@ -109,6 +109,8 @@ export interface ReplySink {
    * Throws like `edit`: PlatformRateLimitedError is waited out and retried; a PlatformError with a
    * 4xx status (the upload refused, e.g. too large) makes the worker say so in text instead.
    * Absent: images get text-only progress and end with a note that they cannot be shown here.
+   * Text-only updates of an image reply (progress before the first preview, retries, notes) come
+   * through `edit` with `last: true`; an image already shown may stay under them.
    */
   showImage?(target: ReplyTarget, image: ReplyImage): Promise<ReplyTarget | undefined>;
 }
