@@ -1,20 +1,23 @@
 /**
  * `npm start`: the adapters whose credentials are configured, plus a worker in the same process
- * (set EXTERNAL_WORKERS=true to run workers separately with `npm run worker`). With no platform
- * configured it explains how to configure one and points to `npm run chat`.
+ * serving WORKER_ROLES (set EXTERNAL_WORKERS=true to run workers separately with `npm run worker`).
+ * With no platform configured it explains how to configure one and points to `npm run chat`.
  */
 import { loadConfig } from "../src/config.ts";
+import { workerRoles } from "../src/images/imageQueueSettings.ts";
 import type { AdapterDeps, RunningAdapter } from "../src/intake/AdapterDeps.ts";
+import { ImagineIntake, imagineIntakeOptionsFrom } from "../src/intake/ImagineIntake.ts";
 import { Keys } from "../src/keys.ts";
 import { loggerFromConfig } from "../src/logger.ts";
 import { ConversationMemory } from "../src/memory/ConversationMemory.ts";
 import { startOps } from "../src/ops/startOps.ts";
 import { createChatQueue, Ingestor, ingestOptionsFrom } from "../src/queue/Ingestor.ts";
+import { createImageQueue } from "../src/queue/imageQueue.ts";
 import { connectRedis, createRedis } from "../src/redisConnection.ts";
 import { runMain } from "./runMain.ts";
 import { platformSinks } from "./wiring/platformSinks.ts";
 import { startPlatformAdapters } from "./wiring/startPlatformAdapters.ts";
-import { type RunningWorker, startWorker } from "./wiring/startWorker.ts";
+import { type RunningWorkers, startWorkerRoles } from "./wiring/startWorkerRoles.ts";
 
 const HOW_TO = `qwenbot: no chat platform is configured.
 
@@ -34,7 +37,7 @@ runMain(async () => {
   // /healthz, /readyz and /metrics on METRICS_PORT (when set).
   const ops = await startOps({ config, logger });
   let adapters: RunningAdapter[] | undefined;
-  let worker: RunningWorker | undefined;
+  let worker: RunningWorkers | undefined;
   let stopping = false;
   ops?.addCheck("platforms", () => {
     if (stopping) return "shutting down";
@@ -43,12 +46,15 @@ runMain(async () => {
     const down = adapters.filter((a) => !a.ready()).map((a) => `${a.platform} not connected`);
     return down.length > 0 ? down.join(", ") : undefined;
   });
-  if (!config.EXTERNAL_WORKERS) ops?.addCheck("model", () => (worker ? undefined : "loading the model"));
+  if (!config.EXTERNAL_WORKERS && workerRoles(config).includes("text"))
+    ops?.addCheck("model", () => (worker ? undefined : "loading the model"));
   const keys = new Keys(config.REDIS_PREFIX);
   const redis = createRedis(config.REDIS_URL, "producer");
   await connectRedis(redis, config.REDIS_URL);
   const queue = createChatQueue(redis, keys);
   const ingestor = new Ingestor(redis, queue, keys, ingestOptionsFrom(config, { rateLimit: true }));
+  const imageQueue = createImageQueue(redis, keys);
+  const instrument = ops ? <I extends Pick<Ingestor, "ingest">>(i: I) => ops.metrics.instrumentIngestor(i) : undefined;
   const deps: AdapterDeps = {
     config,
     logger,
@@ -56,14 +62,19 @@ runMain(async () => {
     keys,
     ingestor: ops ? ops.metrics.instrumentIngestor(ingestor) : ingestor,
     memory: new ConversationMemory(redis, keys, config.MEMORY_TTL_SECONDS),
+    imagine: new ImagineIntake(
+      { redis, keys, queue: imageQueue, logger, instrument },
+      imagineIntakeOptionsFrom(config, { rateLimit: true }),
+    ),
   };
   if (!config.EXTERNAL_WORKERS) {
-    worker = await startWorker({
+    worker = await startWorkerRoles({
       config,
       logger,
       sinks: await platformSinks(config, logger, redis, keys),
       progress: process.stderr.isTTY === true,
       metrics: ops?.metrics,
+      imageMetrics: ops?.images,
     });
   }
   adapters = await startPlatformAdapters(deps);
@@ -76,6 +87,7 @@ runMain(async () => {
   for (const a of adapters) await a.close();
   await worker?.close();
   await queue.close();
+  await imageQueue.close();
   redis.disconnect();
   await ops?.close();
   return 0;

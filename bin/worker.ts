@@ -1,31 +1,45 @@
 /**
- * `npm run worker`: one worker process — loads the model once, answers jobs from Redis until
- * SIGINT/SIGTERM, then finishes what it is doing and exits.
+ * `npm run worker`: one worker process serving what WORKER_ROLES asks for — `text` loads the
+ * model once and answers chat jobs, `images` drives the image engine for /imagine jobs (default:
+ * text, plus images when IMAGE_ENGINE is set) — until SIGINT/SIGTERM, then finishes what it is
+ * doing and exits. /readyz reports the model and the image engine.
  */
 import { loadConfig } from "../src/config.ts";
+import { workerRoles } from "../src/images/imageQueueSettings.ts";
 import { Keys } from "../src/keys.ts";
 import { loggerFromConfig } from "../src/logger.ts";
 import { startOps } from "../src/ops/startOps.ts";
 import { createRedis } from "../src/redisConnection.ts";
 import { runMain } from "./runMain.ts";
 import { platformSinks } from "./wiring/platformSinks.ts";
-import { type RunningWorker, startWorker } from "./wiring/startWorker.ts";
+import { type RunningWorkers, startWorkerRoles } from "./wiring/startWorkerRoles.ts";
 
 runMain(async () => {
   const config = loadConfig();
   const logger = loggerFromConfig(config, "worker");
+  const roles = workerRoles(config);
   // /healthz, /readyz and /metrics on METRICS_PORT (when set), up while the model loads.
   const ops = await startOps({ config, logger });
-  let running: RunningWorker | undefined;
+  let running: RunningWorkers | undefined;
   let stopping = false;
-  ops?.addCheck("model", () => (stopping ? "shutting down" : running ? undefined : "loading the model"));
+  if (roles.includes("text")) ops?.addCheck("model", () => (stopping ? "shutting down" : running ? undefined : "loading the model"));
+  if (roles.includes("images")) {
+    ops?.addCheck("image_engine", async () => {
+      if (stopping) return "shutting down";
+      if (!running?.images) return "starting";
+      const r = await running.images.engine.readiness();
+      return r.ready ? undefined : `image engine not ready: ${r.detail}`;
+    });
+  }
   const sinkRedis = createRedis(config.REDIS_URL, "worker");
-  running = await startWorker({
+  running = await startWorkerRoles({
     config,
     logger,
+    roles,
     sinks: await platformSinks(config, logger, sinkRedis, new Keys(config.REDIS_PREFIX)),
     progress: process.stderr.isTTY === true,
     metrics: ops?.metrics,
+    imageMetrics: ops?.images,
   });
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {

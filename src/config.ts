@@ -9,6 +9,7 @@ import { abuse, conversations, core, engine, entryPoints, model, operations, set
 import { images } from "./config/imageVariables.ts";
 import { discord, slack } from "./config/platformVariables.ts";
 import { ConfigError } from "./errors.ts";
+import { checkImageSettings, imageQueueSettings } from "./images/imageQueueSettings.ts";
 
 export { bool, DEFAULT_MODEL, int, list, num, physicalCores } from "./config/configValues.ts";
 
@@ -25,6 +26,7 @@ export const configGroups = {
   Discord: discord,
   Slack: slack,
   Images: images,
+  "Image queue and workers": imageQueueSettings,
 };
 
 /** Every variable the bot reads, with its default. */
@@ -40,6 +42,7 @@ export const configShape = {
   ...discord,
   ...slack,
   ...images,
+  ...imageQueueSettings,
 };
 
 export const configSchema = z.object(configShape);
@@ -80,7 +83,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     throw new ConfigError(variable, `${issue.message}${shown}`);
   }
   const raw = parsed.data;
-  checkImageDefaults(raw);
+  checkImageSettings(raw);
   if (raw.ENGINE === "openai" && raw.OPENAI_BASE_URL === undefined)
     throw new ConfigError("OPENAI_BASE_URL", "required when ENGINE=openai (e.g. http://127.0.0.1:8080/v1 for llama-server)");
   return {
@@ -89,18 +92,4 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     LOG_PRETTY: raw.LOG_PRETTY ?? (process.stdout.isTTY === true && env.CI !== "true"),
     modelsDir: path.resolve(cwd, raw.MODELS_DIR),
   };
-}
-
-/** Settings that must agree with each other (zod checks each variable alone). */
-function checkImageDefaults(raw: RawConfig): void {
-  if (!raw.IMAGE_SIZES.includes(raw.IMAGE_DEFAULT_SIZE))
-    throw new ConfigError(
-      "IMAGE_DEFAULT_SIZE",
-      `must be one of IMAGE_SIZES (${raw.IMAGE_SIZES.join(", ")}); got "${raw.IMAGE_DEFAULT_SIZE}"`,
-    );
-  if (raw.IMAGE_DEFAULT_STEPS > raw.IMAGE_MAX_STEPS)
-    throw new ConfigError(
-      "IMAGE_DEFAULT_STEPS",
-      `must be at most IMAGE_MAX_STEPS (${raw.IMAGE_MAX_STEPS}); got ${raw.IMAGE_DEFAULT_STEPS}`,
-    );
 }

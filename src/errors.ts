@@ -75,7 +75,8 @@ export class InputRejectedError extends QwenbotError {
       | "QUEUE_FULL"
       | "ACCESS_DENIED"
       | "UNKNOWN_COMMAND"
-      | "IMAGE_OPTION_INVALID",
+      | "IMAGE_OPTION_INVALID"
+      | "IMAGE_ENGINE_NOT_CONFIGURED",
     readonly userMessage: string,
   ) {
     super(code, userMessage);

@@ -7,6 +7,8 @@
 import type { ConversationKey } from "./types.ts";
 
 export const QUEUE_NAME = "chat";
+/** The BullMQ queue of /imagine jobs ("conversation X has an image to make"). */
+export const IMAGE_QUEUE_NAME = "images";
 
 export class Keys {
   constructor(readonly prefix: string) {}
@@ -100,6 +102,32 @@ export class Keys {
   /** One worker's heartbeat hash. */
   worker(id: string): string {
     return `${this.prefix}:worker:${id}`;
+  }
+}
+
+/**
+ * The image lane (/imagine): the same inbox protocol as text with inboxes, a worklist, job locks
+ * and per-user rate counters of its own, so images of one conversation are answered in order
+ * without waiting behind its text replies (nor text behind images). Everything else — dedupe,
+ * stored requests, reply state, the stop flag and channel, memory and its epoch — is shared, so
+ * ConversationInbox, Intake and Ingestor work unchanged when given these keys.
+ */
+export class ImageKeys extends Keys {
+  override jobLock(jobId: string): string {
+    return `${this.bull}:${IMAGE_QUEUE_NAME}:${jobId}:lock`;
+  }
+  override inbox(conv: ConversationKey): string {
+    return `${this.prefix}:imginbox:${conv}`;
+  }
+  override get inboxes(): string {
+    return `${this.prefix}:imginboxes`;
+  }
+  override rate(userKey: string, minute: number): string {
+    return `${this.prefix}:imgrate:${userKey}:${minute}`;
+  }
+  /** A decided image (its bytes), kept until committed so a retry after a crash delivers the same picture. */
+  imageResult(requestId: string): string {
+    return `${this.prefix}:imgresult:${requestId}`;
   }
 }
 

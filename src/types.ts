@@ -1,5 +1,7 @@
 /** Core types shared by adapters, workers and sinks: a request, where its reply lives, and the sink that shows it. */
 import type { RequestContext } from "./context/RequestContext.ts";
+import type { ImageMime } from "./images/imageBytes.ts";
+import type { ImagineOptions } from "./images/imagineOptions.ts";
 
 export type Platform = "discord" | "slack" | "local";
 
@@ -59,6 +61,37 @@ export interface ChatRequest {
   context?: RequestContext;
 }
 
+/**
+ * An /imagine request: a ChatRequest (its `text` is the prompt) with the checked options, queued
+ * in the image lane (src/keys.ts ImageKeys) and answered by an image worker. Plain JSON.
+ */
+export interface ImagineRequest extends ChatRequest {
+  kind: "imagine";
+  /** Checked, defaults applied, the seed drawn: a retry after a crash makes the same picture. */
+  imagine: ImagineOptions;
+  /** Regenerate: the request whose picture this one makes again with a new seed. */
+  regenerateOf?: string;
+}
+
+/** An image shown in a reply: a preview while the engine works, then the result. */
+export interface ReplyImage {
+  bytes: Buffer;
+  mime: ImageMime;
+  /** Name for the upload: `imagine-<seed>.png` for the result, `preview-<step>.png` while it works. */
+  filename: string;
+  /** Alt text: the prompt (at most 1000 characters). */
+  alt: string;
+  /**
+   * Text shown with the image, like reply text (Markdown, mentions escaped by the sink), shorter
+   * than `maxLength`: the step while it works; prompt, size, steps and seed under the result.
+   */
+  caption: string;
+  /** The reply's last update: must land (retried through rate limits); Stop buttons go (Regenerate may come). */
+  final: boolean;
+  /** The generation ended early (Stop, timeout, engine failure): this is where it got to. */
+  stopped?: boolean;
+}
+
 export interface EditOptions {
   /** The last edit of a reply: must land (retried through rate limits). */
   final: boolean;
@@ -86,6 +119,17 @@ export interface ReplySink {
   queued?(target: ReplyTarget, ahead: number): Promise<void>;
   /** A shared budget that every edit and post of this reply must take a token from (per workspace). */
   acquireBudget?(target: ReplyTarget): Promise<void>;
+  /**
+   * Show `image` in the reply message, replacing the image and text shown before (preview → next
+   * preview → result). Returns where the reply lives when the platform had to move it (e.g. a
+   * re-post carrying the file), else undefined; the worker then updates that message from then on.
+   * Throws like `edit`: PlatformRateLimitedError is waited out and retried; a PlatformError with a
+   * 4xx status (the upload refused, e.g. too large) makes the worker say so in text instead.
+   * Absent: images get text-only progress and end with a note that they cannot be shown here.
+   * Text-only updates of an image reply (progress before the first preview, retries, notes) come
+   * through `edit` with `last: true`; an image already shown may stay under them.
+   */
+  showImage?(target: ReplyTarget, image: ReplyImage): Promise<ReplyTarget | undefined>;
 }
 
 /** One stored turn of a conversation. */

@@ -5,6 +5,7 @@ import type { Keys } from "../keys.ts";
 import type { Logger } from "../logger.ts";
 import type { ConversationMemory } from "../memory/ConversationMemory.ts";
 import type { Ingestor } from "../queue/Ingestor.ts";
+import type { ImagineIntake } from "./ImagineIntake.ts";
 
 export interface AdapterDeps {
   config: Config;
@@ -14,6 +15,8 @@ export interface AdapterDeps {
   keys: Keys;
   ingestor: Ingestor;
   memory: ConversationMemory;
+  /** /imagine: the image lane's intake (absent in tests that do not need it). */
+  imagine?: ImagineIntake;
 }
 
 export interface RunningAdapter {

@@ -150,7 +150,7 @@ export class Metrics {
     });
     this.edits = new Counter({
       name: METRIC_NAMES.editsSent,
-      help: "Messages edited (kind=edit) or posted as follow-ups (kind=post) that the platform accepted",
+      help: "Messages edited (kind=edit), posted as follow-ups (kind=post) or given an image (kind=image) that the platform accepted",
       labelNames: ["platform", "kind"],
       registers,
     });
@@ -196,7 +196,7 @@ export class Metrics {
     this.replies.inc({ platform, stop_reason: result.stopReason });
   }
 
-  editSent(platform: Platform | string, kind: "edit" | "post" = "edit"): void {
+  editSent(platform: Platform | string, kind: "edit" | "post" | "image" = "edit"): void {
     this.edits.inc({ platform, kind });
   }
 
@@ -239,7 +239,7 @@ export class Metrics {
    * carries final, last and the note), and everything else (maxLength, queued, budgets…) passes through.
    */
   instrumentSink<S extends ReplySink>(platform: Platform | string, sink: S): S {
-    const count = async <T>(kind: "edit" | "post", send: () => Promise<T>): Promise<T> => {
+    const count = async <T>(kind: "edit" | "post" | "image", send: () => Promise<T>): Promise<T> => {
       try {
         const out = await send();
         this.editSent(platform, kind);
@@ -252,10 +252,12 @@ export class Metrics {
     };
     const edit: ReplySink["edit"] = (...args) => count("edit", () => sink.edit(...args));
     const post: ReplySink["post"] = (...args) => count("post", () => sink.post(...args));
+    const showImage: ReplySink["showImage"] = sink.showImage && ((...args) => count("image", () => sink.showImage!(...args)));
     return new Proxy(sink, {
       get(target, prop) {
         if (prop === "edit") return edit;
         if (prop === "post") return post;
+        if (prop === "showImage") return showImage;
         const value: unknown = Reflect.get(target, prop, target);
         return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
       },

@@ -1,12 +1,12 @@
 /**
  * A deployment's state, read from Redis alone (no model, no platform): queue depth, live
- * workers, replies in flight, inbox depths, recent throughput, and the per-place settings (what
- * each server, channel or thread changed, and the latest changes: who, what, when).
- * `npm run status` prints it.
+ * workers, replies in flight, inbox depths, recent throughput, the same for /imagine (image
+ * queue, image inboxes, pictures made and failed), and the per-place settings (what each server,
+ * channel or thread changed, and the latest changes: who, what, when). `npm run status` prints it.
  */
 import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
-import type { Keys } from "../keys.ts";
+import { ImageKeys, type Keys } from "../keys.ts";
 import { formatChange } from "../settings/formatSettings.ts";
 import { readOverrides, readRecentChanges, type SettingsChange } from "../settings/SettingsStore.ts";
 import { inboxDepths, QUEUE_STATES } from "./metrics.ts";
@@ -14,6 +14,8 @@ import { epochMinute } from "./workerStats.ts";
 
 export interface LiveWorker {
   id: string;
+  /** text (chat replies) or images (/imagine). */
+  role: string;
   host: string;
   pid: number;
   model: string;
@@ -61,12 +63,31 @@ export interface StatusReport {
     /** The latest changes, newest first. */
     changes: SettingsChange[];
   };
+  /** /imagine, when the image queue was given. */
+  images?: ImagesStatus;
+}
+
+export interface ImagesStatus {
+  queue: Record<(typeof QUEUE_STATES)[number], number>;
+  /** Images being made now, fleet-wide (active image jobs). */
+  inFlight: number;
+  inboxes: { conversations: number; messages: number };
+  throughput: Array<{
+    minutes: number;
+    /** Pictures delivered (whole or stopped). */
+    images: number;
+    failures: number;
+    /** Mean generation time of a delivered picture (ms), null without any. */
+    meanMs: number | null;
+  }>;
 }
 
 export interface ReadStatusOptions {
   redis: Redis;
   queue: Queue;
   keys: Keys;
+  /** The image queue (createImageQueue): adds the /imagine section. */
+  imageQueue?: Queue;
   /** Throughput windows in minutes (default 1, 5, 15). */
   windows?: number[];
   /** How many of the deepest inboxes to list (default 5). */
@@ -100,6 +121,7 @@ export async function readStatus(opts: ReadStatusOptions): Promise<StatusReport>
     if (!h.seenAt) continue; // expired: missed its heartbeats
     live.push({
       id,
+      role: h.role ?? "text",
       host: h.host ?? "?",
       pid: num(h.pid),
       model: h.model ?? "?",
@@ -120,7 +142,15 @@ export async function readStatus(opts: ReadStatusOptions): Promise<StatusReport>
   const minutes = ((await pipeline.exec()) ?? []).map(([err, v]) => {
     if (err) throw err;
     const h = v as Record<string, string>;
-    return { replies: num(h.replies), tokens: num(h.tokens), genMs: num(h.gen_ms), ttftMs: num(h.ttft_ms) };
+    return {
+      replies: num(h.replies),
+      tokens: num(h.tokens),
+      genMs: num(h.gen_ms),
+      ttftMs: num(h.ttft_ms),
+      images: num(h.images),
+      imageMs: num(h.image_ms),
+      imageFailures: num(h.image_failures),
+    };
   });
   const intoCurrent = (now % 60_000) / 1000;
   const throughput = windows.map((w): ThroughputWindow => {
@@ -140,7 +170,7 @@ export async function readStatus(opts: ReadStatusOptions): Promise<StatusReport>
     };
   });
 
-  return {
+  const report: StatusReport = {
     at: now,
     queue: queueCounts,
     inFlight: queueCounts.active,
@@ -156,6 +186,23 @@ export async function readStatus(opts: ReadStatusOptions): Promise<StatusReport>
       changes: await readRecentChanges(redis, keys, opts.changes ?? 10),
     },
   };
+  if (opts.imageQueue) {
+    const imageCounts = await opts.imageQueue.getJobCounts(...QUEUE_STATES);
+    const imageDepths = (await inboxDepths(redis, new ImageKeys(keys.prefix))).filter((d) => d.depth > 0);
+    const queue = Object.fromEntries(QUEUE_STATES.map((s) => [s, imageCounts[s] ?? 0])) as ImagesStatus["queue"];
+    report.images = {
+      queue,
+      inFlight: queue.active,
+      inboxes: { conversations: imageDepths.length, messages: imageDepths.reduce((a, d) => a + d.depth, 0) },
+      throughput: windows.map((w) => {
+        const slice = minutes.slice(0, w);
+        const images = slice.reduce((a, m) => a + m.images, 0);
+        const ms = slice.reduce((a, m) => a + m.imageMs, 0);
+        return { minutes: w, images, failures: slice.reduce((a, m) => a + m.imageFailures, 0), meanMs: images > 0 ? ms / images : null };
+      }),
+    };
+  }
+  return report;
 }
 
 function ago(ms: number): string {
@@ -179,8 +226,9 @@ export function formatStatus(r: StatusReport, header = "qwenbot status"): string
   const seen = r.workers.bullmq === null ? "" : ` (BullMQ sees ${r.workers.bullmq})`;
   lines.push(`Workers     ${r.workers.live.length} live${seen}`);
   for (const w of r.workers.live) {
+    const what = w.role === "images" ? `images  ${w.model}` : `${w.gpu}  ${w.model}`;
     lines.push(
-      `  ${w.id}  ${w.host} pid ${w.pid}  ${w.gpu}  ${w.model}  ${w.inFlight}/${w.sequences} in flight  up ${ago(r.at - w.startedAt)}  seen ${ago(r.at - w.seenAt)} ago`,
+      `  ${w.id}  ${w.host} pid ${w.pid}  ${what}  ${w.inFlight}/${w.sequences} in flight  up ${ago(r.at - w.startedAt)}  seen ${ago(r.at - w.seenAt)} ago`,
     );
   }
   lines.push(`Inboxes     ${plural(r.inboxes.messages, "message")} waiting in ${plural(r.inboxes.conversations, "conversation")}`);
@@ -193,6 +241,7 @@ export function formatStatus(r: StatusReport, header = "qwenbot status"): string
       `  ${`last ${t.minutes} min`.padEnd(11)}${String(t.replies).padStart(6)}${String(t.tokens).padStart(9)}${t.tokensPerSecond.toFixed(2).padStart(11)}${ttft.padStart(12)}${per.padStart(21)}`,
     );
   }
+  if (r.images) lines.push("", ...formatImages(r.images));
   lines.push("", `Settings    ${plural(r.settings.overrides.length, "place")} with changed settings (elsewhere the defaults apply)`);
   for (const o of r.settings.overrides) {
     const values = Object.entries(o.settings).map(([k, v]) => `${k}=${clip(v.replace(/\s+/g, " "), 60)}`);
@@ -207,4 +256,18 @@ export function formatStatus(r: StatusReport, header = "qwenbot status"): string
 
 function clip(s: string, n: number): string {
   return s.length <= n ? s : `${s.slice(0, n - 1)}…`;
+}
+
+function formatImages(i: ImagesStatus): string[] {
+  const q = i.queue;
+  const lines = [`Images      waiting ${q.waiting} · active ${q.active} · delayed ${q.delayed} · failed ${q.failed}`];
+  lines.push(`            ${plural(i.inboxes.messages, "request")} waiting in ${plural(i.inboxes.conversations, "conversation")}`);
+  lines.push("            images   failed   mean time");
+  for (const t of i.throughput) {
+    const mean = t.meanMs === null ? "—" : `${(t.meanMs / 1000).toFixed(1)} s`;
+    lines.push(
+      `  ${`last ${t.minutes} min`.padEnd(11)}${String(t.images).padStart(5)}${String(t.failures).padStart(9)}${mean.padStart(12)}`,
+    );
+  }
+  return lines;
 }

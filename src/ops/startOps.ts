@@ -10,12 +10,16 @@ import type { Config } from "../config.ts";
 import { Keys } from "../keys.ts";
 import type { Logger } from "../logger.ts";
 import { createChatQueue } from "../queue/Ingestor.ts";
+import { createImageQueue } from "../queue/imageQueue.ts";
 import { createRedis } from "../redisConnection.ts";
 import { type HealthServer, type ReadinessCheck, redisCheck, startHealthServer } from "./healthServer.ts";
+import { ImageMetrics } from "./imageMetrics.ts";
 import { Metrics } from "./metrics.ts";
 
 export interface Ops {
   metrics: Metrics;
+  /** /imagine: image queue and inboxes, pictures, generation time (same registry). */
+  images: ImageMetrics;
   server: HealthServer;
   addCheck(name: string, check: ReadinessCheck): void;
   close(): Promise<void>;
@@ -39,8 +43,12 @@ export async function startOps(opts: StartOpsOptions): Promise<Ops | undefined> 
   });
   const queue: Queue = createChatQueue(redis, keys);
   queue.on("error", () => {});
+  const imageQueue: Queue = createImageQueue(redis, keys);
+  imageQueue.on("error", () => {});
   const metrics = new Metrics();
   metrics.watchQueue({ queue, redis, keys });
+  const images = new ImageMetrics(metrics);
+  images.watchQueue({ queue: imageQueue, redis, keys });
   let server: HealthServer;
   try {
     server = await startHealthServer({
@@ -52,16 +60,19 @@ export async function startOps(opts: StartOpsOptions): Promise<Ops | undefined> 
     });
   } catch (err) {
     await queue.close().catch(() => {});
+    await imageQueue.close().catch(() => {});
     redis.disconnect();
     throw err;
   }
   return {
     metrics,
+    images,
     server,
     addCheck: (name, check) => server.addCheck(name, check),
     async close() {
       await server.close();
       await queue.close().catch(() => {});
+      await imageQueue.close().catch(() => {});
       redis.disconnect();
     },
   };

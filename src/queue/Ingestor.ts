@@ -33,7 +33,10 @@ export type IngestRefusalCode =
   | "DUPLICATE_MESSAGE"
   | "RATE_LIMITED"
   | "QUEUE_FULL"
-  | "REDIS_UNAVAILABLE";
+  | "REDIS_UNAVAILABLE"
+  // /imagine only (src/intake/ImagineIntake.ts): an option out of range, no image engine set up.
+  | "IMAGE_OPTION_INVALID"
+  | "IMAGE_ENGINE_NOT_CONFIGURED";
 
 export interface IngestRefusal {
   status: "refused";

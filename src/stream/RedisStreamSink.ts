@@ -1,20 +1,29 @@
 /**
  * The reply sink for local surfaces (terminal, one-shot ask, tests): each edit is a full-text
  * snapshot appended to a Redis stream that the surface reads. The final entry carries `final=1`.
+ * Images (/imagine previews and results) travel in the same stream, base64-encoded, with the
+ * stream cut to its last few entries so previews do not pile up in Redis.
  */
 import type { Redis } from "ioredis";
+import type { ImageMime } from "../images/imageBytes.ts";
 import type { Keys } from "../keys.ts";
-import type { EditOptions, ReplySink, ReplyTarget } from "../types.ts";
+import type { EditOptions, ReplyImage, ReplySink, ReplyTarget } from "../types.ts";
 
 export interface ReplyUpdate {
   text: string;
   final: boolean;
   note?: string;
+  /** An image shown in the reply (`text` is its caption). */
+  image?: { bytes: Buffer; mime: ImageMime; filename: string; alt: string };
+  /** The image generation ended early; this is where it got to. */
+  stopped?: boolean;
   /** The stream entry id. */
   id: string;
 }
 
 const STREAM_TTL_SECONDS = 3600;
+/** Entries kept once images flow (a reader only needs the newest; the final one is always last). */
+const IMAGE_STREAM_MAXLEN = 4;
 
 export class RedisStreamSink implements ReplySink {
   readonly maxLength = Infinity;
@@ -33,6 +42,19 @@ export class RedisStreamSink implements ReplySink {
       .xadd(key, "MAXLEN", "~", "200", "*", ...fields)
       .expire(key, STREAM_TTL_SECONDS)
       .exec();
+  }
+
+  async showImage(target: ReplyTarget, image: ReplyImage): Promise<undefined> {
+    const key = this.keys.replyStream(target.messageId);
+    const fields = ["text", image.caption, "final", image.final ? "1" : "0", "image", image.bytes.toString("base64")];
+    fields.push("mime", image.mime, "filename", image.filename, "alt", image.alt);
+    if (image.stopped) fields.push("stopped", "1");
+    await this.redis
+      .multi()
+      .xadd(key, "MAXLEN", String(IMAGE_STREAM_MAXLEN), "*", ...fields)
+      .expire(key, STREAM_TTL_SECONDS)
+      .exec();
+    return undefined;
   }
 
   post(): Promise<ReplyTarget> {
@@ -65,6 +87,11 @@ export async function* readReplyStream(
         for (let i = 0; i + 1 < flat.length; i += 2) f[flat[i]!] = flat[i + 1]!;
         const update: ReplyUpdate = { id, text: f.text ?? "", final: f.final === "1" };
         if (f.note) update.note = f.note;
+        if (f.image) {
+          const mime = (f.mime ?? "image/png") as ImageMime;
+          update.image = { bytes: Buffer.from(f.image, "base64"), mime, filename: f.filename ?? "image", alt: f.alt ?? "" };
+        }
+        if (f.stopped === "1") update.stopped = true;
         yield update;
         if (update.final) return;
       }

@@ -26,6 +26,7 @@ export type ComposeService = {
   deploy?: { resources?: { reservations?: { devices?: Array<Record<string, unknown>> } } };
   depends_on?: Record<string, { condition?: string }>;
   stop_grace_period?: string;
+  profiles?: string[];
 };
 export type ComposeModel = { services: Record<string, ComposeService>; volumes?: Record<string, unknown> };
 

@@ -8,6 +8,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { configShape, loadConfig } from "../../src/config.ts";
+import { workerRoles } from "../../src/images/imageQueueSettings.ts";
 import {
   type ComposeModel,
   type ComposeService,
@@ -136,7 +137,9 @@ describe.each(validators)("docker-compose.yml checked by $name (offline validati
   it("accepts docker-compose.yml", () => {
     expect(result.messages.replace(/^.*(WARN|warn).*$/gm, "").trim()).toBe("");
     expect(result.ok).toBe(true);
-    expect(Object.keys(model.services).sort()).toEqual(["bot", "redis", "worker"]);
+    // Without a profile asked for: Redis, the bot, the workers.
+    const always = Object.entries(model.services).filter(([, s]) => !s.profiles?.length);
+    expect(always.map(([name]) => name).sort()).toEqual(["bot", "redis", "worker"]);
   });
 
   it("rejects a broken file (the validator is real)", () => {
@@ -189,6 +192,33 @@ describe.each(validators)("docker-compose.yml checked by $name (offline validati
     expect(worker.container_name).toBeUndefined();
     expect(worker.ports ?? []).toEqual([]);
     expect(worker.depends_on?.redis?.condition).toBe("service_healthy");
+  });
+
+  it("offers an image engine stub behind the `images` profile: one GPU, a healthcheck, not published, settings that parse", () => {
+    const engine = model.services["image-engine"];
+    // `docker compose config` (v2) leaves out services of profiles not asked for; the schema path and v1 keep them.
+    if (engine === undefined) {
+      expect(validator.name).toMatch(/docker compose config/);
+      return;
+    }
+    expect(engine.profiles).toEqual(["images"]);
+    expect(engine.image).toMatch(/^\S+:\S+$/);
+    const devices = engine.deploy?.resources?.reservations?.devices ?? [];
+    expect(devices).toHaveLength(1);
+    expect(devices[0]).toMatchObject({ driver: "nvidia", count: 1, capabilities: ["gpu"] });
+    expect(engine.healthcheck?.test?.join(" ")).toContain("/readyz");
+    expect(engine.ports ?? []).toEqual([]);
+    expect(volumeTargets(engine)).toContain("image-models:/models");
+    expect(model.volumes).toHaveProperty("image-models");
+    // Optional: nothing waits for it (it may not be started).
+    for (const name of ["bot", "worker"]) expect(Object.keys(model.services[name]!.depends_on ?? {})).not.toContain("image-engine");
+    // The settings its comment tells operators to put in .env are valid, and make workers serve images.
+    const block = composeText.slice(composeText.indexOf("# An image engine for /imagine"), composeText.indexOf("  image-engine:"));
+    const settings = Object.fromEntries([...block.matchAll(/\b(IMAGE_[A-Z_]+)=([^,\s]+)/g)].map((m) => [m[1]!, m[2]!]));
+    expect(Object.keys(settings).sort()).toEqual(["IMAGE_API_URL", "IMAGE_ENGINE", "IMAGE_MODEL", "IMAGE_OPENAI_DIALECT"]);
+    const config = loadConfig(settings);
+    expect(config.IMAGE_API_URL).toBe("http://image-engine:8080");
+    expect(workerRoles(config)).toEqual(["text", "images"]);
   });
 
   it("passes each app container exactly the schema's variables (.env plus overrides), and they parse", () => {

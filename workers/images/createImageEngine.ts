@@ -5,6 +5,7 @@
  */
 import type { Config } from "../../src/config.ts";
 import { ImageEngineError } from "../../src/errors.ts";
+import { IMAGE_ENGINE_NOT_CONFIGURED_MESSAGE } from "../../src/images/imagineText.ts";
 import type { Logger } from "../../src/logger.ts";
 import { A1111Engine } from "./A1111Engine.ts";
 import type { GeneratedImage, ImageEngine, ImageEngineCapabilities, ImageEngineReadiness } from "./ImageEngine.ts";
@@ -40,9 +41,8 @@ export function createImageEngine(config: ImageEngineConfig, opts: { logger?: Lo
   }
 }
 
-/** What a user (and the operator reading the logs) is told when no engine is configured. */
-export const IMAGE_ENGINE_NOT_CONFIGURED_MESSAGE =
-  "Image generation is not set up on this bot yet. The operator can point it at a Stable Diffusion server: IMAGE_ENGINE=a1111 (AUTOMATIC1111, Forge or SD.Next started with --api) or IMAGE_ENGINE=openai (stable-diffusion.cpp's sd-server, LocalAI), with IMAGE_API_URL — see docs/images.md.";
+/** What a user (and the operator reading the logs) is told when no engine is configured (core: the intake says it too). */
+export { IMAGE_ENGINE_NOT_CONFIGURED_MESSAGE };
 
 /** IMAGE_ENGINE=none: every request is refused with IMAGE_ENGINE_NOT_CONFIGURED. */
 export class DisabledImageEngine implements ImageEngine {
