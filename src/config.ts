@@ -261,7 +261,7 @@ const slack = {
       "Message edits and posts per minute per workspace, shared by every live reply and every process there (Slack's `chat.update` is Tier 3, about 50 a minute).",
     ),
   SLACK_STREAMING: bool.default(true).describe("Stream replies natively (`chat.startStream`…) where the workspace can; `false`: edit."),
-  SLACK_STREAM_UPDATES_PER_MINUTE: int(1, 10_000).default(360).describe("`chat.appendStream` calls/min per workspace (halved on a 429)."),
+  SLACK_STREAM_UPDATES_PER_MINUTE: int(1, 10_000).default(400).describe("`chat.appendStream` calls/min per workspace (halved on a 429)."),
 };
 
 const images = {

@@ -13,8 +13,9 @@
  *    at least half a slot ago; otherwise the caller waits and confirms again. This is the hard
  *    cap: timers that fire late and together (a busy event loop) cannot bunch calls up.
  * A 429 blocks the whole workspace until its Retry-After has passed. An adaptive budget (`floor`
- * set: the stream budget) also halves its calls per window on a 429, down to the floor, for one
- * window; then the configured rate applies again. The current rate lives in Redis as well.
+ * set: the stream budget) also halves its calls per window on a 429, down to the floor, and climbs
+ * back by a quarter of that per window without one (additive increase, multiplicative decrease).
+ * The current rate lives in Redis as well.
  */
 import { randomBytes } from "node:crypto";
 import type { Redis } from "ioredis";
@@ -23,7 +24,19 @@ import type { SlackKeys } from "../../src/keys.ts";
 const NOW = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
-const LIMIT = `local limit = tonumber(redis.call('GET', KEYS[#KEYS]) or ARGV[1])`;
+/**
+ * The calls per window in force: ARGV[1] (the configured rate), unless a 429 lowered it — the limit
+ * key then holds "lowered,atMs", and the rate climbs back by a quarter of the lowered rate per
+ * window since then. Needs `now`, and the window in ARGV[2].
+ */
+const LIMIT = `local limit = tonumber(ARGV[1])
+local lowered_at = redis.call('GET', KEYS[#KEYS])
+if lowered_at then
+  local sep = string.find(lowered_at, ',')
+  local lowered = tonumber(string.sub(lowered_at, 1, sep - 1))
+  local since = math.max(0, now - tonumber(string.sub(lowered_at, sep + 1)))
+  limit = math.max(1, math.min(limit, math.floor(lowered * (1 + 0.25 * since / tonumber(ARGV[2])))))
+end`;
 
 const RESERVE = `
 -- KEYS: next free slot, limit   ARGV: limit, capWindowMs, ttlMs
@@ -59,20 +72,27 @@ return 0
 `;
 
 const BLOCK = `
--- KEYS: blocked-until, limit   ARGV: delayMs, limit, floor (0: not adaptive), recoverMs
+-- KEYS: blocked-until, limit   ARGV: configured limit, capWindowMs, delayMs, floor (0: not adaptive)
 ${NOW}
-local until_ = now + tonumber(ARGV[1])
+local until_ = now + tonumber(ARGV[3])
 if until_ > tonumber(redis.call('GET', KEYS[1]) or '0') then
-  redis.call('SET', KEYS[1], string.format('%.0f', until_), 'PX', ARGV[1])
+  redis.call('SET', KEYS[1], string.format('%.0f', until_), 'PX', ARGV[3])
 end
-local floor = tonumber(ARGV[3])
+local floor = tonumber(ARGV[4])
 if floor > 0 then
-  local limit = tonumber(redis.call('GET', KEYS[2]) or ARGV[2])
+  ${LIMIT}
   local lowered = math.max(floor, math.floor(limit / 2))
-  redis.call('SET', KEYS[2], tostring(lowered), 'PX', ARGV[4])
+  redis.call('SET', KEYS[2], string.format('%d,%.0f', lowered, now), 'PX', tonumber(ARGV[2]) * 8)
   return lowered
 end
 return 0
+`;
+
+const CURRENT = `
+-- KEYS: limit   ARGV: configured limit, capWindowMs
+${NOW}
+${LIMIT}
+return limit
 `;
 
 /** The Redis keys of one budget (built in src/keys.ts). */
@@ -108,7 +128,7 @@ export interface SlackEditBudgetOptions {
   limit: number;
   /** The window (default 60 000 ms; tests shrink it). */
   windowMs?: number;
-  /** Adaptive: a 429 halves `limit` (not below this) for one window. */
+  /** Adaptive: a 429 halves the rate (not below this), which then climbs back to `limit`. */
   floor?: number;
 }
 
@@ -119,7 +139,6 @@ export class SlackEditBudget {
   readonly intervalMs: number;
   readonly limit: number;
   private readonly floor: number;
-  private readonly windowMs: number;
   /** The window the cap is enforced over: the platform's, plus a margin for network jitter. */
   private readonly capWindowMs: number;
   private readonly ttlMs: number;
@@ -130,7 +149,6 @@ export class SlackEditBudget {
     options: SlackEditBudgetOptions,
   ) {
     const windowMs = options.windowMs ?? 60_000;
-    this.windowMs = windowMs;
     this.limit = Math.max(1, options.limit);
     this.floor = options.floor === undefined ? 0 : Math.max(1, Math.min(this.limit, options.floor));
     this.capWindowMs = windowMs + Math.min(1000, Math.max(250, Math.ceil(windowMs / 20)));
@@ -188,15 +206,15 @@ export class SlackEditBudget {
       2,
       this.keys.blocked(teamId),
       this.keys.limit(teamId),
-      String(Math.max(1, Math.ceil(delayMs))),
       String(this.limit),
+      String(this.capWindowMs),
+      String(Math.max(1, Math.ceil(delayMs))),
       String(this.floor),
-      String(this.windowMs),
     );
   }
 
   /** The calls per window in force now (lower than `limit` for a window after a 429 on an adaptive budget). */
   async currentLimit(teamId: string): Promise<number> {
-    return Number((await this.redis.get(this.keys.limit(teamId))) ?? this.limit);
+    return Number(await this.redis.eval(CURRENT, 1, this.keys.limit(teamId), String(this.limit), String(this.capWindowMs)));
   }
 }
