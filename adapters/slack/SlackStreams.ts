@@ -199,7 +199,8 @@ export class SlackStreams {
     if (live.mode === "gone" || !live.record) return;
     const ends = opts.final || opts.note !== undefined;
     if (live.mode === "streaming") {
-      const content = contentOf(text, opts);
+      // The last call of a stream closes an open code block too (the note goes under it).
+      const content = contentOf(text, ends ? { ...opts, final: true } : opts);
       const upTo = ends ? content : content.slice(0, stableMarkdownLength(content));
       if (upTo.startsWith(live.record.sent)) {
         const delta = upTo.slice(live.record.sent.length);
