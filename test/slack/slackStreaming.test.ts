@@ -323,6 +323,28 @@ describe("a worker that died mid-stream", () => {
     expect(sim.message("T1", target.channelId, target.messageId)?.deleted).toBe(true);
   });
 
+  it("a worker shut down mid-stream ends its stream with the note under a closed code block; the next worker streams below", async () => {
+    const c = config();
+    const target = await placeholder();
+    const first = streamer(sinkFor(c), [target]);
+    const partial = "Here it comes:\n\n```js\nconst a = 1;\nconst b = ";
+    await feed(first, partial);
+    const note = "interrupted by a worker restart — resuming shortly…";
+    await first.interim(partial, note);
+    const deadTs = (streamsIn(target)[0]!.response as { ts: string }).ts;
+    const ended = sim.message("T1", target.channelId, deadTs)!;
+    expect(ended.stream?.state).toBe("stopped");
+    expect(ended.text).toBe(escapeSlackMarkdown(`${partial}\n\`\`\``) + escapeSlackMarkdown(renderSlackNote(note)));
+
+    const retry = streamer(sinkFor({ ...c }), [target]);
+    await feed(retry, ANSWER);
+    await retry.finish(ANSWER);
+    expect(sim.message("T1", target.channelId, deadTs)!.text).toBe(ended.text);
+    const replies = botReplies(target);
+    expect(replies.map((m) => m.ts)).toEqual([deadTs, replies[1]!.ts]);
+    expect(replies[1]!.text).toBe(escapeSlackMarkdown(ANSWER));
+  });
+
   it("a retry that delivers an answer decided before the crash makes the dead stream that answer; a third delivery sends nothing", async () => {
     const c = config();
     const target = await placeholder();
