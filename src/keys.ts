@@ -193,4 +193,30 @@ export class SlackKeys {
   editBudgetBlocked(teamId: string): string {
     return `${this.editBudget(teamId)}:blocked`;
   }
+  /** Set while a 429 has lowered a budget's calls per window (the adaptive stream budget); expires back to the configured rate. */
+  budgetLimit(budgetKey: string): string {
+    return `${budgetKey}:limit`;
+  }
+  /** The streaming path's budget of a workspace (`chat.appendStream`): its next free slot; `:log`, `:blocked`, `:limit` below. */
+  streamBudget(teamId: string): string {
+    return `${this.base}:sbudget:${teamId}`;
+  }
+  streamBudgetLog(teamId: string): string {
+    return `${this.streamBudget(teamId)}:log`;
+  }
+  streamBudgetBlocked(teamId: string): string {
+    return `${this.streamBudget(teamId)}:blocked`;
+  }
+  /** A reply message's native stream (JSON: the streamed message's ts, the attempt that owns it, its state, the text sent). */
+  stream(teamId: string, channelId: string, ts: string): string {
+    return `${this.base}:stream:${teamId}:${channelId}:${ts}`;
+  }
+  /** Set while a workspace refused a feature (`streaming`, `status`, `assistant`): not tried again until it expires. */
+  featureOff(teamId: string, feature: string): string {
+    return `${this.base}:off:${feature}:${teamId}`;
+  }
+  /** Set once an assistant thread got its title (from its first question). */
+  assistantTitled(teamId: string, channelId: string, threadTs: string): string {
+    return `${this.base}:titled:${teamId}:${channelId}:${threadTs}`;
+  }
 }

@@ -24,6 +24,8 @@ export interface ReplyTarget {
   workspaceId?: string;
   /** The request this reply answers, when the sink needs it (Discord: Stop/Regenerate button ids). */
   requestId?: string;
+  /** Who asked, when the sink needs it (Slack: the recipient of a native stream outside DMs). */
+  userId?: string;
 }
 
 /**
@@ -103,6 +105,16 @@ export interface EditOptions {
    * message within `maxLength`, shortening the note when it has to.
    */
   note?: string;
+  /**
+   * Which delivery attempt of the reply this is (one per ReplyStreamer): a sink that keeps state per
+   * reply (Slack's native streams) tells its own messages from those a crashed attempt left behind.
+   */
+  attempt?: string;
+  /**
+   * The fence the splitter added at the end of `text` to close a code block the reply is still
+   * inside ("" or absent: none). An append-only sink leaves it out until the text is final.
+   */
+  closing?: string;
 }
 
 /** Delivers a reply's text to where the user sees it. One implementation per platform. */

@@ -26,6 +26,7 @@ import { SlackKeys } from "../../src/keys.ts";
 import type { Logger } from "../../src/logger.ts";
 import { normalizeUserText, stripSlackMention } from "../../src/text/normalizeUserText.ts";
 import type { ReplyTarget } from "../../src/types.ts";
+import { SlackFeatures, STATUS_THINKING } from "./SlackFeatures.ts";
 import { MESSAGE_REQUEST_TTL_SECONDS } from "./SlackSink.ts";
 import { SlackUserNames } from "./SlackUserNames.ts";
 import { slackConversationKey } from "./slackConversation.ts";
@@ -88,6 +89,7 @@ export class SlackConversations {
   private readonly keys: SlackKeys;
   private readonly intake: Intake;
   private readonly names: SlackUserNames;
+  private readonly features: SlackFeatures;
 
   constructor(
     private readonly deps: AdapterDeps,
@@ -96,6 +98,7 @@ export class SlackConversations {
     this.redis = deps.redis;
     this.keys = new SlackKeys(deps.keys);
     this.names = new SlackUserNames(log);
+    this.features = new SlackFeatures(deps.redis, this.keys, log);
     this.intake = new Intake({ redis: deps.redis, keys: deps.keys, ingestor: deps.ingestor, logger: log });
   }
 
@@ -333,6 +336,8 @@ export class SlackConversations {
     if (t.botThread) book.set(this.keys.botThread(t.teamId, t.channelId, t.threadTs), "1", "EX", ttl);
     book.set(this.keys.lastThread(t.teamId, t.channelId, t.userId), t.threadTs, "EX", ttl);
     await book.exec().catch((err: unknown) => this.log.warn({ err: String(err) }, "could not store the thread's bookkeeping"));
+    // After the placeholder: Slack clears a thread's status when the app posts there.
+    await this.features.setStatus(t.client, t.teamId, t.channelId, t.threadTs, STATUS_THINKING);
     return {
       platform: "slack",
       channelId: t.channelId,
@@ -340,11 +345,13 @@ export class SlackConversations {
       messageId: ts,
       workspaceId: t.teamId,
       requestId: t.requestId,
+      userId: t.userId,
     };
   }
 
   /** Takes back what was posted for a refused request (placeholder, /ask question); if a delete fails, says why in place. */
   private async withdraw(t: Turn, placeholderTs: string | undefined, silent = false): Promise<void> {
+    if (placeholderTs) await this.features.setStatus(t.client, t.teamId, t.channelId, t.threadTs, "");
     for (const ts of [placeholderTs, ...t.alsoWithdraw]) {
       if (!ts) continue;
       try {

@@ -1,16 +1,24 @@
 /**
- * The worker's side of Slack: edits a reply's placeholder with `chat.update` and posts overflow
- * messages in the same thread with `chat.postMessage`, through the Web API alone (no socket).
+ * The worker's side of Slack: delivers a reply through the Web API alone (no socket) — natively
+ * streamed where the workspace allows it (`SlackStreams`: `chat.startStream` / `appendStream` /
+ * `stopStream`), else by editing the placeholder with `chat.update` and posting overflow messages
+ * in the same thread with `chat.postMessage` (today's path, and every stream fault's fallback).
  *
- * - Text is the model's Markdown converted to mrkdwn with every mention escaped (`formatForSlack`),
- *   on every edit and post.
- * - While a reply streams, its text sits in section blocks followed by a Stop button (value: the
- *   request id); the final edit sends `blocks: []`, which removes them.
- * - Every edit and post takes a slot of the workspace's shared budget (`SlackEditBudget`, in Redis,
- *   SLACK_EDITS_PER_MINUTE) first; a 429 is thrown as PlatformRateLimitedError(Retry-After) for
- *   the ReplyStreamer to wait out, and pushes the whole workspace's budget back as well.
+ * - Text is the model's Markdown converted to mrkdwn with every mention escaped (`formatForSlack`)
+ *   on the edit path; a stream gets the Markdown itself with mentions escaped (`escapeSlackMarkdown`).
+ * - While a reply is written, the placeholder carries the Stop button (value: the request id) —
+ *   its text in section blocks above it on the edit path; on the streaming path the answer grows
+ *   in its own message below and the placeholder is deleted when it is done. The final edit sends
+ *   `blocks: []`, which removes the button.
+ * - Every `chat.update`, post and delete takes a slot of the workspace's edit budget
+ *   (`SlackEditBudget`, in Redis, SLACK_EDITS_PER_MINUTE); every `chat.appendStream` a slot of its
+ *   stream budget (SLACK_STREAM_UPDATES_PER_MINUTE, halved for a minute after a 429). A 429 is
+ *   thrown as PlatformRateLimitedError(Retry-After) for the ReplyStreamer to wait out, and pushes
+ *   the workspace's budget back as well.
+ * - The thread status ("is thinking…", the place in line) is set with `assistant.threads.setStatus`
+ *   where the workspace allows it, and cleared with the final edit.
  * - The WebClient neither retries nor queues on its own (`rejectRateLimitedCalls`, no retries):
- *   the ReplyStreamer decides, so nothing bypasses the budget.
+ *   the ReplyStreamer decides, so nothing bypasses the budgets.
  */
 
 import { webApi } from "@slack/bolt";
@@ -21,7 +29,10 @@ import { type Keys, SlackKeys } from "../../src/keys.ts";
 import type { Logger } from "../../src/logger.ts";
 import { SLACK_MAX_LENGTH } from "../../src/text/splitMessage.ts";
 import type { EditOptions, ReplySink, ReplyTarget } from "../../src/types.ts";
-import { SlackEditBudget } from "./SlackEditBudget.ts";
+import { editBudgetKeys, SlackEditBudget, streamBudgetKeys } from "./SlackEditBudget.ts";
+import { SlackFeatures, waitingStatus } from "./SlackFeatures.ts";
+import { SlackStreams } from "./SlackStreams.ts";
+import { slackError, toPlatformError } from "./slackApiErrors.ts";
 import { slackTextWithNote, streamingBlocks } from "./slackMessages.ts";
 import {
   botTokens,
@@ -34,33 +45,28 @@ import {
 } from "./slackWorkspaces.ts";
 
 export interface SlackSinkOptions {
-  /** The budget's window (default 60 000 ms: SLACK_EDITS_PER_MINUTE per minute). Tests shrink it. */
+  /** The edit budget's window (default 60 000 ms: SLACK_EDITS_PER_MINUTE per minute). Tests shrink it. */
   budgetWindowMs?: number;
+  /** The stream budget's window (default 60 000 ms: SLACK_STREAM_UPDATES_PER_MINUTE per minute). Tests shrink it. */
+  streamBudgetWindowMs?: number;
   /** Extra WebClient options (tests). */
   clientOptions?: WebClientOptions;
 }
 
 /** How long the message → request mapping (for the Stop button) is kept. */
 export const MESSAGE_REQUEST_TTL_SECONDS = 24 * 3600;
+/** The documented floor of Tier 4 (`chat.appendStream`): the stream budget never slows below it. */
+const TIER4_FLOOR_PER_MINUTE = 100;
 const CACHE_MAX = 5000;
-
-/** A Web API failure as the ReplyStreamer understands it. Never carries the request (it holds the token). */
-function toPlatformError(err: unknown, what: string): Error {
-  const e = err as { code?: string; retryAfter?: number; data?: { error?: string }; statusCode?: number; message?: string };
-  if (e.code === webApi.ErrorCode.RateLimitedError) return new PlatformRateLimitedError(Math.max(1, e.retryAfter ?? 1) * 1000);
-  if (e.code === webApi.ErrorCode.PlatformError) return new PlatformError(`${what}: Slack answered ${e.data?.error ?? "an error"}`);
-  if (e.code === webApi.ErrorCode.HTTPError) return new PlatformError(`${what}: Slack answered HTTP ${e.statusCode ?? "?"}`, e.statusCode);
-  return new PlatformError(`${what}: could not reach Slack (${e.message ?? String(err)})`);
-}
-
-function slackError(err: unknown): string | undefined {
-  return (err as { data?: { error?: string } }).data?.error;
-}
+const ANSWERING_BELOW = "✍️ Answering below…";
 
 export class SlackSink implements ReplySink {
   readonly maxLength = SLACK_MAX_LENGTH;
   readonly minEditIntervalMs: number;
   readonly budget: SlackEditBudget;
+  readonly streamBudget: SlackEditBudget;
+  readonly features: SlackFeatures;
+  private readonly streams: SlackStreams;
   private readonly slackKeys: SlackKeys;
   private readonly tokens: string[];
   private readonly clientOptions: NonNullable<WebClientOptions>;
@@ -78,32 +84,50 @@ export class SlackSink implements ReplySink {
     this.tokens = botTokens(config);
     if (this.tokens.length === 0) throw new PlatformError("the Slack sink needs SLACK_BOT_TOKEN");
     this.slackKeys = new SlackKeys(keys);
-    this.budget = new SlackEditBudget(redis, this.slackKeys, { limit: config.SLACK_EDITS_PER_MINUTE, windowMs: options.budgetWindowMs });
+    const windowMs = options.budgetWindowMs;
+    this.budget = new SlackEditBudget(redis, editBudgetKeys(this.slackKeys), { limit: config.SLACK_EDITS_PER_MINUTE, windowMs });
+    this.streamBudget = new SlackEditBudget(redis, streamBudgetKeys(this.slackKeys), {
+      limit: config.SLACK_STREAM_UPDATES_PER_MINUTE,
+      windowMs: options.streamBudgetWindowMs,
+      floor: Math.ceil((TIER4_FLOOR_PER_MINUTE * (options.streamBudgetWindowMs ?? 60_000)) / 60_000),
+    });
     this.minEditIntervalMs = this.budget.intervalMs;
     this.clientOptions = webClientOptions(config, {
       ...options.clientOptions,
       rejectRateLimitedCalls: true,
       retryConfig: { retries: 0 },
     });
+    this.features = new SlackFeatures(redis, this.slackKeys, logger);
+    this.streams = new SlackStreams({
+      enabled: config.SLACK_STREAMING,
+      redis,
+      keys: this.slackKeys,
+      logger,
+      features: this.features,
+      editBudget: this.budget,
+      streamBudget: this.streamBudget,
+      client: (team) => this.clientFor(team),
+      onStreamStarted: (placeholder) => this.answeringBelow(placeholder),
+      removePlaceholder: (placeholder) => this.removePlaceholder(placeholder),
+    });
   }
 
+  /**
+   * Everything slow (token lookup, the request id) happens here, before the call, so that it goes
+   * out right when its slot comes. The slot itself is taken by the call that is made: an edit-budget
+   * slot for `chat.update`, posts and deletes, a stream-budget slot for appends.
+   */
   async acquireBudget(target: ReplyTarget): Promise<void> {
-    // Everything slow (token lookup, the request id) happens before the slot, so the call itself
-    // goes out right when its slot comes.
     await this.clientFor(target.workspaceId).catch(() => undefined);
     await this.requestIdFor(target);
-    try {
-      await this.budget.acquire(target.workspaceId ?? "-");
-    } catch (err) {
-      // Redis hiccup: go ahead; Slack's own 429s are still honoured.
-      this.logger.warn({ err }, "could not take a slot of the Slack edit budget; editing anyway");
-    }
   }
 
   async edit(target: ReplyTarget, text: string, opts: EditOptions): Promise<void> {
+    if (await this.streams.edit(target, text, opts)) return;
     const client = await this.clientFor(target.workspaceId);
     const body = slackTextWithNote(text, opts.note);
     const blocks = opts.final ? [] : streamingBlocks(body, await this.requestIdFor(target));
+    await this.editSlot(target);
     try {
       await client.chat.update({ channel: target.channelId, ts: target.messageId, text: body, blocks });
     } catch (err) {
@@ -114,10 +138,20 @@ export class SlackSink implements ReplySink {
       }
       throw await this.failed(err, target, "chat.update");
     }
+    if (opts.final && target.userId && target.threadId && target.workspaceId) {
+      await this.features.setStatus(client, target.workspaceId, target.channelId, target.threadId, "");
+    }
   }
 
-  /** The line moved: show a waiting message's place in its placeholder. Best effort: skipped when the budget has no slot free right now. */
+  /**
+   * The line moved: show a waiting message's place in line — in the thread's status where the
+   * workspace allows it, and in its placeholder when the edit budget has a slot free right now.
+   */
   async queued(target: ReplyTarget, ahead: number): Promise<void> {
+    if (target.threadId && target.workspaceId) {
+      const client = await this.clientFor(target.workspaceId);
+      await this.features.setStatus(client, target.workspaceId, target.channelId, target.threadId, waitingStatus(ahead));
+    }
     try {
       if ((await this.budget.confirm(target.workspaceId ?? "-")) > 0) return;
     } catch {
@@ -140,9 +174,16 @@ export class SlackSink implements ReplySink {
   }
 
   async post(after: ReplyTarget, text: string, opts?: EditOptions): Promise<ReplyTarget> {
+    const streamed = await this.streams.post(after, text, opts ?? { final: false });
+    if (streamed) {
+      const requestId = await this.requestIdFor(after);
+      if (requestId) await this.rememberRequest(streamed, requestId);
+      return streamed;
+    }
     const client = await this.clientFor(after.workspaceId);
     const threadTs = after.threadId ?? after.messageId;
     let ts: string | undefined;
+    await this.editSlot(after);
     try {
       const res = await client.chat.postMessage({
         channel: after.channelId,
@@ -161,7 +202,42 @@ export class SlackSink implements ReplySink {
     if (after.requestId !== undefined) posted.requestId = after.requestId;
     const requestId = await this.requestIdFor(after);
     if (requestId) await this.rememberRequest(posted, requestId);
+    this.streams.postedPlain(posted, opts);
     return posted;
+  }
+
+  /** Takes a slot of the workspace's edit budget (a Redis hiccup: go ahead; Slack's own 429s are still honoured). */
+  private async editSlot(target: ReplyTarget): Promise<void> {
+    try {
+      await this.budget.acquire(target.workspaceId ?? "-");
+    } catch (err) {
+      this.logger.warn({ err }, "could not take a slot of the Slack edit budget; editing anyway");
+    }
+  }
+
+  /** The answer streams below the placeholder: say so there, if an edit slot is free right now (best effort). */
+  private async answeringBelow(placeholder: ReplyTarget): Promise<void> {
+    try {
+      if ((await this.budget.confirm(placeholder.workspaceId ?? "-")) > 0) return;
+      const client = await this.clientFor(placeholder.workspaceId);
+      const blocks = streamingBlocks(ANSWERING_BELOW, await this.requestIdFor(placeholder));
+      await client.chat.update({ channel: placeholder.channelId, ts: placeholder.messageId, text: ANSWERING_BELOW, blocks });
+    } catch (err) {
+      this.logger.debug({ err: slackError(err) ?? String(err) }, "could not update the placeholder above a stream");
+    }
+  }
+
+  /** The streamed answer is complete: the placeholder, there for its Stop button, is deleted (or emptied if that fails). */
+  private async removePlaceholder(placeholder: ReplyTarget): Promise<void> {
+    const client = await this.clientFor(placeholder.workspaceId);
+    await this.editSlot(placeholder);
+    try {
+      await client.chat.delete({ channel: placeholder.channelId, ts: placeholder.messageId });
+    } catch (err) {
+      if (slackError(err) === "message_not_found") return;
+      this.logger.warn({ err: slackError(err) ?? String(err) }, "could not delete the placeholder above a streamed answer");
+      await client.chat.update({ channel: placeholder.channelId, ts: placeholder.messageId, text: "⤵️", blocks: [] }).catch(() => undefined);
+    }
   }
 
   /** Remembers which request a message belongs to (the Stop button's target). */

@@ -29,7 +29,13 @@ export function botTokens(config: Pick<Config, "SLACK_BOT_TOKEN">): string[] {
     .filter(Boolean);
 }
 
-/** WebClient options from the config: SLACK_API_URL, no retries of our own making, 429s thrown. */
+/**
+ * WebClient options from the config: SLACK_API_URL, a quiet logger, a 30 s timeout. Web API
+ * client 8 sends with `fetch`: the timeout is an AbortSignal per attempt (a timed-out or dropped
+ * request is a RequestError, as under axios), non-200 answers are HTTPErrors, and its retries
+ * (p-retry, `retryConfig`) and 429 handling (`rejectRateLimitedCalls`) work as before — callers
+ * add those: the adapter retries a little, workers not at all (SlackSink).
+ */
 export function webClientOptions(config: Pick<Config, "SLACK_API_URL">, extra: WebClientOptions = {}): NonNullable<WebClientOptions> {
   const options: NonNullable<WebClientOptions> = { logLevel: webApi.LogLevel.ERROR, timeout: 30_000, ...extra };
   if (config.SLACK_API_URL) options.slackApiUrl = config.SLACK_API_URL.endsWith("/") ? config.SLACK_API_URL : `${config.SLACK_API_URL}/`;

@@ -10,6 +10,8 @@
  * - SLACK_API_URL points the Web API, and so Socket Mode's `apps.connections.open`, elsewhere.
  * - Several bot tokens (comma-separated SLACK_BOT_TOKEN) serve several workspaces: `authorize`
  *   picks the event's workspace's token.
+ * - The AI app split view (assistant threads in the app's DM) goes through Bolt's `Assistant`
+ *   middleware (`slackAssistant`): it takes the DM thread messages, which reach the same handler.
  */
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -17,8 +19,11 @@ import { format } from "node:util";
 import { App, type Logger as BoltLogger, HTTPReceiver, LogLevel, type Receiver, SocketModeReceiver } from "@slack/bolt";
 import { ConfigError } from "../../src/errors.ts";
 import type { AdapterDeps, RunningAdapter } from "../../src/intake/AdapterDeps.ts";
+import { SlackKeys } from "../../src/keys.ts";
 import type { Logger } from "../../src/logger.ts";
 import { type IncomingSlackMessage, type Respond, SlackConversations, USAGE } from "./SlackConversations.ts";
+import { SlackFeatures } from "./SlackFeatures.ts";
+import { slackAssistant } from "./slackAssistant.ts";
 import { STOP_ACTION_ID } from "./slackMessages.ts";
 import {
   botTokens,
@@ -192,6 +197,16 @@ export async function startSlackAdapter(deps: AdapterDeps, opts: StartSlackAdapt
     if (channelType) m.channelType = channelType;
     await conversations.message(client as Parameters<SlackConversations["ask"]>[0], { userId: botUserId }, m, mentioned);
   };
+  const slackKeys = new SlackKeys(deps.keys);
+  app.assistant(
+    slackAssistant({
+      redis: deps.redis,
+      keys: slackKeys,
+      features: new SlackFeatures(deps.redis, slackKeys, log),
+      log,
+      onMessage: (event, body, context, client) => onMessage(event, body, context, client, false),
+    }),
+  );
   app.event("app_mention", async ({ event, body, context, client }) => {
     await onMessage(event as unknown as Loose, body as unknown as Loose, context as Loose, client, true);
   });

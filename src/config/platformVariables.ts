@@ -79,4 +79,14 @@ export const slack = {
     .describe(
       "Message edits and posts per minute per workspace, shared by every live reply and every process there (Slack's `chat.update` is Tier 3, about 50 a minute).",
     ),
+  SLACK_STREAMING: bool
+    .default(true)
+    .describe(
+      "Stream replies with Slack's streaming methods (`chat.startStream` / `appendStream` / `stopStream`) in workspaces that have them; a workspace that refuses them falls back to `chat.update` edits for 30 minutes. `false`: always edit.",
+    ),
+  SLACK_STREAM_UPDATES_PER_MINUTE: int(1, 10_000)
+    .default(400)
+    .describe(
+      '`chat.appendStream` calls per minute per workspace, shared by every streaming reply and process there (Slack\'s Tier 4: "100+ per minute"); a 429 pauses the workspace for its Retry-After and halves the rate, never below 100, then it climbs back.',
+    ),
 };

@@ -4,9 +4,10 @@
  * always lands. Text longer than one message continues in follow-up messages, split at paragraph
  * or line boundaries and never inside a code block.
  */
+import { randomUUID } from "node:crypto";
 import { LockLostError, PlatformRateLimitedError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
-import { splitMessage } from "../text/splitMessage.ts";
+import { type ChunkPart, splitMessageParts } from "../text/splitMessage.ts";
 import type { EditOptions, ReplySink, ReplyTarget } from "../types.ts";
 
 /** Room kept in each message for the note the sink shows under the answer (`EditOptions.note`). */
@@ -37,6 +38,8 @@ export class ReplyStreamer {
   private closed = false;
   private lockLost = false;
   private pumping: Promise<void> | undefined;
+  /** Told to the sink with every delivery (`EditOptions.attempt`). */
+  private readonly attempt = randomUUID();
   /** Edits and posts actually sent (metrics, tests). */
   edits = 0;
   rateLimited = 0;
@@ -155,15 +158,17 @@ export class ReplyStreamer {
 
   private async deliver(text: string, final: boolean, note?: string): Promise<void> {
     const limit = Number.isFinite(this.sink.maxLength) ? this.sink.maxLength - NOTE_RESERVE : Infinity;
-    const chunks = Number.isFinite(limit) ? splitMessage(text, limit) : [text];
-    if (chunks.length === 0) chunks.push("");
+    const parts: Array<Pick<ChunkPart, "text" | "close">> = Number.isFinite(limit) ? splitMessageParts(text, limit) : [{ text, close: "" }];
+    if (parts.length === 0) parts.push({ text: "", close: "" });
     this.lastStart = Date.now();
-    for (let i = 0; i < chunks.length; i++) {
-      const last = i === chunks.length - 1;
-      const body = chunks[i]!;
+    const attempt = this.attempt;
+    for (let i = 0; i < parts.length; i++) {
+      const last = i === parts.length - 1;
+      const { text: body, close } = parts[i]!;
       // Every message of a final delivery is final (no more edits: sinks drop their Stop buttons).
       // The note goes under the last message; the sink shows it in the room kept for it.
-      const opts: EditOptions = last && note ? { final, last, note } : { final, last };
+      const opts: EditOptions = last && note ? { final, last, note, attempt } : { final, last, attempt };
+      if (close) opts.closing = close;
       const key = `${body}\u0000${opts.note ?? ""}\u0000${opts.final}`;
       if (i < this.messages.length) {
         if (this.sent[i] === key) continue;
@@ -182,10 +187,10 @@ export class ReplyStreamer {
     }
     // Follow-ups left from an earlier attempt at this reply (a crashed worker) that the text no longer needs.
     if (final) {
-      for (let i = chunks.length; i < this.messages.length; i++) {
+      for (let i = parts.length; i < this.messages.length; i++) {
         if (this.sent[i] === "\u0000end") continue;
         await this.sink.acquireBudget?.(this.messages[i]!);
-        await this.sink.edit(this.messages[i]!, "…", { final: true });
+        await this.sink.edit(this.messages[i]!, "…", { final: true, attempt });
         this.sent[i] = "\u0000end";
       }
     }

@@ -79,3 +79,43 @@ export function formatForSlackStreaming(markdown: string, options: EscapeMention
   const stableLength = lastNewline === -1 ? 0 : formatForSlack(markdown.slice(0, lastNewline + 1), options).length;
   return { text, stableLength };
 }
+
+/** `<https://…>` / `<mailto:…>` autolinks of Markdown: the only raw `<` Slack's Markdown may see. */
+const MARKDOWN_AUTOLINK = /<(?:https?:\/\/|mailto:)[^\s<>]*>/giy;
+
+/**
+ * Model output as Markdown for Slack's own Markdown rendering (a streamed message's
+ * `markdown_text`, which Slack converts itself): every `<` that does not open an autolink
+ * becomes `&lt;` (so `<!here>`, `<@U…>` cannot form), and `@here`-style words get the word
+ * joiner. Whether a character is escaped depends only on its run of non-whitespace and the
+ * character before it, so the escape of text cut right after whitespace is a prefix of the
+ * escape of every text that extends it: an append-only stream can send it piece by piece.
+ */
+export function escapeSlackMarkdown(markdown: string, options: EscapeMentionsOptions = {}): string {
+  const neutralize = options.neutralizeAtWords ?? true;
+  let out = "";
+  for (let i = 0; i < markdown.length; ) {
+    if (markdown[i] === "<") {
+      MARKDOWN_AUTOLINK.lastIndex = i;
+      const m = MARKDOWN_AUTOLINK.exec(markdown);
+      if (m) {
+        out += m[0];
+        i += m[0].length;
+      } else {
+        out += "&lt;";
+        i++;
+      }
+      continue;
+    }
+    const next = markdown.indexOf("<", i);
+    out += markdown.slice(i, next === -1 ? markdown.length : next);
+    i = next === -1 ? markdown.length : next;
+  }
+  return neutralize ? out.replace(AT_WORDS, `@${WORD_JOINER}$1`) : out;
+}
+
+/** How much of a growing text is safe to escape and send now: up to just after its last whitespace. */
+export function stableMarkdownLength(markdown: string): number {
+  for (let i = markdown.length - 1; i >= 0; i--) if (/\s/.test(markdown[i]!)) return i + 1;
+  return 0;
+}

@@ -41,6 +41,8 @@ beforeAll(async () => {
     SLACK_EDITS_PER_MINUTE: String(EDITS_PER_WINDOW),
     MAX_NEW_TOKENS: "40",
     STREAM_INTERVAL_MS: "100",
+    // The chat.update path (native streams: slackStreaming.test.ts, slackAssistantApp.test.ts).
+    SLACK_STREAMING: "false",
   });
   runner = await loadTinyRunner(config);
   h = new Harness(config, runner);

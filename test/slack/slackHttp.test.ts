@@ -9,6 +9,7 @@ import { stringify } from "node:querystring";
 import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
 import { UNAVAILABLE, USAGE } from "../../adapters/slack/SlackConversations.ts";
 import { STOP_ACTION_ID } from "../../adapters/slack/slackMessages.ts";
 import { type SlackAdapter, startSlackAdapter } from "../../adapters/slack/startSlackAdapter.ts";
@@ -306,7 +307,7 @@ describe("commands and refusals", () => {
 });
 
 describe("app manifest", () => {
-  it("creates the app in one step: Socket Mode, interactivity, both commands, the scopes and events the adapter uses", () => {
+  it("creates the app in one step: Socket Mode, interactivity, both commands, the AI side panel, the scopes and events the adapter uses", () => {
     const manifest = readFileSync(new URL("../../adapters/slack/manifest.yml", import.meta.url), "utf8");
     const live = manifest
       .split("\n")
@@ -319,6 +320,7 @@ describe("app manifest", () => {
       [...new RegExp(`${section}:\\n((?:\\s+- .*\\n?)+)`).exec(live)![1]!.matchAll(/- (\S+)/g)].map((m) => m[1]);
     expect(list("bot").sort()).toEqual([
       "app_mentions:read",
+      "assistant:write",
       "channels:history",
       "chat:write",
       "commands",
@@ -326,7 +328,18 @@ describe("app manifest", () => {
       "im:history",
       "users:read",
     ]);
-    expect(list("bot_events").sort()).toEqual(["app_mention", "message.channels", "message.groups", "message.im"]);
+    expect(list("bot_events").sort()).toEqual([
+      "app_mention",
+      "assistant_thread_context_changed",
+      "assistant_thread_started",
+      "message.channels",
+      "message.groups",
+      "message.im",
+    ]);
     expect(live).toMatch(/messages_tab_enabled: true/);
+    // The AI side panel, with prompts the way Slack's manifest takes them.
+    const view = parse(manifest).features.assistant_view as { assistant_description: string; suggested_prompts: unknown[] };
+    expect(view.assistant_description.length).toBeGreaterThan(10);
+    for (const p of view.suggested_prompts) expect(Object.keys(p as object).sort()).toEqual(["message", "title"]);
   });
 });

@@ -30,6 +30,8 @@ beforeAll(async () => {
     SLACK_EDITS_PER_MINUTE: "1000",
     MAX_NEW_TOKENS: String(MAX_NEW_TOKENS),
     STREAM_INTERVAL_MS: "100",
+    // The chat.update path (native streams: slackStreaming.test.ts, slackAssistantApp.test.ts).
+    SLACK_STREAMING: "false",
   });
   runner = await loadTinyRunner(config);
   h = new Harness(config, runner);

@@ -37,6 +37,8 @@ class FakeSink implements ReplySink {
   failAlways: Error | undefined;
   inFlight = 0;
   maxInFlight = 0;
+  /** Every `opts.attempt` seen (recorded apart: `calls` keep the rest of the options). */
+  readonly attempts = new Set<string | undefined>();
   private posted = 0;
 
   constructor(
@@ -59,7 +61,13 @@ class FakeSink implements ReplySink {
   }
 
   private async call(kind: Call["kind"], target: ReplyTarget, text: string, opts: EditOptions | undefined): Promise<void> {
-    const call: Call = { kind, at: Date.now() - T0, messageId: target.messageId, text, opts, ok: false };
+    this.attempts.add(opts?.attempt);
+    let rest: EditOptions | undefined;
+    if (opts) {
+      const { attempt: _attempt, ...others } = opts;
+      rest = others;
+    }
+    const call: Call = { kind, at: Date.now() - T0, messageId: target.messageId, text, opts: rest, ok: false };
     this.calls.push(call);
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
@@ -296,6 +304,29 @@ describe("long replies", () => {
       ["old1", "…", { final: true }],
       ["old2", "…", { final: true }],
     ]);
+  });
+});
+
+describe("what the sink is told", () => {
+  it("one attempt id per streamer on every delivery, and the fence the splitter added to close an unfinished code block", async () => {
+    const sink = new FakeSink(400);
+    const s = streamerFor(sink);
+    s.update("Look:\n```ts\nconst a = 1;");
+    await at(0);
+    expect(sink.calls[0]!.text).toBe("Look:\n```ts\nconst a = 1;\n```");
+    expect(sink.calls[0]!.opts).toEqual({ final: false, last: true, closing: "\n```" });
+    const finished = s.finish("Look:\n```ts\nconst a = 1;\n```\ndone");
+    await at(1000);
+    await finished;
+    expect(sink.calls[1]!.opts).toEqual({ final: true, last: true });
+    expect(sink.attempts.size).toBe(1);
+    const [attempt] = [...sink.attempts];
+    expect(attempt).toMatch(/^[0-9a-f-]{36}$/);
+    // Another streamer for the same reply (a retry) is another attempt.
+    const again = streamerFor(sink);
+    again.update("x");
+    await at(2000);
+    expect(sink.attempts.size).toBe(2);
   });
 });
 

@@ -1,6 +1,6 @@
 /** Slack mentions: formatForSlack and escapeSlackMentions never let model output ping anyone. */
 import { describe, expect, it } from "vitest";
-import { escapeSlackMentions, formatForSlack } from "../../../src/text/escapeMentions.ts";
+import { escapeSlackMarkdown, escapeSlackMentions, formatForSlack, stableMarkdownLength } from "../../../src/text/escapeMentions.ts";
 import { int, pick, prng } from "./textTestKit.ts";
 
 describe("Slack mentions", () => {
@@ -85,6 +85,54 @@ describe("Slack mentions", () => {
       expect(out, md).not.toMatch(/<[!@#]/);
       for (const m of out.matchAll(/</g)) expect(out.slice(m.index), md).toMatch(/^<(?:https?:\/\/|mailto:)/);
       expect(out, md).not.toMatch(/(?<![\p{L}\p{N}_/.@:%+-])@(?:here|channel|everyone)(?![\p{L}\p{N}_-])/iu);
+    }
+  });
+
+  it("escapeSlackMarkdown (streamed Markdown): no raw mention sequence, autolinks kept, @here neutralized", () => {
+    expect(escapeSlackMarkdown("hey <!here> and <@U123|x> in <#C1> <!subteam^S1>")).toBe(
+      "hey &lt;!here> and &lt;@U123|x> in &lt;#C1> &lt;!subteam^S1>",
+    );
+    expect(escapeSlackMarkdown("see <https://a.b/c?d=1> or <mailto:x@y.z> and [docs](https://e.f)")).toBe(
+      "see <https://a.b/c?d=1> or <mailto:x@y.z> and [docs](https://e.f)",
+    );
+    expect(escapeSlackMarkdown("**Bold** a < b & c > d, @here and @channel!")).toBe(
+      "**Bold** a &lt; b & c > d, @\u2060here and @\u2060channel!",
+    );
+    expect(escapeSlackMarkdown("<https://a.b|<!here>>")).not.toMatch(/<!/);
+    expect(escapeSlackMarkdown("@here", { neutralizeAtWords: false })).toBe("@here");
+  });
+
+  it("escapeSlackMarkdown sent piece by piece, each piece cut after whitespace, adds up to the escape of the whole", () => {
+    const rng = prng(7);
+    const pieces = [
+      "<!here>",
+      "<@U1>",
+      "@here",
+      "@channel",
+      "<https://x.y/z>",
+      "<mailto:a@b.c>",
+      "a<b",
+      " ",
+      "\n",
+      "word",
+      "**b**",
+      "&lt;",
+    ];
+    for (let n = 0; n < 300; n++) {
+      let md = "";
+      for (let k = 1 + int(rng, 0, 29); k > 0; k--) md += pick(rng, pieces);
+      const whole = escapeSlackMarkdown(md);
+      expect(whole, md).not.toMatch(/<[!@#]/);
+      let sentRaw = "";
+      let shown = "";
+      for (let cut = 1; cut <= md.length; cut += int(rng, 1, 5)) {
+        const stable = md.slice(0, stableMarkdownLength(md.slice(0, cut)));
+        shown += escapeSlackMarkdown(stable.slice(sentRaw.length));
+        sentRaw = stable;
+        expect(whole.startsWith(shown), md).toBe(true);
+      }
+      shown += escapeSlackMarkdown(md.slice(sentRaw.length));
+      expect(shown, md).toBe(whole);
     }
   });
 });
