@@ -25,6 +25,7 @@ runMain(async () => {
     logger,
     sinks: await platformSinks(config, logger, sinkRedis, new Keys(config.REDIS_PREFIX)),
     progress: process.stderr.isTTY === true,
+    report: (line) => logger.info(`model download: ${line.trim()}`),
     metrics: ops?.metrics,
   });
   await new Promise<void>((resolve) => {

@@ -103,6 +103,11 @@ const model = {
     .describe(
       "The GGUF model: a Hugging Face URI (`hf:owner/repo/file.gguf`), an `https://` URL, or a local path. Remote models are downloaded into `MODELS_DIR` on first use, or ahead of time with `npm run model:pull`.",
     ),
+  HF_ENDPOINT: httpUrl.optional().meta({
+    description:
+      "Where `hf:` model URIs are downloaded from: a Hugging Face mirror or proxy (`https://hf-mirror.example/`). Before a download, one quick request checks the host answers, so a machine without network fails within seconds instead of retrying for minutes.",
+    unset: "`https://huggingface.co/`",
+  }),
   MODELS_DIR: z
     .string()
     .trim()

@@ -40,7 +40,8 @@ export async function openLocalSession(opts: {
   try {
     if (!opts.external) {
       opts.onStatus?.(`Loading model ${config.MODEL} …`);
-      running = await startWorker({ config, logger, progress: process.stderr.isTTY === true });
+      const tty = process.stderr.isTTY === true;
+      running = await startWorker({ config, logger, progress: tty, report: tty ? undefined : opts.onStatus });
     } else if ((await queue.getWorkers()).length === 0) {
       opts.onStatus?.("No workers are running yet: start one with `npm run worker` (messages wait in Redis until then).");
     }
