@@ -42,7 +42,7 @@ export class Keys {
   request(requestId: string): string {
     return `${this.prefix}:req:${requestId}`;
   }
-  /** Reply state hash: `state` (queued, generating, done, failed), `worker`, `messages`, `decided`. */
+  /** Reply state hash: `state` (queued, generating, done, failed, refused), `worker`, `messages`, `decided`. */
   reply(requestId: string): string {
     return `${this.prefix}:reply:${requestId}`;
   }

@@ -61,6 +61,15 @@ const FAILURE_NOTE = "Sorry — something went wrong while answering. Please try
 /** Shown while a reply interrupted by a worker restart waits for another worker. */
 const INTERRUPTED_NOTE = "interrupted by a worker restart — resuming shortly…";
 
+/**
+ * How often BullMQ looks for stalled jobs (a worker died holding one): several times per lock
+ * duration — 3 s for the default 30 s lock — so another worker takes a dead worker's reply over
+ * within a few seconds of its lock expiring, not up to another whole lock duration later.
+ */
+export function stalledCheckInterval(lockMs: number): number {
+  return Math.min(lockMs, Math.max(500, Math.min(5000, Math.round(lockMs / 10))));
+}
+
 /** The abort reason when the worker shuts down mid-reply: the job is retried elsewhere. */
 export class ShutdownAbort extends Error {
   constructor() {
@@ -108,7 +117,7 @@ export class ChatWorker extends EventEmitter<{
       prefix: deps.keys.bull,
       concurrency: deps.runner.sequences,
       lockDuration: settings.lockMs,
-      stalledInterval: settings.lockMs,
+      stalledInterval: stalledCheckInterval(settings.lockMs),
       maxStalledCount: 20,
     });
     this.worker.on("failed", (job, err) => {
@@ -210,7 +219,7 @@ export class ChatWorker extends EventEmitter<{
       jobId,
     });
     const sink = sinks[request.reply.platform];
-    const commit = (turns: ChatTurn[], dropOldest = 0, replaceLastAssistant = false, epochSeen = "") =>
+    const commit = (turns: ChatTurn[], dropOldest = 0, replaceLastAssistant = false, epochSeen = "", state?: "refused") =>
       inbox.commit({
         conversationKey: request.conversationKey,
         requestId: request.requestId,
@@ -220,6 +229,7 @@ export class ChatWorker extends EventEmitter<{
         dropOldest,
         replaceLastAssistant,
         memoryTtlSeconds: settings.memoryTtlSeconds,
+        state,
       });
     if (!sink) {
       log.error("no reply sink for this platform on this worker (is its token configured here?); dropping the message");
@@ -256,9 +266,10 @@ export class ChatWorker extends EventEmitter<{
       log.info({ commit: outcome }, "re-delivered an answer decided before a crash");
       return;
     }
-    const finishRefusal = async (message: string) => {
+    // A refusal (the message cannot be answered as it is) is recorded as such: `npm run ask` exits 2 on it.
+    const finishRefusal = async (message: string, refused = false) => {
       await streamer.finish("", message);
-      await commit([]);
+      await commit([], 0, false, "", refused ? "refused" : undefined);
       this.emit("refused", request, message);
     };
 
@@ -275,6 +286,7 @@ export class ChatWorker extends EventEmitter<{
       log.info({ userTokens: fit.userTokens, maxUserTokens: fit.maxUserTokens }, "message longer than the context budget; refused");
       return finishRefusal(
         `Your message is ${fit.userTokens} tokens long; the most I can read at once is ${Math.max(0, fit.maxUserTokens)} tokens. Please shorten it.`,
+        true,
       );
     }
     if (stoppedEarly) return finishRefusal("Stopped before it started.");
