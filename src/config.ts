@@ -153,6 +153,14 @@ const conversations = {
 };
 
 const entryPoints = {
+  LOCAL_REDIS_DIR: z
+    .string()
+    .trim()
+    .min(1)
+    .default(".cache/redis")
+    .describe(
+      "`npm run chat` and `npm run ask` with nothing answering at a local `REDIS_URL` (127.0.0.1, localhost): they start a private `redis-server` there for as long as they run (when one is installed), with its data (append-only file) in this folder, relative to the working directory.",
+    ),
   EXTERNAL_WORKERS: bool
     .default(false)
     .describe(
@@ -292,6 +300,8 @@ export interface Config extends Omit<RawConfig, "THREADS" | "LOG_PRETTY"> {
   LOG_PRETTY: boolean;
   /** Absolute models directory. */
   modelsDir: string;
+  /** Absolute LOCAL_REDIS_DIR. */
+  localRedisDir: string;
 }
 
 /**
@@ -317,5 +327,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     THREADS: raw.THREADS ?? physicalCores(),
     LOG_PRETTY: raw.LOG_PRETTY ?? (process.stdout.isTTY === true && env.CI !== "true"),
     modelsDir: path.resolve(cwd, raw.MODELS_DIR),
+    localRedisDir: path.resolve(cwd, raw.LOCAL_REDIS_DIR),
   };
 }

@@ -73,6 +73,14 @@ export class Keys {
   replyStream(messageId: string): string {
     return `${this.prefix}:stream:${messageId}`;
   }
+  /**
+   * A terminal conversation's answers not shown yet (hash: requestId → ChatRequest JSON): set when
+   * a message is queued, cleared once its answer was printed, so a chat reopened after Ctrl-C
+   * shows the answers that finished (or still run) while it was closed.
+   */
+  localUnseen(conv: ConversationKey): string {
+    return `${this.prefix}:unseen:${conv}`;
+  }
 
   // --- worker stats (src/ops/workerStats.ts) ----------------------------------------------------
   /** Per-minute throughput hash (epoch minutes). */

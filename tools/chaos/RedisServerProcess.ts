@@ -1,34 +1,9 @@
 /** A private redis-server (tests, npm run chaos) with AOF persistence on a free port, which a test may stop and restart. */
 import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs/promises";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-    srv.on("error", reject);
-  });
-}
-
-async function answers(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, "127.0.0.1");
-    s.on("connect", () => {
-      s.write("PING\r\n");
-    });
-    s.on("data", (d) => {
-      resolve(d.toString().startsWith("+PONG"));
-      s.destroy();
-    });
-    s.on("error", () => resolve(false));
-  });
-}
+import { redisAnswers as answers, freePort } from "../../src/ops/redisServer.ts";
 
 export class RedisServerProcess {
   private child: ChildProcess | undefined;
