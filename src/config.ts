@@ -149,7 +149,9 @@ const conversations = {
   LOCAL_STREAM_INTERVAL_MS: int(10, 60_000).default(100).describe("Least time between two updates of a reply in the terminal."),
   JOB_LOCK_MS: int(1000)
     .default(30000)
-    .describe("Lock on a reply being generated; when a worker dies, another one takes the reply over after about this long."),
+    .describe(
+      "Lock on a reply being generated; when a worker dies, another one takes the reply over after at most this long plus a tenth of it (stalled replies are looked for every `JOB_LOCK_MS`/10, 0.5–5 s).",
+    ),
 };
 
 const entryPoints = {

@@ -66,7 +66,7 @@ const INTERRUPTED_NOTE = "interrupted by a worker restart — resuming shortly�
  * duration — 3 s for the default 30 s lock — so another worker takes a dead worker's reply over
  * within a few seconds of its lock expiring, not up to another whole lock duration later.
  */
-export function stalledCheckInterval(lockMs: number): number {
+function stalledCheckInterval(lockMs: number): number {
   return Math.min(lockMs, Math.max(500, Math.min(5000, Math.round(lockMs / 10))));
 }
 

@@ -18,7 +18,7 @@ import { redactUrl } from "../../src/redisConnection.ts";
 
 const LOCAL_HOSTS = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
 
-export const INSTALL_REDIS =
+const INSTALL_REDIS =
   "Install Redis (Debian/Ubuntu: `sudo apt-get install redis-server`, Fedora: `sudo dnf install redis`, macOS: `brew install redis`) and it is started for you, or start one yourself (`redis-server --daemonize yes`), or set REDIS_URL";
 
 export interface LocalRedis {

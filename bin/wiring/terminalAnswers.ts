@@ -10,7 +10,7 @@ import type { ChatRequest } from "../../src/types.ts";
 import type { LocalSession } from "./openLocalSession.ts";
 
 /** Silence before the printer says something (ms). */
-export const STALL_MS = 10_000;
+const STALL_MS = 10_000;
 
 export function newPrinter(): StreamPrinter {
   return new StreamPrinter((s) => process.stdout.write(s), { style: process.stdout.isTTY === true });
@@ -34,7 +34,7 @@ export async function withStallNotes<T>(printer: StreamPrinter, session: LocalSe
 }
 
 /** A message, quoted on one line for a note. */
-export function quote(text: string, max = 60): string {
+function quote(text: string, max = 60): string {
   const line = sanitizeForTerminal(text).replace(/\s+/g, " ").trim();
   return `"${line.length > max ? `${line.slice(0, max - 1)}…` : line}"`;
 }

@@ -4,7 +4,7 @@
  * never silent.
  */
 
-export interface DownloadProgress {
+interface DownloadProgress {
   totalSize: number;
   downloadedSize: number;
 }

@@ -23,7 +23,7 @@ export interface ProbeOptions {
 export const DEFAULT_HF_ENDPOINT = "https://huggingface.co/";
 
 /** What to do without network: a local GGUF file, or the project's own test model. */
-export function offlineAdvice(modelsDir: string): string {
+function offlineAdvice(modelsDir: string): string {
   return (
     `Without network: copy a GGUF file into ${modelsDir} and set MODEL to its path, or try everything with the project's ` +
     "own test model (random weights, gibberish answers): `npm run model:make && MODEL=models/test/qwen2-tiny-f32-s1.gguf npm run chat`."
