@@ -16,7 +16,6 @@ import { ModelError, QwenbotError } from "../../src/errors.ts";
 import { resolveModelPath } from "./loadModel.ts";
 import { DEFAULT_HF_ENDPOINT, describeStatus, isRemoteModel, ModelPullError, networkCode, probeModelHost } from "./probeModelHost.ts";
 
-
 export interface PullProgress {
   totalSize: number;
   downloadedSize: number;
