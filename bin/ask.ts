@@ -49,12 +49,13 @@ runMain(async () => {
   try {
     const printer = answers.newPrinter();
     // The final update waits until the reply's state is known: a refusal goes to stderr, not stdout.
+    const request = await session.client.submit(question);
     const answer = await answers.withStallNotes(printer, session, config.JOB_LOCK_MS, () =>
-      session.client.ask(question, (u) => {
+      session.client.follow(request, (u) => {
         if (!u.final) printer.push(u);
       }),
     );
-    if (answer.state === "refused") {
+    if ((await session.client.waitCommitted(request)) === "refused") {
       process.stderr.write(`qwenbot: ${answer.note ?? "the message was refused"}\n`);
       return 2;
     }

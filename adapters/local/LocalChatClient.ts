@@ -33,9 +33,6 @@ export interface LocalChatClientDeps {
 /** A reply's settled state (see ConversationInbox). */
 export type ReplyState = "done" | "failed" | "refused";
 
-/** The final update of an answer, with the state the worker left the reply in (undefined: not seen settle). */
-export type LocalAnswer = ReplyUpdate & { state: ReplyState | undefined };
-
 export class LocalChatClient {
   private readonly memory: ConversationMemory;
   private readonly intake: Intake;
@@ -85,18 +82,21 @@ export class LocalChatClient {
   }
 
   /** Send and wait for the final answer, calling `onUpdate` for each snapshot. */
-  async ask(text: string, onUpdate?: (u: ReplyUpdate) => void, signal?: AbortSignal): Promise<LocalAnswer> {
+  async ask(text: string, onUpdate?: (u: ReplyUpdate) => void, signal?: AbortSignal): Promise<ReplyUpdate> {
     return this.follow(await this.submit(text), onUpdate, signal);
   }
 
-  /** Wait for the final answer to `request` (already queued), calling `onUpdate` for each snapshot. */
-  async follow(request: ChatRequest, onUpdate?: (u: ReplyUpdate) => void, signal?: AbortSignal): Promise<LocalAnswer> {
+  /**
+   * Wait for the final answer to `request` (already queued), calling `onUpdate` for each snapshot.
+   * `waitCommitted(request)` then tells how the reply ended (done, failed, refused).
+   */
+  async follow(request: ChatRequest, onUpdate?: (u: ReplyUpdate) => void, signal?: AbortSignal): Promise<ReplyUpdate> {
     for await (const u of this.updates(request, signal)) {
       onUpdate?.(u);
       if (u.final) {
-        const state = await this.waitCommitted(request);
+        await this.waitCommitted(request);
         await this.markSeen(request);
-        return { ...u, state };
+        return u;
       }
     }
     throw new Error("the reply stream ended without a final update");
