@@ -61,15 +61,6 @@ const FAILURE_NOTE = "Sorry — something went wrong while answering. Please try
 /** Shown while a reply interrupted by a worker restart waits for another worker. */
 const INTERRUPTED_NOTE = "interrupted by a worker restart — resuming shortly…";
 
-/**
- * How often BullMQ looks for stalled jobs (a worker died holding one): several times per lock
- * duration — 3 s for the default 30 s lock — so another worker takes a dead worker's reply over
- * within a few seconds of its lock expiring, not up to another whole lock duration later.
- */
-function stalledCheckInterval(lockMs: number): number {
-  return Math.min(lockMs, Math.max(500, Math.min(5000, Math.round(lockMs / 10))));
-}
-
 /** The abort reason when the worker shuts down mid-reply: the job is retried elsewhere. */
 export class ShutdownAbort extends Error {
   constructor() {
@@ -117,7 +108,9 @@ export class ChatWorker extends EventEmitter<{
       prefix: deps.keys.bull,
       concurrency: deps.runner.sequences,
       lockDuration: settings.lockMs,
-      stalledInterval: stalledCheckInterval(settings.lockMs),
+      // Stalled jobs (their worker died) are looked for every lock/10 (0.5–5 s; 3 s by default), so a
+      // takeover follows the lock's expiry within seconds, not up to another whole lock duration later.
+      stalledInterval: Math.min(settings.lockMs, Math.max(500, Math.min(5000, Math.round(settings.lockMs / 10)))),
       maxStalledCount: 20,
     });
     this.worker.on("failed", (job, err) => {
