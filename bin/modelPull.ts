@@ -8,6 +8,7 @@
  */
 import { loadConfig } from "../src/config.ts";
 import { QwenbotError } from "../src/errors.ts";
+import { progressLines } from "../workers/inference/downloadProgress.ts";
 import { pullModel } from "../workers/inference/pullModel.ts";
 
 const EXIT: Record<string, number> = { MODEL_URI_INVALID: 2, MODEL_NOT_FOUND: 2, MODEL_INVALID: 2, NETWORK_UNAVAILABLE: 3 };
@@ -39,23 +40,15 @@ async function main(): Promise<number> {
   process.once("SIGTERM", onSignal);
 
   const tty = process.stdout.isTTY === true;
-  let lastTenth = -1;
   process.stdout.write(`Pulling ${config.MODEL}\n   into ${config.modelsDir}\n`);
   try {
     const result = await pullModel({
       model: config.MODEL,
       modelsDir: config.modelsDir,
+      huggingFaceEndpoint: config.HF_ENDPOINT,
       progress: tty,
       signal: controller.signal,
-      onProgress: tty
-        ? undefined
-        : ({ totalSize, downloadedSize }) => {
-            if (totalSize <= 0) return;
-            const tenth = Math.floor((downloadedSize / totalSize) * 10);
-            if (tenth === lastTenth) return;
-            lastTenth = tenth;
-            process.stdout.write(`  ${String(tenth * 10).padStart(3)}%  ${mib(downloadedSize)} of ${mib(totalSize)}\n`);
-          },
+      onProgress: tty ? undefined : progressLines((line) => process.stdout.write(`${line}\n`)),
     });
     const how = result.alreadyPresent ? "already present" : result.resumed ? "resumed and completed" : "downloaded";
     process.stdout.write(`Model ${how}: ${result.path} (${mib(result.bytes)})\n`);

@@ -38,6 +38,7 @@ runMain(async () => {
     roles,
     sinks: await platformSinks(config, logger, sinkRedis, new Keys(config.REDIS_PREFIX)),
     progress: process.stderr.isTTY === true,
+    report: (line) => logger.info(`model download: ${line.trim()}`),
     metrics: ops?.metrics,
     imageMetrics: ops?.images,
   });

@@ -63,6 +63,8 @@ export interface Config extends Omit<RawConfig, "THREADS" | "LOG_PRETTY"> {
   LOG_PRETTY: boolean;
   /** Absolute models directory. */
   modelsDir: string;
+  /** Absolute LOCAL_REDIS_DIR. */
+  localRedisDir: string;
 }
 
 /**
@@ -91,5 +93,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     THREADS: raw.THREADS ?? physicalCores(),
     LOG_PRETTY: raw.LOG_PRETTY ?? (process.stdout.isTTY === true && env.CI !== "true"),
     modelsDir: path.resolve(cwd, raw.MODELS_DIR),
+    localRedisDir: path.resolve(cwd, raw.LOCAL_REDIS_DIR),
   };
 }

@@ -44,7 +44,7 @@ export class Keys {
   request(requestId: string): string {
     return `${this.prefix}:req:${requestId}`;
   }
-  /** Reply state hash: `state` (queued, generating, done, failed), `worker`, `messages`, `decided`. */
+  /** Reply state hash: `state` (queued, generating, done, failed, refused), `worker`, `messages`, `decided`. */
   reply(requestId: string): string {
     return `${this.prefix}:reply:${requestId}`;
   }
@@ -88,6 +88,14 @@ export class Keys {
   /** Local surfaces read a reply's updates from this stream. */
   replyStream(messageId: string): string {
     return `${this.prefix}:stream:${messageId}`;
+  }
+  /**
+   * A terminal conversation's answers not shown yet (hash: requestId → ChatRequest JSON): set when
+   * a message is queued, cleared once its answer was printed, so a chat reopened after Ctrl-C
+   * shows the answers that finished (or still run) while it was closed.
+   */
+  localUnseen(conv: ConversationKey): string {
+    return `${this.prefix}:unseen:${conv}`;
   }
 
   // --- worker stats (src/ops/workerStats.ts) ----------------------------------------------------

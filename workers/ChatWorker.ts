@@ -110,7 +110,9 @@ export class ChatWorker extends EventEmitter<{
       prefix: deps.keys.bull,
       concurrency: deps.runner.sequences,
       lockDuration: settings.lockMs,
-      stalledInterval: settings.lockMs,
+      // Stalled jobs (their worker died) are looked for every lock/10 (0.5–5 s; 3 s by default), so a
+      // takeover follows the lock's expiry within seconds, not up to another whole lock duration later.
+      stalledInterval: Math.min(settings.lockMs, Math.max(500, Math.min(5000, Math.round(settings.lockMs / 10)))),
       maxStalledCount: 20,
     });
     this.worker.on("failed", (job, err) => {
@@ -212,7 +214,7 @@ export class ChatWorker extends EventEmitter<{
     });
     const sink = sinks[request.reply.platform];
     let memoryTtlSeconds = settings.memoryTtlSeconds;
-    const commit = (turns: ChatTurn[], dropOldest = 0, replaceLastAssistant = false, epochSeen = "") =>
+    const commit = (turns: ChatTurn[], dropOldest = 0, replaceLastAssistant = false, epochSeen = "", state?: "refused") =>
       inbox.commit({
         conversationKey: request.conversationKey,
         requestId: request.requestId,
@@ -222,6 +224,7 @@ export class ChatWorker extends EventEmitter<{
         dropOldest,
         replaceLastAssistant,
         memoryTtlSeconds,
+        state,
       });
     if (!sink) {
       log.error("no reply sink for this platform on this worker (is its token configured here?); dropping the message");
@@ -262,9 +265,10 @@ export class ChatWorker extends EventEmitter<{
       log.info({ commit: outcome }, "re-delivered an answer decided before a crash");
       return;
     }
-    const finishRefusal = async (message: string) => {
+    // A refusal (the message cannot be answered as it is) is recorded as such: `npm run ask` exits 2 on it.
+    const finishRefusal = async (message: string, refused = false) => {
       await streamer.finish("", message);
-      await commit([]);
+      await commit([], 0, false, "", refused ? "refused" : undefined);
       this.emit("refused", request, message);
     };
 
@@ -284,6 +288,7 @@ export class ChatWorker extends EventEmitter<{
       log.info({ userTokens: fit.userTokens, maxUserTokens: fit.maxUserTokens }, "message longer than the context budget; refused");
       return finishRefusal(
         `Your message is ${fit.userTokens} tokens long; the most I can read at once is ${Math.max(0, fit.maxUserTokens)} tokens. Please shorten it.`,
+        true,
       );
     }
     if (stoppedEarly) return finishRefusal("Stopped before it started.");

@@ -35,7 +35,15 @@ export class DiscordTyping {
     };
     const tick = async () => {
       const state = await this.redis.hget(this.keys.reply(requestId), "state").catch(() => null);
-      if (this.closed || state === null || state === "done" || state === "failed" || Date.now() - started > TYPING_MAX_MS) return stop();
+      if (
+        this.closed ||
+        state === null ||
+        state === "done" ||
+        state === "failed" ||
+        state === "refused" ||
+        Date.now() - started > TYPING_MAX_MS
+      )
+        return stop();
       await this.sendTyping(channelId);
     };
     timer = setInterval(() => void tick(), this.intervalMs);

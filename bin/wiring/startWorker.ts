@@ -38,6 +38,8 @@ export interface StartWorkerOptions {
   runner?: ModelRunner;
   /** Show the model download progress bar. */
   progress?: boolean;
+  /** Without the progress bar: lines about a model download (what, then progress every 10 %). */
+  report?: (line: string) => void;
   sweepIntervalMs?: number;
   /** Count generations, edits, 429s and errors here (served on METRICS_PORT). */
   metrics?: Metrics;
@@ -61,6 +63,8 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
         sequences: config.WORKER_CONCURRENCY,
         logger,
         progress: opts.progress,
+        report: opts.report,
+        huggingFaceEndpoint: config.HF_ENDPOINT,
       }).catch(async (err: unknown) => {
         redis.disconnect();
         throw err;

@@ -45,6 +45,11 @@ export const model = {
     .min(1)
     .default("models")
     .describe("Where downloaded models are kept (relative to the working directory; `/app/models`, a volume, in the containers)."),
+  HF_ENDPOINT: httpUrl.optional().meta({
+    description:
+      "Where `hf:` model URIs are downloaded from: a Hugging Face mirror or proxy (`https://hf-mirror.example/`). Before a download, one quick request checks the host answers, so a machine without network fails within seconds instead of retrying for minutes.",
+    unset: "`https://huggingface.co/`",
+  }),
   SYSTEM_PROMPT: z.string().default("You are a helpful assistant.").describe("The system message every conversation starts with."),
   MAX_NEW_TOKENS: int(1, 32768).default(512).describe("Most tokens in one reply; a reply cut there says so."),
   TEMPERATURE: num(0, 2).default(0.7).describe("Sampling temperature, 0–2 (0: always the most likely token)."),
@@ -113,7 +118,9 @@ export const conversations = {
   LOCAL_STREAM_INTERVAL_MS: int(10, 60_000).default(100).describe("Least time between two updates of a reply in the terminal."),
   JOB_LOCK_MS: int(1000)
     .default(30000)
-    .describe("Lock on a reply being generated; when a worker dies, another one takes the reply over after about this long."),
+    .describe(
+      "Lock on a reply being generated; when a worker dies, another one takes the reply over after at most this long plus a tenth of it (stalled replies are looked for every `JOB_LOCK_MS`/10, 0.5–5 s).",
+    ),
 };
 
 export const settingsAndContext = {
@@ -152,6 +159,14 @@ export const entryPoints = {
     .default(false)
     .describe(
       "`true`: `npm start` runs only the platform adapters, and workers run as separate processes (`npm run worker`), as in docker compose; `npm run chat` and `npm run ask` then use those workers too (as with `--external`).",
+    ),
+  LOCAL_REDIS_DIR: z
+    .string()
+    .trim()
+    .min(1)
+    .default(".cache/redis")
+    .describe(
+      "`npm run chat` and `npm run ask` with nothing answering at a local `REDIS_URL` (127.0.0.1, localhost): they start a private `redis-server` there for as long as they run (when one is installed), with its data (append-only file) in this folder, relative to the working directory.",
     ),
 };
 

@@ -2,7 +2,7 @@
  * The inbox protocol, in one place. Each conversation has an inbox of waiting messages in arrival
  * order; adapters append to it, one worker at a time answers its head and commits the answer,
  * which takes the message out. Around it: the stored requests, the reply state a surface can
- * read (`queued` → `generating` → `done` / `failed`, the placeholder messages, the decided
+ * read (`queued` → `generating` → `done` / `failed` / `refused`, the placeholder messages, the decided
  * answer), the stop flag, and the sweeper's list of conversations with an inbox.
  *
  * This class is the only writer of those keys. The steps that must be atomic are Lua scripts,
@@ -116,8 +116,8 @@ export interface CommitParams {
   /** Regenerate: the new assistant turn replaces the stored last one. */
   replaceLastAssistant: boolean;
   memoryTtlSeconds: number;
-  /** The reply state to set (default done). */
-  state?: "done" | "failed";
+  /** The reply state to set (default done; refused: answered with a refusal, e.g. too many tokens). */
+  state?: "done" | "failed" | "refused";
 }
 
 export interface InboxDepth {

@@ -10,6 +10,7 @@ import type { Redis } from "ioredis";
 import type { Config } from "../config.ts";
 import { INTAKE_TEXT } from "../intake/intakeMessages.ts";
 import { type Keys, QUEUE_NAME } from "../keys.ts";
+import { isBlankText } from "../text/normalizeUserText.ts";
 import type { ChatRequest, ConversationKey } from "../types.ts";
 import { type AppendOutcome, ConversationInbox } from "./ConversationInbox.ts";
 
@@ -109,7 +110,8 @@ export class Ingestor {
 
   /** What must never be queued (empty, too long): the refusal, or null when the text may be queued. */
   check(text: string): IngestRefusal | null {
-    if (text.trim().length === 0) return refused("EMPTY_MESSAGE", INTAKE_TEXT.empty);
+    // Whitespace and invisible characters only (zero-width spaces, U+3000, U+FEFF, …) count as empty.
+    if (isBlankText(text)) return refused("EMPTY_MESSAGE", INTAKE_TEXT.empty);
     if (text.length > this.opts.maxInputChars)
       return refused("MESSAGE_TOO_LONG", INTAKE_TEXT.tooLong(text.length, this.opts.maxInputChars));
     return null;

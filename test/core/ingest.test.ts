@@ -100,6 +100,9 @@ describe("Ingestor", () => {
     const ing = new Ingestor(redis, queue, keys, { maxInputChars: 10 });
     expect((await rejection(ing.ingest(request({ conversationKey: "discord:g1:bad", text: "" })))).code).toBe("EMPTY_MESSAGE");
     expect((await rejection(ing.ingest(request({ conversationKey: "discord:g1:bad", text: " \n\t " })))).code).toBe("EMPTY_MESSAGE");
+    // Only whitespace and invisible format characters: empty too, even when the adapter did not normalize it.
+    for (const text of [" \u200b\u200b \t\n ", "\u3000\u3000", "\u200e\u200f\u2060\ufeff\u180e"])
+      expect((await rejection(ing.ingest(request({ conversationKey: "discord:g1:bad", text })))).code).toBe("EMPTY_MESSAGE");
     const long = await rejection(ing.ingest(request({ conversationKey: "discord:g1:bad", text: "x".repeat(11) })));
     expect(long.code).toBe("MESSAGE_TOO_LONG");
     expect(long.userMessage).toContain("10");

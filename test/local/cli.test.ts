@@ -51,12 +51,45 @@ describe("npm run ask", () => {
     expect(r.stderr).toContain(bogus);
   });
 
-  it("fails fast and clearly when Redis is unreachable (no hang)", async () => {
-    const r = await runCli("bin/ask.ts", ["hi"], { env: { ...(await baseEnv()), REDIS_URL: "redis://127.0.0.1:1" }, timeoutMs: 30_000 });
+  it("fails fast and clearly when a Redis that is not local is unreachable (no hang, no private one started)", async () => {
+    // 127.0.0.2 is a loopback address, but not one REDIS_URL names for "this machine's Redis".
+    const r = await runCli("bin/ask.ts", ["hi"], { env: { ...(await baseEnv()), REDIS_URL: "redis://127.0.0.2:1" }, timeoutMs: 30_000 });
     expect(r.signal).toBeNull(); // it exited by itself, not by our kill timer
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain("REDIS_UNAVAILABLE");
-    expect(r.stderr).toContain("127.0.0.1:1");
+    expect(r.stderr).toContain("127.0.0.2:1");
+    expect(r.stderr).not.toContain("private");
+  });
+
+  it("fails at once with MODEL_INVALID when MODEL has the GGUF magic but a corrupt header (no runaway memory)", async () => {
+    const corrupt = path.join(os.tmpdir(), `corrupt-${randomUUID()}.gguf`);
+    const header = Buffer.alloc(64);
+    header.write("GGUF", 0, "latin1");
+    header.writeUInt32LE(3, 4);
+    header.writeBigUInt64LE(1n, 8); // tensors
+    header.writeBigUInt64LE(1n, 16); // metadata entries
+    header.writeBigUInt64LE(1n, 24); // key length
+    header.write("a", 32);
+    header.writeUInt32LE(9, 33); // an array…
+    header.writeUInt32LE(8, 37); // …of strings…
+    header.writeBigUInt64LE(1n << 40n, 41); // …2^40 of them
+    await fs.writeFile(corrupt, header);
+    const r = await runCli("bin/ask.ts", ["hi"], { env: { ...(await baseEnv()), MODEL: corrupt }, timeoutMs: 60_000 });
+    await fs.rm(corrupt);
+    expect(r.signal).toBeNull();
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("MODEL_INVALID");
+    expect(r.stderr).toContain(`MODEL is not a valid GGUF file: ${corrupt}`);
+    expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+  });
+
+  it("says MODEL is a directory, without a stack trace", async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), "qb-modeldir-"));
+    const r = await runCli("bin/ask.ts", ["hi"], { env: { ...(await baseEnv()), MODEL: dir }, timeoutMs: 60_000 });
+    await fs.rm(dir, { recursive: true });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`qwenbot: error [MODEL_INVALID]: MODEL is a directory, not a GGUF file: ${dir}`);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
   it("names the variable when the config is invalid", async () => {

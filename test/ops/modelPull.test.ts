@@ -11,9 +11,12 @@ import http from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { resolveModelPath } from "../../workers/inference/loadModel.ts";
 import { pullModel } from "../../workers/inference/pullModel.ts";
 import { ROOT, runCli } from "../helpers/runCli.ts";
+import { testRedisUrl } from "../helpers/testRedis.ts";
 import { tinyModelPath } from "../helpers/tinyModel.ts";
 
 const FILE = "qwen2-tiny.gguf";
@@ -69,7 +72,8 @@ class ModelServer {
       res.end("this is not a model\n");
       return;
     }
-    if (pathname !== `/models/${FILE}`) {
+    // `/models/<file>`, or a Hugging Face style `/<user>/<repo>/resolve/<branch>/<file>` (HF_ENDPOINT pointed here).
+    if (pathname !== `/models/${FILE}` && !pathname.endsWith(`/resolve/main/${FILE}`)) {
       res.writeHead(404, { "content-type": "text/plain" });
       res.end("not found\n");
       return;
@@ -262,5 +266,84 @@ describe("model:pull from a loopback server", () => {
     expect(ok).toMatchObject({ path: local, alreadyPresent: true, bytes: source.length });
     const missing = path.join(os.tmpdir(), `missing-${randomUUID()}.gguf`);
     await expect(pullModel({ model: missing, modelsDir: await tempDir() })).rejects.toMatchObject({ code: "MODEL_NOT_FOUND" });
+  });
+});
+
+describe("the worker's first run (npm run ask) with an hf: MODEL not downloaded yet", () => {
+  const askEnv = (modelsDir: string, endpoint: string) => ({
+    MODEL: `hf:someone/tiny-repo/${FILE}`,
+    MODELS_DIR: modelsDir,
+    HF_ENDPOINT: endpoint,
+    THREADS: "1",
+    MAX_NEW_TOKENS: "8",
+    CONTEXT_SIZE: "1024",
+    REDIS_PREFIX: `qbt-pull-${randomUUID().slice(0, 8)}`,
+  });
+  const offlineRoute = (stderr: string) => {
+    expect(stderr).toContain("NETWORK_UNAVAILABLE");
+    expect(stderr).toContain("npm run model:make");
+    expect(stderr).toContain("MODEL=models/test/qwen2-tiny-f32-s1.gguf npm run chat");
+  };
+
+  it("fails at once with the offline route when the Hugging Face endpoint refuses connections", async () => {
+    const closed = http.createServer();
+    await new Promise<void>((r) => closed.listen(0, "127.0.0.1", r));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((r) => closed.close(() => r()));
+    const dir = await tempDir();
+    const r = await runCli("bin/ask.ts", ["hi"], { env: askEnv(dir, `http://127.0.0.1:${port}/`), timeoutMs: 60_000 });
+    console.log(`offline first run (connection refused): failed after ${r.ms} ms`);
+    expect(r.signal).toBeNull(); // it exited by itself, not by the kill timer: no retry loop
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("ECONNREFUSED");
+    offlineRoute(r.stderr);
+    expect(await fs.readdir(dir)).toEqual([]);
+  });
+
+  it("gives up after the probe's timeout when the endpoint never answers, with the offline route", async () => {
+    // Accepts connections and never says a word (a black-holing proxy or firewall).
+    const held: Socket[] = [];
+    const silent = (await import("node:net")).createServer((s) => held.push(s));
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+    const port = (silent.address() as AddressInfo).port;
+    try {
+      const dir = await tempDir();
+      // The bound itself, without the process around it: a short probe timeout is honoured.
+      await expect(
+        resolveModelPath({
+          model: `hf:someone/tiny-repo/${FILE}`,
+          modelsDir: dir,
+          huggingFaceEndpoint: `http://127.0.0.1:${port}/`,
+          probeTimeoutMs: 300,
+        }),
+      ).rejects.toMatchObject({ code: "NETWORK_UNAVAILABLE", message: expect.stringContaining("ETIMEDOUT") });
+      // The whole first run with the default probe timeout (10 s).
+      const r = await runCli("bin/ask.ts", ["hi"], { env: askEnv(dir, `http://127.0.0.1:${port}/`), timeoutMs: 60_000 });
+      console.log(`offline first run (endpoint never answers): failed after ${r.ms} ms`);
+      expect(r.signal).toBeNull();
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain("ETIMEDOUT");
+      offlineRoute(r.stderr);
+    } finally {
+      for (const s of held) s.destroy();
+      await new Promise<void>((r) => silent.close(() => r()));
+    }
+  });
+
+  it("with a network: downloads through HF_ENDPOINT, with progress lines when not a terminal, then answers", async () => {
+    server.reset();
+    const dir = await tempDir();
+    const env = askEnv(dir, `http://127.0.0.1:${server.port}/`);
+    const r = await runCli("bin/ask.ts", ["hi"], { env, timeoutMs: 120_000 });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`Downloading hf:someone/tiny-repo/${FILE} into ${dir}`);
+    expect(r.stderr).toMatch(/^ +100% +\d+\.\d MiB of \d+\.\d MiB$/m);
+    const files = await fs.readdir(dir);
+    expect(files).toHaveLength(1);
+    expect(sha256(await fs.readFile(path.join(dir, files[0]!)))).toBe(sha256(source));
+    const redis = new Redis(testRedisUrl());
+    const keys = await redis.keys(`${env.REDIS_PREFIX}:*`);
+    if (keys.length) await redis.del(...keys);
+    redis.disconnect();
   });
 });

@@ -89,6 +89,45 @@ describe("worker crashes and restarts", () => {
     expect(await h.redis.zcard(h.keys.inbox(client.conversationKey))).toBe(0);
   });
 
+  it("SIGKILL with the default JOB_LOCK_MS: a running worker takes the reply over soon after the lock expires (measured)", async () => {
+    // The default lock (JOB_LOCK_MS unset: 30 s); both workers warm before the message arrives.
+    const { JOB_LOCK_MS: _lock, ...defaults } = env;
+    const workers = [await WorkerProcess.start(defaults), await WorkerProcess.start(defaults)];
+    procs.push(...workers);
+    const idOf = (w: WorkerProcess) => /"worker":"([0-9a-f]{8})"/.exec(w.output)?.[1];
+    const client = h.client("takeover");
+    const request = await client.submit("a long story, to be interrupted");
+    const { updates, done } = collect(client, request);
+    const arrived: number[] = [];
+    const stamp = setInterval(() => {
+      while (arrived.length < updates.length) arrived.push(Date.now());
+    }, 5);
+    try {
+      await until(() => updates.length >= 2);
+      const holder = await h.redis.hget(h.keys.reply(request.requestId), "worker");
+      const victim = workers.find((w) => idOf(w) === holder)!;
+      const survivor = workers.find((w) => w !== victim)!;
+      expect(victim).toBeDefined();
+      victim.kill("SIGKILL");
+      await victim.exit();
+      const killedAt = Date.now();
+      const before = updates.length;
+      const final = await done;
+      await client.waitCommitted(request);
+      const takeoverMs = arrived[before]! - killedAt;
+      console.log(`takeover after SIGKILL with JOB_LOCK_MS=30000: first text from the other worker ${takeoverMs} ms after the kill`);
+      // The reply went on after the kill, from the survivor, into the same stream; one final; one memory entry.
+      expect(updates.length).toBeGreaterThan(before);
+      expect(await h.redis.hget(h.keys.reply(request.requestId), "worker")).toBe(idOf(survivor));
+      expect(updates.filter((u) => u.final)).toHaveLength(1);
+      const turns = await memory().turns(client.conversationKey);
+      expect(turns.map((t) => t.role)).toEqual(["user", "assistant"]);
+      expect(turns[1]!.text).toBe(final.text);
+    } finally {
+      clearInterval(stamp);
+    }
+  });
+
   it("SIGTERM: a reply that outlasts the grace period is stopped with a visible note, requeued, and finished by another worker", async () => {
     const a = await WorkerProcess.start({ ...env, SHUTDOWN_GRACE_MS: "200" });
     procs.push(a);

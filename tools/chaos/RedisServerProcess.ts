@@ -5,9 +5,11 @@
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import fs from "node:fs/promises";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { redisAnswers as answers, freePort } from "../../src/ops/redisServer.ts";
+
+export { freePort };
 
 export interface RedisServerOptions {
   /**
@@ -20,36 +22,6 @@ export interface RedisServerOptions {
 /** What to tell someone who has no Redis at all. */
 export const INSTALL_REDIS_HINT =
   "install Redis (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis) so `redis-server` is on PATH, or start one and set REDIS_URL";
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-    srv.on("error", reject);
-  });
-}
-
-/** Does a Redis answer PING on 127.0.0.1:`port` (no auth)? */
-async function answers(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, "127.0.0.1");
-    s.setTimeout(1000, () => {
-      s.destroy();
-      resolve(false);
-    });
-    s.on("connect", () => {
-      s.write("PING\r\n");
-    });
-    s.on("data", (d) => {
-      resolve(d.toString().startsWith("+PONG"));
-      s.destroy();
-    });
-    s.on("error", () => resolve(false));
-  });
-}
 
 export class RedisServerProcess {
   private child: ChildProcess | undefined;

@@ -1,7 +1,8 @@
 /**
  * Load the configured GGUF once per worker process: resolve it (local path, URL or `hf:` URI,
- * downloaded into the models folder with a progress bar), check it is a GGUF, and create one
- * context with one sequence per concurrent reply.
+ * downloaded into the models folder with a progress bar after a quick reachability probe), check
+ * its header (bounded: a corrupt one fails at once), and create one context with one sequence per
+ * concurrent reply.
  */
 import fs from "node:fs/promises";
 import path from "node:path";
@@ -18,6 +19,9 @@ import {
 } from "node-llama-cpp";
 import { ModelError } from "../../src/errors.ts";
 import type { Logger } from "../../src/logger.ts";
+import { checkGgufFile, GgufHeaderError } from "./checkGgufFile.ts";
+import { progressLines } from "./downloadProgress.ts";
+import { DEFAULT_HF_ENDPOINT, isRemoteModel, probeModelHost } from "./probeModelHost.ts";
 
 export interface LoadModelOptions {
   /** Local path, URL, or node-llama-cpp URI (`hf:owner/repo/file.gguf`). */
@@ -35,7 +39,18 @@ export interface LoadModelOptions {
   progress?: boolean;
   /** Allow downloading a URI that is not in the models folder yet (default true). */
   download?: boolean;
+  /** Where `hf:` URIs resolve (HF_ENDPOINT; default https://huggingface.co/). */
+  huggingFaceEndpoint?: string;
+  /** How long the reachability probe before a download waits (default 10 s). */
+  probeTimeoutMs?: number;
+  /** Lines about a download for a reader without the progress bar: what is downloaded, then progress. */
+  report?: (line: string) => void;
 }
+
+export type ResolveModelOptions = Pick<
+  LoadModelOptions,
+  "model" | "modelsDir" | "progress" | "download" | "huggingFaceEndpoint" | "probeTimeoutMs" | "report"
+>;
 
 export interface LoadedModel {
   llama: Llama;
@@ -100,48 +115,81 @@ export function contextOptions(s: ContextSettings): LlamaContextOptions {
   };
 }
 
-function isRemote(model: string): boolean {
-  return /^(hf:|huggingface:|https?:\/\/)/i.test(model);
-}
-
-/** Resolve `model` to a local file that starts with the GGUF magic, or throw a ModelError naming it. */
-export async function resolveModelPath(opts: Pick<LoadModelOptions, "model" | "modelsDir" | "progress" | "download">): Promise<string> {
-  let file: string;
-  if (isRemote(opts.model)) {
-    await fs.mkdir(opts.modelsDir, { recursive: true });
-    try {
-      file = await resolveModelFile(opts.model, {
-        directory: opts.modelsDir,
-        cli: opts.progress ?? false,
-        download: opts.download === false ? false : "auto",
-      });
-    } catch (err) {
-      const reason = err instanceof Error ? err.message : String(err);
-      throw new ModelError("MODEL_NOT_FOUND", `MODEL ${opts.model} could not be resolved or downloaded into ${opts.modelsDir}: ${reason}`, {
-        cause: err,
-      });
-    }
-  } else {
-    file = path.resolve(opts.model);
-  }
-  let handle: fs.FileHandle;
-  try {
-    handle = await fs.open(file, "r");
-  } catch {
+/** Resolve `model` to a local GGUF file whose header checks out, or throw a ModelError naming it. */
+export async function resolveModelPath(opts: ResolveModelOptions): Promise<string> {
+  const file = isRemoteModel(opts.model) ? await resolveRemote(opts) : path.resolve(opts.model);
+  const stat = await fs.stat(file).catch(() => undefined);
+  if (!stat) {
     throw new ModelError(
       "MODEL_NOT_FOUND",
       `MODEL file not found: ${file}. Set MODEL to a GGUF path, a URL or an hf: URI (or run \`npm run model:make\` for a test model).`,
     );
   }
+  if (stat.isDirectory()) {
+    const ggufs = (await fs.readdir(file).catch(() => [] as string[])).filter((n) => n.endsWith(".gguf"));
+    const example = ggufs.length > 0 ? ` — it holds ${ggufs.slice(0, 3).join(", ")}${ggufs.length > 3 ? ", …" : ""}` : "";
+    throw new ModelError("MODEL_INVALID", `MODEL is a directory, not a GGUF file: ${file}. Set MODEL to a .gguf file${example}.`);
+  }
   try {
-    const { bytesRead, buffer } = await handle.read(Buffer.alloc(4), 0, 4, 0);
-    if (bytesRead < 4 || buffer.toString("latin1") !== "GGUF") {
-      throw new ModelError("MODEL_INVALID", `MODEL is not a GGUF file: ${file} (it does not start with the GGUF magic bytes)`);
+    checkGgufFile(file);
+  } catch (err) {
+    if (!(err instanceof GgufHeaderError)) {
+      throw new ModelError("MODEL_INVALID", `MODEL cannot be read: ${file} (${err instanceof Error ? err.message : String(err)})`, {
+        cause: err,
+      });
     }
-  } finally {
-    await handle.close();
+    if (/magic bytes/.test(err.message)) throw new ModelError("MODEL_INVALID", `MODEL is not a GGUF file: ${file} (${err.message})`);
+    throw new ModelError(
+      "MODEL_INVALID",
+      `MODEL is not a valid GGUF file: ${file} (${err.message}). It is corrupt or truncated: download it again or point MODEL at another file.`,
+    );
   }
   return file;
+}
+
+/**
+ * A remote MODEL: the file already downloaded into MODELS_DIR (found without any network), or —
+ * after a quick probe that fails in seconds without network — downloaded now, with a progress
+ * bar in a terminal and a line per 10 % (at least every 15 s) otherwise.
+ */
+async function resolveRemote(opts: ResolveModelOptions): Promise<string> {
+  const endpoints = { huggingFace: opts.huggingFaceEndpoint ?? DEFAULT_HF_ENDPOINT };
+  const present = await resolveModelFile(opts.model, { directory: opts.modelsDir, cli: false, download: false, endpoints }).catch(
+    () => undefined,
+  );
+  if (present) return present;
+  if (opts.download === false) {
+    throw new ModelError("MODEL_NOT_FOUND", `MODEL ${opts.model} is not in ${opts.modelsDir} yet and downloading is off.`);
+  }
+  try {
+    await fs.mkdir(opts.modelsDir, { recursive: true });
+  } catch (err) {
+    throw new ModelError(
+      "MODEL_NOT_FOUND",
+      `cannot create MODELS_DIR ${opts.modelsDir}: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
+  await probeModelHost(opts.model, {
+    modelsDir: opts.modelsDir,
+    huggingFaceEndpoint: endpoints.huggingFace,
+    probeTimeoutMs: opts.probeTimeoutMs ?? 10_000,
+  });
+  opts.report?.(`Downloading ${opts.model} into ${opts.modelsDir} (first use; \`npm run model:pull\` does this ahead of time) …`);
+  try {
+    return await resolveModelFile(opts.model, {
+      directory: opts.modelsDir,
+      cli: opts.progress ?? false,
+      download: "auto",
+      endpoints,
+      deleteTempFileOnCancel: false,
+      onProgress: opts.progress || !opts.report ? undefined : progressLines(opts.report),
+    });
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new ModelError("MODEL_NOT_FOUND", `MODEL ${opts.model} could not be downloaded into ${opts.modelsDir}: ${reason}`, {
+      cause: err,
+    });
+  }
 }
 
 export async function loadModel(opts: LoadModelOptions): Promise<LoadedModel> {

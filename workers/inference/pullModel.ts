@@ -14,8 +14,7 @@ import path from "node:path";
 import { resolveModelFile } from "node-llama-cpp";
 import { ModelError, QwenbotError } from "../../src/errors.ts";
 import { resolveModelPath } from "./loadModel.ts";
-
-export class ModelPullError extends QwenbotError {}
+import { DEFAULT_HF_ENDPOINT, describeStatus, isRemoteModel, ModelPullError, networkCode, probeModelHost } from "./probeModelHost.ts";
 
 export interface PullProgress {
   totalSize: number;
@@ -45,124 +44,6 @@ export interface PullResult {
   alreadyPresent: boolean;
   /** A partial download from an earlier run was continued. */
   resumed: boolean;
-}
-
-const REMOTE = /^(hf:|hf:\/\/|huggingface:|https?:\/\/)/i;
-const HF_HOSTS = new Set(["huggingface.co", "hf.co", "www.huggingface.co"]);
-const NETWORK_CODES = new Set([
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "ETIMEDOUT",
-  "EPIPE",
-  "UND_ERR_CONNECT_TIMEOUT",
-  "UND_ERR_SOCKET",
-  "UND_ERR_HEADERS_TIMEOUT",
-]);
-
-function isRemoteModel(model: string): boolean {
-  return REMOTE.test(model);
-}
-
-/** The network error code behind a failed fetch, if any (undici wraps it in `cause`). */
-function networkCode(err: unknown): string | undefined {
-  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === "string" && NETWORK_CODES.has(code)) return code;
-    const name = (e as { name?: unknown }).name;
-    if (name === "TimeoutError" || name === "AbortError") return "ETIMEDOUT";
-  }
-  return undefined;
-}
-
-function describeStatus(url: string, status: number): ModelPullError {
-  if (status === 404 || status === 410)
-    return new ModelPullError(
-      "MODEL_URI_INVALID",
-      `MODEL points to nothing: ${url} answered HTTP ${status}. Check the repository and file name in MODEL.`,
-    );
-  if (status === 401 || status === 403) {
-    return new ModelPullError(
-      "MODEL_URI_INVALID",
-      `access to ${url} was refused (HTTP ${status}): the file is private or gated. Check MODEL, or download it yourself into MODELS_DIR.`,
-    );
-  }
-  return new ModelPullError("MODEL_DOWNLOAD_FAILED", `${url} answered HTTP ${status}; the server may be having trouble. Try again later.`);
-}
-
-/** One request, no retries: can we reach the model's host, and does the URL serve a GGUF file? */
-async function probe(model: string, opts: PullModelOptions): Promise<void> {
-  const timeoutMs = opts.probeTimeoutMs ?? 15_000;
-  let url: URL;
-  let checkFile = false;
-  if (/^https?:\/\//i.test(model)) {
-    try {
-      url = new URL(model);
-    } catch {
-      throw new ModelPullError("MODEL_URI_INVALID", `MODEL is not a valid URL: ${model}`);
-    }
-    // Hugging Face page URLs are rewritten to download URLs by node-llama-cpp: only check the host there.
-    checkFile = !HF_HOSTS.has(url.hostname);
-    if (!checkFile) url = new URL("/", url);
-  } else {
-    // hf:<user>/<model>[:<quant>] or hf:<user>/<model>/<file path>[#<branch>]
-    if (!/^(hf:\/\/|hf:|huggingface:)[^/\s]+\/[^/\s]+/i.test(model)) {
-      throw new ModelPullError(
-        "MODEL_URI_INVALID",
-        `MODEL is not a valid Hugging Face URI: ${model} (expected hf:<user>/<repo>/<file>.gguf or hf:<user>/<repo>:<quant>)`,
-      );
-    }
-    url = new URL(opts.huggingFaceEndpoint ?? "https://huggingface.co/");
-  }
-  let res: Response;
-  try {
-    res = await fetch(url, {
-      method: "GET",
-      headers: checkFile ? { range: "bytes=0-3", "accept-encoding": "identity" } : {},
-      redirect: "follow",
-      signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), ...(opts.signal ? [opts.signal] : [])]),
-    });
-  } catch (err) {
-    if (opts.signal?.aborted) throw err;
-    const code = networkCode(err) ?? "fetch failed";
-    throw new ModelPullError(
-      "NETWORK_UNAVAILABLE",
-      `cannot reach ${url.host} to download MODEL (${code}). Check the network connection, DNS and any proxy or firewall — or copy the GGUF file into ${opts.modelsDir} and set MODEL to its path.`,
-      { cause: err },
-    );
-  }
-  try {
-    if (!checkFile) return; // any HTTP answer: the network works; the URI itself is checked by the download
-    if (res.status >= 400) throw describeStatus(model, res.status);
-    const head = Buffer.from(await readAtMost(res, 4));
-    if (head.length < 4 || head.toString("latin1") !== "GGUF") {
-      const type = res.headers.get("content-type") ?? "unknown type";
-      throw new ModelPullError(
-        "MODEL_URI_INVALID",
-        `${model} does not serve a GGUF file (${type}; it does not start with the GGUF magic bytes). Check MODEL.`,
-      );
-    }
-  } finally {
-    await res.body?.cancel().catch(() => {});
-  }
-}
-
-async function readAtMost(res: Response, n: number): Promise<Uint8Array> {
-  if (!res.body) return new Uint8Array();
-  const reader = res.body.getReader();
-  const parts: Uint8Array[] = [];
-  let got = 0;
-  while (got < n) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    parts.push(value);
-    got += value.length;
-  }
-  reader.releaseLock();
-  return Buffer.concat(parts).subarray(0, n);
 }
 
 /** Map what node-llama-cpp / ipull throw to our named errors. */
@@ -208,7 +89,7 @@ export async function pullModel(opts: PullModelOptions): Promise<PullResult> {
       { cause: err },
     );
   }
-  await probe(model, opts);
+  await probeModelHost(model, opts);
   const before = await listDir(opts.modelsDir);
   let file: string;
   try {
@@ -217,6 +98,7 @@ export async function pullModel(opts: PullModelOptions): Promise<PullResult> {
       download: "auto",
       cli: opts.progress ?? false,
       onProgress: opts.onProgress,
+      endpoints: { huggingFace: opts.huggingFaceEndpoint ?? DEFAULT_HF_ENDPOINT },
       // Keep the partial file when interrupted: the next run resumes it.
       deleteTempFileOnCancel: false,
       signal: opts.signal,

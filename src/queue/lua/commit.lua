@@ -1,7 +1,7 @@
 --[[
   Commit one answered message (the workers' last step of the inbox protocol): append its turns
   to the conversation's memory, drop the oldest turns that no longer fit, refresh the memory's
-  TTL, take the request out of the inbox and set its reply state to done (or failed).
+  TTL, take the request out of the inbox and set its reply state to done (or failed, or refused).
   Fenced three ways:
     - the request must still be in the inbox (a retry must not commit twice);
     - the caller must still hold the job's lock (a worker whose lock expired must not commit);
@@ -22,7 +22,7 @@
       ARGV[5]  oldest stored turns to drop
       ARGV[6]  '1': the new assistant turn replaces the stored last one (regenerate)
       ARGV[7]  most turns kept whatever their size
-      ARGV[8]  reply state to set ('done' or 'failed')
+      ARGV[8]  reply state to set ('done', 'failed' or 'refused')
       ARGV[9]  number of turns n
       ARGV[10] .. ARGV[9 + n] the turns (ChatTurn JSON)
 
