@@ -10,7 +10,10 @@
  *   (empty ones first).
  * - Evicted state: a conversation pushed out of its sequence has its evaluated state saved to disk
  *   (SequenceStateCache) and restored when it comes back.
- * - History fitting and prompts: fitHistory with this model's token counts, ChatTemplate.
+ * - Prompts: the model's own chat template (ChatTemplate), whatever the model (Qwen2/2.5/3, Llama 3,
+ *   Gemma, …); a reasoning model's thought is kept out of the reply's text (TokenStream).
+ * - History fitting: fitHistory with this model's token counts and the template's overheads as
+ *   measured on it, then checked on the rendered prompt itself.
  *
  * This module ties those together for one call (`generate`) and is the worker's only handle on the model.
  */
@@ -59,8 +62,8 @@ export class ModelRunner {
   ) {
     const { context, model } = loaded;
     this.pool = new SequencePool(context);
-    this.template = new ChatTemplate(model);
-    this.loop = new GenerationLoop(model, this.template.stops, options);
+    this.template = new ChatTemplate(model, loaded.chatWrapper);
+    this.loop = new GenerationLoop(model, this.template.stops, options, this.template.thought);
     const runner = this;
     this.budget = {
       get contextSize() {
@@ -76,6 +79,16 @@ export class ModelRunner {
 
   get contextSize(): number {
     return this.loaded.context.contextSize;
+  }
+
+  /** The chat template's name as node-llama-cpp resolved it ("ChatML", "Qwen", "Llama 3", "Gemma", "Jinja", …). */
+  get chatTemplate(): string {
+    return this.template.name;
+  }
+
+  /** What the chat template adds around each message and besides them, as measured on it (see ChatTemplate). */
+  get templateOverheads(): { turnOverheadTokens: number; replyPrefixTokens: number } {
+    return { turnOverheadTokens: this.template.turnOverheadTokens, replyPrefixTokens: this.template.replyPrefixTokens };
   }
 
   get sequences(): number {
@@ -103,9 +116,30 @@ export class ModelRunner {
   /**
    * Keep the newest turns that fit the context beside the system prompt, the new message and
    * the reply budget; older ones are left out (the system prompt is always kept).
+   *
+   * First by counts (fitHistory, with the template's measured overheads and the turns' stored
+   * counts, which an earlier model may have made), then on the prompt as the template renders it:
+   * while it does not fit, the oldest turns go (up to the next user turn).
    */
   fitHistory(systemPrompt: string, history: readonly ChatTurn[], userText: string, maxNewTokens: number): FittedHistory {
-    return fitHistory(this.budget, systemPrompt, history, userText, maxNewTokens);
+    const fit = fitHistory(this.budget, systemPrompt, history, userText, maxNewTokens);
+    if (fit.tooLong) return fit;
+    const limit = this.contextSize - maxNewTokens;
+    let start = fit.dropped;
+    while (this.renderPrompt(systemPrompt, history.slice(start), userText).length > limit) {
+      if (start >= history.length) {
+        return {
+          ...fit,
+          history: [],
+          dropped: history.length,
+          tooLong: true,
+          maxUserTokens: Math.min(fit.maxUserTokens, fit.userTokens - 1),
+        };
+      }
+      start++;
+      while (start < history.length && history[start]!.role !== "user") start++;
+    }
+    return { ...fit, history: history.slice(start), dropped: start };
   }
 
   /** The prompt's tokens as the chat template renders them (system prompt, turns, the reply's opening). */
