@@ -3,7 +3,7 @@
  * reasoning model's thought (Qwen3's `<think>…</think>`) never shows, with the Qwen3 test model's.
  */
 
-import { getLlama, type Llama, type LlamaModel, type Token } from "node-llama-cpp";
+import { getLlama, type Llama, LlamaLogLevel, type LlamaModel, type Token } from "node-llama-cpp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ThoughtMarkers } from "../../workers/inference/ChatTemplate.ts";
 import { TokenStream } from "../../workers/inference/ModelRunner.ts";
@@ -14,7 +14,7 @@ let model: LlamaModel;
 let qwen3: LlamaModel;
 
 beforeAll(async () => {
-  llama = await getLlama({ gpu: false, build: "never" });
+  llama = await getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.error });
   model = await llama.loadModel({ modelPath: await tinyModelPath() });
   qwen3 = await llama.loadModel({ modelPath: await tinyTemplateModelPath("qwen3") });
 });
