@@ -8,7 +8,7 @@
  */
 import type { Token } from "node-llama-cpp";
 import { QwenChatWrapper } from "node-llama-cpp";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ModelError } from "../../src/errors.ts";
 import { createLogger } from "../../src/logger.ts";
 import type { ChatTurn } from "../../src/types.ts";
@@ -136,7 +136,14 @@ for (const [template, wrapperName] of Object.entries(WRAPPER) as [Exclude<TestMo
         { role: "user", text: first, at: 1 },
         { role: "assistant", text: r1.text, at: 2 },
       ];
-      const r2 = await runner.generate(params(key, history, "and what about the bridge?"));
+      const next = "and what about the bridge?";
+      const fit = runner.fitHistory(SYSTEM, history, next, 8);
+      expect(fit.history).toEqual(history);
+      // The prompt fitHistory rendered (and checked) is the one evaluated: it is not rendered again.
+      const render = vi.spyOn(runner, "renderPrompt");
+      const r2 = await runner.generate(params(key, fit.history, next));
+      expect(render).not.toHaveBeenCalled();
+      render.mockRestore();
       expect(r2.promptTokens).toBeGreaterThan(150);
       expect(r2.reusedTokens).toBeGreaterThanOrEqual(r1.promptTokens);
       expect(r2.evaluatedInputTokens * 5).toBeLessThan(r2.promptTokens);

@@ -42,6 +42,11 @@ export interface ModelRunnerOptions extends GenerationLoopOptions {
   stateCache?: SequenceStateCacheOptions | false;
 }
 
+/** What a rendered prompt depends on, as one string. */
+function promptKey(systemPrompt: string, history: readonly ChatTurn[], userText: string): string {
+  return JSON.stringify([systemPrompt, history.map((t) => [t.role, t.text]), userText]);
+}
+
 /** Default folder of saved sequence states. */
 function defaultStateCacheDir(): string {
   return path.join(os.tmpdir(), "qwenbot-sequence-state");
@@ -53,6 +58,8 @@ export class ModelRunner {
   private readonly loop: GenerationLoop;
   /** This model's token counts and its template's overheads, for fitHistory. */
   private readonly budget: TokenBudget;
+  /** Prompts fitHistory rendered and accepted, by their texts, so that the generation that follows does not render them again. */
+  private readonly fitted = new Map<string, Token[]>();
   /** Saved state of conversations pushed out of their sequence (undefined: off). */
   readonly stateCache: SequenceStateCache | undefined;
 
@@ -126,7 +133,8 @@ export class ModelRunner {
     if (fit.tooLong) return fit;
     const limit = this.contextSize - maxNewTokens;
     let start = fit.dropped;
-    while (this.renderPrompt(systemPrompt, history.slice(start), userText).length > limit) {
+    let prompt = this.renderPrompt(systemPrompt, history.slice(start), userText);
+    while (prompt.length > limit) {
       if (start >= history.length) {
         return {
           ...fit,
@@ -138,8 +146,12 @@ export class ModelRunner {
       }
       start++;
       while (start < history.length && history[start]!.role !== "user") start++;
+      prompt = this.renderPrompt(systemPrompt, history.slice(start), userText);
     }
-    return { ...fit, history: history.slice(start), dropped: start };
+    const kept = history.slice(start);
+    this.fitted.set(promptKey(systemPrompt, kept, userText), prompt);
+    while (this.fitted.size > 2 * this.sequences) this.fitted.delete(this.fitted.keys().next().value!);
+    return { ...fit, history: kept, dropped: start };
   }
 
   /** The prompt's tokens as the chat template renders them (system prompt, turns, the reply's opening). */
@@ -164,7 +176,9 @@ export class ModelRunner {
           }
         }
       }
-      const fresh = this.renderPrompt(params.systemPrompt, params.history, params.userText);
+      const key = promptKey(params.systemPrompt, params.history, params.userText);
+      const fresh = this.fitted.get(key) ?? this.renderPrompt(params.systemPrompt, params.history, params.userText);
+      this.fitted.delete(key);
       const prompt = reuseKnownTokens(fresh, slot.known, {
         isSpecialToken: (t) => model.isSpecialToken(t),
         detokenize: (t) => model.detokenize(t, false),
