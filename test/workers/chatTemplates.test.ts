@@ -7,7 +7,7 @@
  * reply's text. A model without a usable template is refused at load.
  */
 import type { Token } from "node-llama-cpp";
-import { QwenChatWrapper } from "node-llama-cpp";
+import { JinjaTemplateChatWrapper, QwenChatWrapper } from "node-llama-cpp";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ModelError } from "../../src/errors.ts";
 import { createLogger } from "../../src/logger.ts";
@@ -109,6 +109,23 @@ for (const [template, wrapperName] of Object.entries(WRAPPER) as [Exclude<TestMo
         fit.history.reduce((sum, t) => sum + runner.turnTokens(t), 0);
       expect(counted + runner.templateOverheads.replyPrefixTokens).toBe(prompt);
     });
+
+    if (template === "llama3") {
+      it("renders and budgets the same through node-llama-cpp's Jinja fallback (the model's template rendered as is)", () => {
+        const model = runner.loaded.model;
+        const jinja = new ChatTemplate(
+          model,
+          new JinjaTemplateChatWrapper({ template: model.fileInfo.metadata.tokenizer!.chat_template!, tokenizer: model.tokenizer }),
+        );
+        expect(jinja.name).toBe("JinjaTemplate");
+        const history = turns(6);
+        expect(jinja.render(SYSTEM, history, "And now?")).toEqual(runner.renderPrompt(SYSTEM, history, "And now?"));
+        expect({ turnOverheadTokens: jinja.turnOverheadTokens, replyPrefixTokens: jinja.replyPrefixTokens }).toEqual(
+          runner.templateOverheads,
+        );
+        expect(jinja.stops.tokens).toContainEqual([model.tokens.eot]);
+      });
+    }
 
     it("checks the fit on the rendered prompt when stored turn counts are wrong", () => {
       const history = turns(80).map((t) => ({ ...t, tokens: 1 }));
