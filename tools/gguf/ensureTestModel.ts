@@ -5,15 +5,24 @@
 import { open } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { TestModelShapeName, TestModelType } from "./qwen2TestModel.ts";
+import type { TestModelShapeName, TestModelTemplateName, TestModelType } from "./qwen2TestModel.ts";
 import { makeTestModel, testModelLayout } from "./qwen2TestModel.ts";
 
 /** The repository root (two folders up from tools/gguf/). */
 const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
-/** `<repo>/models/test/qwen2-<shape>-<type>-s<seed>.gguf` (absolute). */
-export function defaultTestModelPath(shape: TestModelShapeName, type: TestModelType, seed: number): string {
-  return join(REPO_ROOT, "models", "test", `qwen2-${shape}-${type}-s${seed}.gguf`);
+/**
+ * `<repo>/models/test/qwen2-<shape>-<type>-s<seed>.gguf` (absolute); with another chat template
+ * than Qwen2-Instruct's, `…-s<seed>-<template>.gguf`.
+ */
+export function defaultTestModelPath(
+  shape: TestModelShapeName,
+  type: TestModelType,
+  seed: number,
+  template: TestModelTemplateName = "qwen2",
+): string {
+  const suffix = template === "qwen2" ? "" : `-${template}`;
+  return join(REPO_ROOT, "models", "test", `qwen2-${shape}-${type}-s${seed}${suffix}.gguf`);
 }
 
 export interface EnsureTestModelOptions {
@@ -23,7 +32,9 @@ export interface EnsureTestModelOptions {
   type?: TestModelType;
   /** Default 1. */
   seed?: number;
-  /** Default `defaultTestModelPath(shape, type, seed)`. */
+  /** Default "qwen2" (Qwen2-Instruct's chat template). */
+  template?: TestModelTemplateName;
+  /** Default `defaultTestModelPath(shape, type, seed, template)`. */
   out?: string;
   onProgress?: (done: number, total: number) => void;
 }
@@ -53,12 +64,14 @@ export async function ensureTestModel(opts: EnsureTestModelOptions = {}): Promis
   const shape = opts.shape ?? "tiny";
   const type = opts.type ?? "f32";
   const seed = opts.seed ?? 1;
-  const out = opts.out ?? defaultTestModelPath(shape, type, seed);
-  if (await isCurrent(out, await testModelLayout(shape, type, seed))) return out;
+  const template = opts.template ?? "qwen2";
+  const out = opts.out ?? defaultTestModelPath(shape, type, seed, template);
+  if (await isCurrent(out, await testModelLayout(shape, type, seed, template))) return out;
   const made = await makeTestModel({
     shape,
     type,
     seed,
+    template,
     out,
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
   });

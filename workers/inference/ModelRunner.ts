@@ -10,7 +10,10 @@
  *   (empty ones first).
  * - Evicted state: a conversation pushed out of its sequence has its evaluated state saved to disk
  *   (SequenceStateCache) and restored when it comes back.
- * - History fitting and prompts: fitHistory with this model's token counts, ChatTemplate.
+ * - Prompts: the model's own chat template (ChatTemplate), whatever the model (Qwen2/2.5/3, Llama 3,
+ *   Gemma, …); a reasoning model's thought is kept out of the reply's text (TokenStream).
+ * - History fitting: fitHistory with this model's token counts and the template's overheads as
+ *   measured on it, then checked on the rendered prompt itself.
  *
  * This module ties those together for one call (`generate`) and is the worker's only handle on the model.
  */
@@ -39,6 +42,11 @@ export interface ModelRunnerOptions extends GenerationLoopOptions {
   stateCache?: SequenceStateCacheOptions | false;
 }
 
+/** What a rendered prompt depends on, as one string. */
+function promptKey(systemPrompt: string, history: readonly ChatTurn[], userText: string): string {
+  return JSON.stringify([systemPrompt, history.map((t) => [t.role, t.text]), userText]);
+}
+
 /** Default folder of saved sequence states. */
 function defaultStateCacheDir(): string {
   return path.join(os.tmpdir(), "qwenbot-sequence-state");
@@ -50,6 +58,8 @@ export class ModelRunner {
   private readonly loop: GenerationLoop;
   /** This model's token counts and its template's overheads, for fitHistory. */
   private readonly budget: TokenBudget;
+  /** Prompts fitHistory rendered and accepted, by their texts, so that the generation that follows does not render them again. */
+  private readonly fitted = new Map<string, Token[]>();
   /** Saved state of conversations pushed out of their sequence (undefined: off). */
   readonly stateCache: SequenceStateCache | undefined;
 
@@ -59,8 +69,8 @@ export class ModelRunner {
   ) {
     const { context, model } = loaded;
     this.pool = new SequencePool(context);
-    this.template = new ChatTemplate(model);
-    this.loop = new GenerationLoop(model, this.template.stops, options);
+    this.template = new ChatTemplate(model, loaded.chatWrapper);
+    this.loop = new GenerationLoop(model, this.template.stops, options, this.template.thought);
     const runner = this;
     this.budget = {
       get contextSize() {
@@ -76,6 +86,16 @@ export class ModelRunner {
 
   get contextSize(): number {
     return this.loaded.context.contextSize;
+  }
+
+  /** The chat template's name as node-llama-cpp resolved it ("ChatML", "Qwen", "Llama 3", "Gemma", "Jinja", …). */
+  get chatTemplate(): string {
+    return this.template.name;
+  }
+
+  /** What the chat template adds around each message and besides them, as measured on it (see ChatTemplate). */
+  get templateOverheads(): { turnOverheadTokens: number; replyPrefixTokens: number } {
+    return { turnOverheadTokens: this.template.turnOverheadTokens, replyPrefixTokens: this.template.replyPrefixTokens };
   }
 
   get sequences(): number {
@@ -103,9 +123,35 @@ export class ModelRunner {
   /**
    * Keep the newest turns that fit the context beside the system prompt, the new message and
    * the reply budget; older ones are left out (the system prompt is always kept).
+   *
+   * First by counts (fitHistory, with the template's measured overheads and the turns' stored
+   * counts, which an earlier model may have made), then on the prompt as the template renders it:
+   * while it does not fit, the oldest turns go (up to the next user turn).
    */
   fitHistory(systemPrompt: string, history: readonly ChatTurn[], userText: string, maxNewTokens: number): FittedHistory {
-    return fitHistory(this.budget, systemPrompt, history, userText, maxNewTokens);
+    const fit = fitHistory(this.budget, systemPrompt, history, userText, maxNewTokens);
+    if (fit.tooLong) return fit;
+    const limit = this.contextSize - maxNewTokens;
+    let start = fit.dropped;
+    let prompt = this.renderPrompt(systemPrompt, history.slice(start), userText);
+    while (prompt.length > limit) {
+      if (start >= history.length) {
+        return {
+          ...fit,
+          history: [],
+          dropped: history.length,
+          tooLong: true,
+          maxUserTokens: Math.min(fit.maxUserTokens, fit.userTokens - 1),
+        };
+      }
+      start++;
+      while (start < history.length && history[start]!.role !== "user") start++;
+      prompt = this.renderPrompt(systemPrompt, history.slice(start), userText);
+    }
+    const kept = history.slice(start);
+    this.fitted.set(promptKey(systemPrompt, kept, userText), prompt);
+    while (this.fitted.size > 2 * this.sequences) this.fitted.delete(this.fitted.keys().next().value!);
+    return { ...fit, history: kept, dropped: start };
   }
 
   /** The prompt's tokens as the chat template renders them (system prompt, turns, the reply's opening). */
@@ -130,7 +176,9 @@ export class ModelRunner {
           }
         }
       }
-      const fresh = this.renderPrompt(params.systemPrompt, params.history, params.userText);
+      const key = promptKey(params.systemPrompt, params.history, params.userText);
+      const fresh = this.fitted.get(key) ?? this.renderPrompt(params.systemPrompt, params.history, params.userText);
+      this.fitted.delete(key);
       const prompt = reuseKnownTokens(fresh, slot.known, {
         isSpecialToken: (t) => model.isSpecialToken(t),
         detokenize: (t) => model.detokenize(t, false),

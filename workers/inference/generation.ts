@@ -49,6 +49,14 @@ export interface GenerateResult {
   firstTokenAt: number;
   /** Index of the sequence used (for tests and metrics). */
   slot: number;
+  /**
+   * Tokens of the reasoning a thinking model did before its answer (Qwen3's `<think>…</think>`,
+   * markers included); 0 when it did none. The thought is never in `text`, so it is neither posted
+   * nor stored in memory.
+   */
+  thoughtTokens: number;
+  /** How long that reasoning took (ms, from the first generated token to the end of the thought, or of the reply if it never ended); 0 without one. */
+  thoughtMs: number;
 }
 
 /** Wall-clock time in ms since the epoch, fractional: the clock of GenerateResult's times. */

@@ -1,13 +1,14 @@
 /**
  * Load the configured GGUF once per worker process: resolve it (local path, URL or `hf:` URI,
  * downloaded into the models folder with a progress bar after a quick reachability probe), check
- * its header (bounded: a corrupt one fails at once), and create one context with one sequence per
- * concurrent reply.
+ * its header (bounded: a corrupt one fails at once) and that it has a chat template node-llama-cpp
+ * can use, and create one context with one sequence per concurrent reply.
  */
 import fs from "node:fs/promises";
 import path from "node:path";
 import {
   type BatchItem,
+  type ChatWrapper,
   getLlama,
   type Llama,
   type LlamaContext,
@@ -19,6 +20,7 @@ import {
 } from "node-llama-cpp";
 import { ModelError } from "../../src/errors.ts";
 import type { Logger } from "../../src/logger.ts";
+import { resolveModelChatWrapper } from "./ChatTemplate.ts";
 import { checkGgufFile, GgufHeaderError } from "./checkGgufFile.ts";
 import { progressLines } from "./downloadProgress.ts";
 import { DEFAULT_HF_ENDPOINT, isRemoteModel, probeModelHost } from "./probeModelHost.ts";
@@ -58,6 +60,8 @@ export interface LoadedModel {
   context: LlamaContext;
   modelPath: string;
   loadMs: number;
+  /** The model's chat template as node-llama-cpp resolved it (resolving takes a while: done once, here). */
+  chatWrapper?: ChatWrapper;
 }
 
 const DEFAULT_CONTEXT = 4096;
@@ -216,6 +220,14 @@ export async function loadModel(opts: LoadModelOptions): Promise<LoadedModel> {
     const reason = err instanceof Error ? err.message : String(err);
     throw new ModelError("MODEL_LOAD_FAILED", `could not load MODEL ${modelPath}: ${reason}`, { cause: err });
   }
+  let chatWrapper: ChatWrapper;
+  try {
+    chatWrapper = resolveModelChatWrapper(model);
+  } catch (err) {
+    await model.dispose();
+    await llama.dispose();
+    throw err;
+  }
   const trained = model.trainContextSize;
   const contextSize = Math.min(opts.contextSize ?? DEFAULT_CONTEXT, trained);
   let context: LlamaContext;
@@ -243,9 +255,10 @@ export async function loadModel(opts: LoadModelOptions): Promise<LoadedModel> {
       threads: opts.threads,
       contextSize: context.contextSize,
       sequences: opts.sequences,
+      chatTemplate: chatWrapper.wrapperName,
       loadMs: Math.round(loadMs),
     },
     "model loaded",
   );
-  return { llama, model, context, modelPath, loadMs };
+  return { llama, model, context, modelPath, loadMs, chatWrapper };
 }
