@@ -132,6 +132,11 @@ const model = {
   WORKER_CONCURRENCY: int(1, 64)
     .default(2)
     .describe("Replies one worker generates at once: sequences of its context, batched together (GPU memory grows with it)."),
+  WORKER_DELIVERY_JOBS: int(0, 256)
+    .default(2)
+    .describe(
+      "Replies a worker may hold beyond WORKER_CONCURRENCY while their last edits wait for the platform's rate budget: a sequence is free for the next reply as soon as the model is done (0: a reply holds its sequence until delivered).",
+    ),
 };
 
 const conversations = {

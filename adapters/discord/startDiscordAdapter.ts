@@ -8,7 +8,9 @@
  * DISCORD_MESSAGE_CONTENT_INTENT is set): Discord still delivers the text of messages that mention
  * the bot, of DMs, and of the bot's own messages. The client keeps no message cache, so a
  * MESSAGE_CREATE replayed after a gateway resume reaches the conversations' dedupe instead of being
- * swallowed by discord.js's cache.
+ * swallowed by discord.js's cache; MESSAGE_DELETE (and _BULK) are read raw for the same reason: a
+ * deleted bot reply stops its generation. The REST client shares its rate-limit knowledge with the
+ * workers' (DiscordRateLimits).
  */
 import {
   Client,
@@ -23,6 +25,7 @@ import {
 } from "discord.js";
 import type { AdapterDeps, RunningAdapter } from "../../src/intake/AdapterDeps.ts";
 import type { Logger } from "../../src/logger.ts";
+import { SharedRateLimits } from "../../src/stream/SharedRateLimits.ts";
 import { normalizeUserText, stripDiscordMention } from "../../src/text/normalizeUserText.ts";
 import { DiscordApi } from "./DiscordApi.ts";
 import { DiscordButtons } from "./DiscordButtons.ts";
@@ -30,6 +33,7 @@ import { DiscordConversations } from "./DiscordConversations.ts";
 import { DiscordTyping } from "./DiscordTyping.ts";
 import { authorOf, ephemeral } from "./discordInteraction.ts";
 import { DISCORD_TEXT } from "./discordMessages.ts";
+import { DiscordRateLimits } from "./discordRateLimits.ts";
 
 /** The longest `/ask` prompt Discord lets a string option carry. */
 const DISCORD_OPTION_MAX = 6000;
@@ -39,6 +43,8 @@ export interface DiscordAdapterOptions {
   clientOptions?: Partial<ClientOptions>;
   /** How often the typing indicator is renewed while a reply is pending (ms). */
   typingIntervalMs?: number;
+  /** How long a placeholder that cannot be posted yet is retried (ms; default 60 s). */
+  placeholderRetryMs?: number;
 }
 
 export type RunningDiscordAdapter = RunningAdapter & { client: Client };
@@ -106,7 +112,9 @@ class DiscordAdapter {
       ...(config.DISCORD_API_URL ? { rest: { api: config.DISCORD_API_URL } } : {}),
       ...opts.clientOptions,
     });
-    const api = new DiscordApi(this.client, this.log);
+    const limits = new DiscordRateLimits(new SharedRateLimits(deps.redis, deps.keys));
+    limits.attach(this.client.rest);
+    const api = new DiscordApi(this.client, this.log, limits, opts.placeholderRetryMs);
     this.api = api;
     this.typing = new DiscordTyping(deps.redis, deps.keys, (channelId) => api.typing(channelId), opts.typingIntervalMs);
     this.conversations = new DiscordConversations(deps, this.log, api, this.typing);
@@ -134,6 +142,11 @@ class DiscordAdapter {
       Events.InteractionCreate,
       (i) => void this.onInteraction(i).catch((err) => this.log.error({ err, interactionId: i.id }, "interaction handler failed")),
     );
+    client.on(Events.Raw, (packet: { t?: string; d?: { id?: string; ids?: string[] } }) => {
+      if (this.closed || (packet.t !== "MESSAGE_DELETE" && packet.t !== "MESSAGE_DELETE_BULK")) return;
+      const ids = packet.d?.ids ?? (packet.d?.id ? [packet.d.id] : []);
+      void this.conversations.deleted(ids).catch((err) => this.log.warn({ err }, "deletion handler failed"));
+    });
     client.on(Events.ShardReady, () => (this.connected = true));
     client.on(Events.ShardResume, () => (this.connected = true));
     client.on(Events.ShardDisconnect, () => (this.connected = false));

@@ -119,7 +119,8 @@ export class DiscordTestbed {
   useWorker = async (cfg: Config, extra: Partial<StartWorkerOptions> = {}): Promise<void> => {
     for (const w of this.h.workers) await w.close();
     this.h.workers = [];
-    this.worker = await this.h.startWorker({ config: cfg, sinks: { discord: createDiscordSink(cfg, this.h.logger) }, ...extra });
+    const sink = createDiscordSink(cfg, this.h.logger, { redis: this.h.redis, keys: this.h.keys });
+    this.worker = await this.h.startWorker({ config: cfg, sinks: { discord: sink }, ...extra });
     this.worker.worker.on("generation", (e) => this.events.push(e));
   };
 
