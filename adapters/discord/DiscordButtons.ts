@@ -5,7 +5,8 @@
  * - Stop asks the worker generating the reply to stop (the partial answer stays) and removes the
  *   button; pressed while the message still waits in line, it takes it out of the line and the
  *   placeholder says "Stopped before it started." at once.
- * - Every press is claimed like a message: a press replayed after a gateway resume does nothing.
+ * - Every press is claimed by the adapter before anything is answered: a press replayed after a
+ *   gateway resume does nothing.
  * - Regenerate (only on a conversation's latest answer) is a new request that replaces that answer,
  *   streamed into the same message(s). It goes through the intake like a message: the clicked
  *   message becomes its "placeholder", and a refused request puts the old answer back.
@@ -71,11 +72,8 @@ export class DiscordButtons {
 
   /** Stop: out of the line if it still waits ("Stopped before it started." at once), else the worker stops generating. */
   private async stop(i: ButtonInteraction, requestId: string, request: ChatRequest | null): Promise<void> {
-    const claim = await this.intake.claim(this.dkeys.seen(i.id));
-    if (claim === "replay") return;
     let waiting = false;
     try {
-      if (claim === "unavailable") throw new Error("Redis unavailable");
       waiting = request ? await this.deps.ingestor.stopWaiting(request.conversationKey, requestId) : false;
       if (!waiting) await this.deps.ingestor.stop(requestId);
     } catch {
@@ -112,7 +110,7 @@ export class DiscordButtons {
     const clickedIsFirst = i.message.id === first.messageId;
     const oldContent = i.message.content;
     await this.intake.take(
-      { text: old?.text ?? "(regenerate)", claimKey: this.dkeys.seen(i.id) },
+      { text: old?.text ?? "(regenerate)" }, // claimed by the adapter before anything was answered
       {
         refuse: (r) => ephemeral(i, r.userMessage),
         prepare: () => ({ requestId, conversationKey: conv, author: authorOf(i.user, i.member), regenerate: true }),

@@ -154,8 +154,9 @@ export class DiscordConversations {
     const author = authorOf(i.user, i.member);
     const where: AnswerPlace = { place, replyTo: undefined, notes: [] };
     const refuse = (r: IntakeRefusal) => ephemeral(i, r.code === "EMPTY_MESSAGE" ? DISCORD_TEXT.emptyAsk : r.userMessage);
+    // The interaction was claimed by the adapter before anything was answered.
     await this.intake.take(
-      { text, claimKey: this.dkeys.seen(i.id) },
+      { text },
       {
         ...this.answering(
           where,
@@ -216,12 +217,9 @@ export class DiscordConversations {
       await ephemeral(i, access.message);
       return;
     }
+    // Claimed by the adapter first: a /reset replayed after a gateway resume does not wipe what was said since.
     const conv = discordConversationKey(place);
-    // A /reset replayed after a gateway resume must not wipe what was said since.
-    const claim = await this.intake.claim(this.dkeys.seen(i.id));
-    if (claim === "replay") return;
     try {
-      if (claim === "unavailable") throw new Error("Redis unavailable");
       await this.deps.memory.reset(conv);
       await this.deps.redis.del(this.dkeys.latest(conv));
     } catch (err) {

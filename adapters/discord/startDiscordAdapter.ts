@@ -24,6 +24,7 @@ import {
   type RESTPostAPIApplicationCommandsJSONBody,
 } from "discord.js";
 import type { AdapterDeps, RunningAdapter } from "../../src/intake/AdapterDeps.ts";
+import { DiscordKeys } from "../../src/keys.ts";
 import type { Logger } from "../../src/logger.ts";
 import { SharedRateLimits } from "../../src/stream/SharedRateLimits.ts";
 import { normalizeUserText, stripDiscordMention } from "../../src/text/normalizeUserText.ts";
@@ -90,6 +91,7 @@ class DiscordAdapter {
   private readonly typing: DiscordTyping;
   private readonly conversations: DiscordConversations;
   private readonly buttons: DiscordButtons;
+  private readonly dkeys: DiscordKeys;
   private connected = false;
   private closed = false;
 
@@ -99,6 +101,7 @@ class DiscordAdapter {
   ) {
     const { config } = deps;
     this.log = deps.logger.child({ platform: "discord" });
+    this.dkeys = new DiscordKeys(deps.keys);
     const intents = [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessages, GatewayIntentBits.DirectMessages];
     if (config.DISCORD_MESSAGE_CONTENT_INTENT) intents.push(GatewayIntentBits.MessageContent);
     this.client = new Client({
@@ -217,6 +220,13 @@ class DiscordAdapter {
 
   private async onInteraction(i: Interaction): Promise<void> {
     if (this.closed) return;
+    if (i.isChatInputCommand() || i.isButton()) {
+      // Claimed before anything is answered: an interaction replayed after a resume does nothing
+      // (a second callback would be refused with 40060 anyway, and /reset must not wipe again).
+      const claim = await this.conversations.intake.claim(this.dkeys.seen(i.id));
+      if (claim === "replay") return;
+      if (claim === "unavailable") return ephemeral(i, DISCORD_TEXT.unavailable);
+    }
     if (i.isChatInputCommand()) {
       if (i.commandName === "ask") return this.conversations.ask(i);
       if (i.commandName === "reset") return this.conversations.reset(i);
