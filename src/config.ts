@@ -134,9 +134,7 @@ const model = {
     .describe("Replies one worker generates at once: sequences of its context, batched together (GPU memory grows with it)."),
   WORKER_DELIVERY_JOBS: int(0, 256)
     .default(2)
-    .describe(
-      "Replies a worker may hold beyond WORKER_CONCURRENCY while their last edits wait for the platform's rate budget: a sequence is free for the next reply as soon as the model is done (0: a reply holds its sequence until delivered).",
-    ),
+    .describe("Replies still delivering their last edits a worker holds beyond WORKER_CONCURRENCY (0: delivery keeps its sequence)."),
 };
 
 const conversations = {

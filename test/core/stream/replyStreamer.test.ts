@@ -5,85 +5,10 @@
  * follow-up messages, and a lost lock. Every time below is exact: nothing waits for real.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { LockLostError, PlatformError, PlatformRateLimitedError, ReplyGoneError } from "../../../src/errors.ts";
-import { createLogger } from "../../../src/logger.ts";
-import { ReplyStreamer, type ReplyStreamerOptions } from "../../../src/stream/ReplyStreamer.ts";
+import { LockLostError, PlatformError, PlatformRateLimitedError } from "../../../src/errors.ts";
 import { splitMessage } from "../../../src/text/splitMessage.ts";
-import type { EditOptions, ReplySink, ReplyTarget } from "../../../src/types.ts";
 
-const T0 = 1_000_000;
-const INTERVAL = 1000;
-const logger = createLogger({ level: "silent" });
-
-interface Call {
-  kind: "edit" | "post";
-  /** Milliseconds after T0 when the call started. */
-  at: number;
-  /** The message edited, or the one posted after. */
-  messageId: string;
-  text: string;
-  opts: EditOptions | undefined;
-  ok: boolean;
-}
-
-/** What the next call does: throw this error, or take this long (ms) before it succeeds. */
-type Step = Error | number;
-
-class FakeSink implements ReplySink {
-  readonly calls: Call[] = [];
-  /** Outcomes of the next calls, in order; a call with no step left succeeds at once. */
-  readonly script: Step[] = [];
-  /** Every call fails with this, when set. */
-  failAlways: Error | undefined;
-  inFlight = 0;
-  maxInFlight = 0;
-  private posted = 0;
-
-  constructor(
-    readonly maxLength = Number.POSITIVE_INFINITY,
-    readonly minEditIntervalMs?: number,
-  ) {}
-
-  async edit(target: ReplyTarget, text: string, opts: EditOptions): Promise<void> {
-    await this.call("edit", target, text, opts);
-  }
-
-  async post(after: ReplyTarget, text: string, opts?: EditOptions): Promise<ReplyTarget> {
-    await this.call("post", after, text, opts);
-    return { ...after, messageId: `f${++this.posted}` };
-  }
-
-  /** The successful calls, as [ms after T0, message, text]. */
-  landed(): Array<[number, string, string]> {
-    return this.calls.filter((c) => c.ok).map((c) => [c.at, c.messageId, c.text]);
-  }
-
-  private async call(kind: Call["kind"], target: ReplyTarget, text: string, opts: EditOptions | undefined): Promise<void> {
-    const call: Call = { kind, at: Date.now() - T0, messageId: target.messageId, text, opts, ok: false };
-    this.calls.push(call);
-    this.inFlight++;
-    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
-    try {
-      const step = this.failAlways ?? this.script.shift();
-      if (step instanceof Error) throw step;
-      if (step) await new Promise((r) => setTimeout(r, step));
-      call.ok = true;
-    } finally {
-      this.inFlight--;
-    }
-  }
-}
-
-const target = (messageId: string): ReplyTarget => ({ platform: "discord", channelId: "c", messageId });
-
-function streamerFor(sink: ReplySink, opts: Partial<ReplyStreamerOptions> = {}, messages = [target("m0")]): ReplyStreamer {
-  return new ReplyStreamer(sink, messages, { intervalMs: INTERVAL, logger, ...opts });
-}
-
-/** Move the fake clock to `ms` after T0, running every timer and promise due on the way. */
-async function at(ms: number): Promise<void> {
-  await vi.advanceTimersByTimeAsync(T0 + ms - Date.now());
-}
+import { at, FakeSink, streamerFor, T0, target } from "./streamerKit.ts";
 
 beforeEach(() => {
   vi.useFakeTimers();
@@ -349,75 +274,5 @@ describe("interim", () => {
     const s = streamerFor(sink);
     await expect(s.interim("partial", "interrupted")).resolves.toBeUndefined();
     expect(sink.calls).toHaveLength(1);
-  });
-});
-
-describe("issue 12: whitespace, started, gone", () => {
-  it("a whitespace-only snapshot is never shown: the first edit waits for real text (and carries it whole)", async () => {
-    const sink = new FakeSink();
-    const s = streamerFor(sink);
-    s.update(" ");
-    s.update(" \n");
-    await at(500);
-    expect(sink.calls).toEqual([]);
-    s.update(" \nHello");
-    await at(501);
-    expect(sink.landed()).toEqual([[500, "m0", " \nHello"]]);
-  });
-
-  it("started shows the sink's 'Thinking…' first, throttled like an edit; text that comes first makes it unnecessary", async () => {
-    const shown: Array<[number, string]> = [];
-    const sink = Object.assign(new FakeSink(), {
-      started: async (t: ReplyTarget) => {
-        shown.push([Date.now() - T0, t.messageId]);
-      },
-    });
-    const s = streamerFor(sink);
-    s.started();
-    await at(10);
-    expect(shown).toEqual([[0, "m0"]]);
-    s.update("text");
-    await at(999);
-    expect(sink.landed()).toEqual([]);
-    await at(1000);
-    expect(sink.landed()).toEqual([[1000, "m0", "text"]]);
-
-    const sink2 = Object.assign(new FakeSink(), { started: vi.fn(async () => undefined) });
-    const s2 = streamerFor(sink2);
-    s2.update("already text");
-    s2.started();
-    await at(3000);
-    expect(sink2.started).not.toHaveBeenCalled();
-    expect(sink2.landed().map((c) => c[2])).toEqual(["already text"]);
-  });
-
-  it("a sink that finds the message gone stops the streamer for good: onGone once, no further edit or post, finish throws", async () => {
-    const sink = new FakeSink(1000);
-    const onGone = vi.fn();
-    const s = streamerFor(sink, { onGone });
-    s.update("first");
-    await at(1);
-    sink.failAlways = new ReplyGoneError();
-    s.update("second");
-    await at(1000);
-    expect(onGone).toHaveBeenCalledTimes(1);
-    expect(s.replyGone).toBe(true);
-    const calls = sink.calls.length;
-    s.update(`${"long ".repeat(500)}`);
-    await at(5000);
-    await expect(s.finish("final text", "stopped")).rejects.toBeInstanceOf(ReplyGoneError);
-    expect(sink.calls.length).toBe(calls);
-    expect(sink.calls.some((c) => c.kind === "post")).toBe(false);
-  });
-
-  it("the final delivery that finds the message gone throws ReplyGoneError at once (no retries, nothing posted after)", async () => {
-    const sink = new FakeSink(1000);
-    const s = streamerFor(sink);
-    sink.script.push(new ReplyGoneError());
-    const done = s.finish(`${"word ".repeat(400)}`);
-    const caught = done.catch((e: unknown) => e);
-    await at(10);
-    expect(await caught).toBeInstanceOf(ReplyGoneError);
-    expect(sink.calls.map((c) => c.kind)).toEqual(["edit"]);
   });
 });
