@@ -17,6 +17,7 @@ export type ErrorCode =
   | "PLATFORM_ERROR"
   | "GENERATION_FAILED"
   | "LOCK_LOST"
+  | "REPLY_GONE"
   | "GGUF_WRITE_FAILED"
   // Operations (model:pull)
   | "MODEL_URI_INVALID"
@@ -106,6 +107,17 @@ export class PlatformError extends QwenbotError {
 export class LockLostError extends QwenbotError {
   constructor(message = "the job lock was lost; another worker owns this reply") {
     super("LOCK_LOST", message);
+  }
+}
+
+/**
+ * The reply's message is gone from the platform (deleted by a moderator, its channel removed, the
+ * bot locked out of it): the reply is stopped and nothing more is posted for it. Sinks throw it;
+ * the ReplyStreamer and the worker treat it as a Stop that leaves nothing behind.
+ */
+export class ReplyGoneError extends QwenbotError {
+  constructor(message = "the reply's message is gone") {
+    super("REPLY_GONE", message);
   }
 }
 

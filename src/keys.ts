@@ -60,6 +60,22 @@ export class Keys {
   get stopChannel(): string {
     return `${this.prefix}:stop`;
   }
+  /** Present while a reserved inbox entry waits for its placeholder (expires: the entry is dropped). */
+  reserved(requestId: string): string {
+    return `${this.prefix}:reserved:${requestId}`;
+  }
+  /** Set when a reply's message was deleted on the platform: the reply is stopped and nothing more is posted. */
+  gone(requestId: string): string {
+    return `${this.prefix}:gone:${requestId}`;
+  }
+  /** Replies whose placeholder shows no final answer yet: request ids by the time they were attached (ms). */
+  get openReplies(): string {
+    return `${this.prefix}:open`;
+  }
+  /** Where each open reply lives: request id → JSON { conversationKey, reply }. */
+  get openReplyTargets(): string {
+    return `${this.prefix}:open:targets`;
+  }
 
   // --- conversation memory ----------------------------------------------------------------------
   turns(conv: ConversationKey): string {
@@ -82,6 +98,12 @@ export class Keys {
   /** The settings audit log: newest first, bounded (who changed what, when). */
   get settingsAudit(): string {
     return `${this.prefix}:settings-audit`;
+  }
+
+  // --- platform rate limits shared by every process (src/stream/SharedRateLimits.ts) ------------
+  /** What is known of one rate-limit bucket (`platform:route:major`): remaining, reset, blocked until. */
+  rateBucket(bucket: string): string {
+    return `${this.prefix}:ratelimit:${bucket}`;
   }
 
   // --- local surfaces ---------------------------------------------------------------------------
@@ -160,6 +182,10 @@ export class DiscordKeys {
   /** The request whose answer is the newest of a conversation (only that one can be regenerated). */
   latest(conv: ConversationKey): string {
     return `${this.base}:latest:${conv}`;
+  }
+  /** The request a bot message (placeholder or follow-up) belongs to: its deletion stops that reply. */
+  replyMessage(messageId: string): string {
+    return `${this.base}:reply:${messageId}`;
   }
   /** A bot thread was told recently that the bot cannot read messages there (one hint per window). */
   threadHint(threadId: string): string {

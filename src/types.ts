@@ -115,9 +115,17 @@ export interface EditOptions {
    * inside ("" or absent: none). An append-only sink leaves it out until the text is final.
    */
   closing?: string;
+  /**
+   * Which message of the reply this is (0: the placeholder, 1…: follow-ups). Sinks derive what
+   * makes a create idempotent from it (Discord: the nonce of a follow-up).
+   */
+  part?: number;
 }
 
-/** Delivers a reply's text to where the user sees it. One implementation per platform. */
+/**
+ * Delivers a reply's text to where the user sees it. One implementation per platform. A sink that
+ * learns its message is gone (deleted, channel removed) throws ReplyGoneError from `edit`/`post`.
+ */
 export interface ReplySink {
   /** The longest text one message may carry; longer replies continue in follow-up messages. */
   readonly maxLength: number;
@@ -127,8 +135,14 @@ export interface ReplySink {
   post(after: ReplyTarget, text: string, opts?: EditOptions): Promise<ReplyTarget>;
   /** Edits to one message no sooner than this apart (ms); the worker's default when absent. */
   readonly minEditIntervalMs?: number;
-  /** Show a waiting message's place in line in its placeholder (best effort; absent: nothing shown). */
+  /**
+   * Show a waiting message's place in line in its placeholder (absent: nothing shown). `ahead`: the
+   * messages of its conversation before it (0: next; it may still wait for a free model slot).
+   * Throws PlatformRateLimitedError when it should be sent later (the caller retries, coalesced).
+   */
   queued?(target: ReplyTarget, ahead: number): Promise<void>;
+  /** Generation started: a placeholder that showed a place in line now says the answer is coming ("Thinking…"). */
+  started?(target: ReplyTarget): Promise<void>;
   /** A shared budget that every edit and post of this reply must take a token from (per workspace). */
   acquireBudget?(target: ReplyTarget): Promise<void>;
   /**

@@ -2,77 +2,42 @@
  * The worker: takes "conversation X has work" jobs, answers the oldest message in X's inbox with
  * the model, streams the text into the reply's placeholder through the platform's ReplySink,
  * commits the turns atomically after the final edit, and re-adds the job if X has more waiting.
+ *
+ * It takes more jobs than it has sequences (WORKER_DELIVERY_JOBS more): generation waits for a
+ * free sequence (SequenceGate) and hands it back as soon as the model is done, while the reply's
+ * last edits still go out through the platform's rate budget — delivery never holds the model.
+ * One job per conversation at a time still orders each conversation's answers and commits.
  */
 
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
-import { type Job, type Queue, Worker } from "bullmq";
-import type { Redis } from "ioredis";
-import { LockLostError, QwenbotError } from "../src/errors.ts";
-import { type Keys, QUEUE_NAME } from "../src/keys.ts";
+import { type Job, Worker } from "bullmq";
+import { LockLostError, QwenbotError, ReplyGoneError } from "../src/errors.ts";
+import { QUEUE_NAME } from "../src/keys.ts";
 import type { Logger } from "../src/logger.ts";
 import { ConversationMemory } from "../src/memory/ConversationMemory.ts";
-import { type CommitOutcome, ConversationInbox, type DecidedAnswer, type JobLock } from "../src/queue/ConversationInbox.ts";
+import { type CommitOutcome, ConversationInbox, type JobLock } from "../src/queue/ConversationInbox.ts";
 import { jobOptionsFor } from "../src/queue/Ingestor.ts";
-import type { SettingsStore } from "../src/settings/SettingsStore.ts";
+import { PlaceNotifier } from "../src/stream/PlaceNotifier.ts";
 import { ReplyStreamer } from "../src/stream/ReplyStreamer.ts";
-import type { ChatRequest, ChatTurn, Platform, ReplySink, ReplyTarget } from "../src/types.ts";
-import type { GenerateResult, ModelRunner } from "./inference/ModelRunner.ts";
+import type { ChatRequest, ChatTurn } from "../src/types.ts";
+import { type ChatWorkerDeps, type ChatWorkerSettings, type GenerationEvent, ShutdownAbort } from "./chatWorkerTypes.ts";
+import { type ComposeFit, composeAnswer } from "./composeAnswer.ts";
+import type { GenerateResult } from "./inference/ModelRunner.ts";
+import { FAILURE_NOTE, OPEN_STALE_MS, ReplySweeper } from "./ReplySweeper.ts";
+import { SequenceGate } from "./SequenceGate.ts";
 import { userTurnFor } from "./userTurnFor.ts";
 
-/** The worker's own settings; what a reply is generated with (persona, sampling, history) comes per place from `ChatWorkerDeps.settings`. */
-export interface ChatWorkerSettings {
-  /** For failed jobs' commits and resets (a reply's own comes from its place's settings). */
-  memoryTtlSeconds: number;
-  /** Edit interval for platform replies. */
-  streamIntervalMs: number;
-  /** Edit interval for local surfaces. */
-  localStreamIntervalMs: number;
-  lockMs: number;
-  /** How often abandoned inboxes are looked for. */
-  sweepIntervalMs?: number;
-}
+export { type ChatWorkerDeps, type ChatWorkerSettings, type GenerationEvent, ShutdownAbort } from "./chatWorkerTypes.ts";
 
-export interface ChatWorkerDeps {
-  /** For BullMQ's blocking commands (maxRetriesPerRequest: null). */
-  bullConnection: Redis;
-  /** For the worker's own commands. */
-  redis: Redis;
-  /** A connection for the stop channel subscription. */
-  subscriber: Redis;
-  queue: Queue;
-  keys: Keys;
-  runner: ModelRunner;
-  /** The settings in force at a request's place, read for every reply. */
-  settings: Pick<SettingsStore, "resolve">;
-  sinks: Partial<Record<Platform, ReplySink>>;
-  logger: Logger;
-}
-
-export interface GenerationEvent {
-  request: ChatRequest;
-  /** The turns the model saw before the new message (after fitting). */
-  history: ChatTurn[];
-  result: GenerateResult;
-  commit: CommitOutcome;
-  targets: readonly ReplyTarget[];
-}
-
-/** What the user sees when their reply could not be generated. */
-const FAILURE_NOTE = "Sorry — something went wrong while answering. Please try again.";
+const STOPPED_BEFORE_START = "Stopped before it started.";
 /** Shown while a reply interrupted by a worker restart waits for another worker. */
 const INTERRUPTED_NOTE = "interrupted by a worker restart — resuming shortly…";
 
-/** The abort reason when the worker shuts down mid-reply: the job is retried elsewhere. */
-export class ShutdownAbort extends Error {
-  constructor() {
-    super("worker shutting down");
-    this.name = "ShutdownAbort";
-  }
-}
-
 export class ChatWorker extends EventEmitter<{
   generation: [GenerationEvent];
+  /** The reply's message was deleted on the platform: generation stopped, nothing posted or remembered. */
+  gone: [ChatRequest, GenerateResult | undefined];
   refused: [ChatRequest, string];
   lockLost: [ChatRequest];
   failure: [code: string, err: unknown];
@@ -80,7 +45,7 @@ export class ChatWorker extends EventEmitter<{
   readonly id = randomUUID().slice(0, 8);
   /** Replies this worker is generating right now (metrics, status). */
   get inFlight(): number {
-    return this.active.size;
+    return this.gate.busy;
   }
   private worker: Worker | undefined;
   private readonly memory: ConversationMemory;
@@ -88,6 +53,11 @@ export class ChatWorker extends EventEmitter<{
   private readonly active = new Map<string, AbortController>();
   private sweeper: NodeJS.Timeout | undefined;
   private readonly log: Logger;
+  /** The model's sequences: generation takes one, delivery does not. */
+  readonly gate: SequenceGate;
+  /** Places in line shown to waiting messages (coalesced, through the rate budget). */
+  readonly places: PlaceNotifier;
+  readonly replies: ReplySweeper;
 
   constructor(
     private readonly deps: ChatWorkerDeps,
@@ -97,6 +67,20 @@ export class ChatWorker extends EventEmitter<{
     this.memory = new ConversationMemory(deps.redis, deps.keys, settings.memoryTtlSeconds);
     this.inbox = new ConversationInbox(deps.redis, deps.keys);
     this.log = deps.logger.child({ worker: this.id });
+    this.gate = new SequenceGate(deps.runner.sequences);
+    this.places = new PlaceNotifier(deps.sinks, {
+      logger: this.log,
+      // Still waiting at that place: queued (not started) and that far from the head.
+      stillWaiting: async (request, place) => {
+        const [state, rank] = await Promise.all([
+          this.inbox.replyState(request.requestId),
+          this.inbox.rank(request.conversationKey, request.requestId),
+        ]);
+        return state === "queued" && rank === place;
+      },
+      shown: (request, place) => this.inbox.notePlace(request.requestId, place),
+    });
+    this.replies = new ReplySweeper({ ...deps, logger: this.log, memoryTtlSeconds: settings.memoryTtlSeconds });
   }
 
   async start(): Promise<void> {
@@ -108,7 +92,7 @@ export class ChatWorker extends EventEmitter<{
     this.worker = new Worker(QUEUE_NAME, (job, token) => this.process(job, token), {
       connection: deps.bullConnection,
       prefix: deps.keys.bull,
-      concurrency: deps.runner.sequences,
+      concurrency: deps.runner.sequences + (settings.deliveryJobs ?? 2),
       lockDuration: settings.lockMs,
       // Stalled jobs (their worker died) are looked for every lock/10 (0.5–5 s; 3 s by default), so a
       // takeover follows the lock's expiry within seconds, not up to another whole lock duration later.
@@ -119,49 +103,20 @@ export class ChatWorker extends EventEmitter<{
       if (err instanceof ShutdownAbort || err.name === "ShutdownAbort") return;
       this.log.error({ err, jobId: job?.id, conversation: job?.data?.conversationKey, attempts: job?.attemptsMade }, "job failed");
       this.emit("failure", err instanceof QwenbotError ? err.code : "JOB_FAILED", err);
-      if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) void this.failForGood(job.data.conversationKey);
+      if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) void this.replies.failForGood(job.data.conversationKey);
     });
     this.worker.on("error", (err) => this.log.error({ err }, "worker error"));
     await this.worker.waitUntilReady();
     const sweepMs = settings.sweepIntervalMs ?? 30_000;
     this.sweeper = setInterval(() => void this.sweep().catch((err) => this.log.warn({ err }, "sweep failed")), sweepMs);
     this.sweeper.unref();
-    this.log.info({ concurrency: deps.runner.sequences }, "worker ready");
+    this.log.info({ sequences: deps.runner.sequences, jobs: deps.runner.sequences + (settings.deliveryJobs ?? 2) }, "worker ready");
   }
 
   /**
-   * A job that failed every attempt: tell the user in the placeholder of the message at the head
-   * of the inbox, take that message out so the conversation is not blocked, and go on.
+   * Re-add work for conversations whose inbox has messages but no job (after crashes or lost
+   * signals), and finish the placeholders left without an answer. Returns the jobs added.
    */
-  private async failForGood(conv: string): Promise<void> {
-    const { sinks, queue } = this.deps;
-    try {
-      const head = await this.inbox.head(conv);
-      if (!head) return;
-      const { requestId, request } = head;
-      if (request) {
-        const sink = sinks[request.reply.platform];
-        await sink?.edit(request.reply, "", { final: true, note: FAILURE_NOTE }).catch(() => {});
-      }
-      // Unfenced (the job is over) and with no epoch: nothing is remembered, the message leaves the inbox.
-      await this.inbox.commit({
-        conversationKey: conv,
-        requestId,
-        epochSeen: "",
-        lock: undefined,
-        turns: [],
-        dropOldest: 0,
-        replaceLastAssistant: false,
-        memoryTtlSeconds: this.settings.memoryTtlSeconds,
-        state: "failed",
-      });
-      if ((await this.inbox.pending(conv)) > 0) await queue.add("turn", { conversationKey: conv }, jobOptionsFor(conv));
-    } catch (err) {
-      this.log.error({ err, conversation: conv }, "could not report a failed job to the user");
-    }
-  }
-
-  /** Re-add work for conversations whose inbox has messages but no job (after crashes or lost signals). */
   async sweep(): Promise<number> {
     let added = 0;
     for (const conv of await this.inbox.conversations()) {
@@ -172,6 +127,7 @@ export class ChatWorker extends EventEmitter<{
       await this.deps.queue.add("turn", { conversationKey: conv }, jobOptionsFor(conv));
       added++;
     }
+    await this.replies.sweepOpen(this.settings.openStaleMs ?? OPEN_STALE_MS);
     return added;
   }
 
@@ -179,69 +135,85 @@ export class ChatWorker extends EventEmitter<{
     const conv = job.data.conversationKey;
     const head = await this.inbox.head(conv);
     if (!head) return;
-    if (head.request) {
+    if (head.reserved) {
+      // Its placeholder is being posted; attaching it wakes this conversation again. A reservation
+      // that ran out (the adapter died in between) is dropped, and the line moves on.
+      if (!(await this.inbox.release(conv, head.requestId, true))) return;
+      this.log.warn({ requestId: head.requestId, conversation: conv }, "a reserved place was never given its placeholder; dropped");
+    } else if (head.request) {
       await this.answer(head.request, token && job.id ? { jobId: job.id, token } : undefined, job.id);
     } else {
       this.log.warn({ requestId: head.requestId, conversation: conv }, "request expired before it was answered; dropping it");
       await this.inbox.dropExpired(conv, head.requestId);
     }
     if ((await this.inbox.pending(conv)) > 0) {
-      // Before the job is re-added: nobody edits these placeholders yet, so no stale overwrite.
-      await this.updatePlaces(conv);
       await this.deps.queue.add("turn", { conversationKey: conv }, jobOptionsFor(conv));
-    }
-  }
-
-  /** Tell the messages still waiting in a conversation that the line moved. */
-  private async updatePlaces(conv: string): Promise<void> {
-    try {
-      for (const { place, request } of await this.inbox.waiting(conv, 20)) {
-        await this.deps.sinks[request.reply.platform]?.queued?.(request.reply, place);
-      }
-    } catch (err) {
-      this.log.debug({ err, conversation: conv }, "could not update places in line");
+      // The line moved: the messages behind the next one are told (coalesced, fenced on their place).
+      this.places.offer(await this.inbox.waiting(conv, 20).catch(() => []));
     }
   }
 
   private async answer(request: ChatRequest, lock: JobLock | undefined, jobId?: string): Promise<void> {
     const { runner, sinks } = this.deps;
     const { settings, inbox } = this;
-    const log = this.log.child({
-      conversation: request.conversationKey,
-      requestId: request.requestId,
-      platform: request.reply.platform,
-      jobId,
-    });
+    const { requestId } = request;
+    const log = this.log.child({ conversation: request.conversationKey, requestId, platform: request.reply.platform, jobId });
     const sink = sinks[request.reply.platform];
+    // Committed "done" (not fenced out): the placeholder shows its final text, so the reply is no
+    // longer open. "failed" (its note could not be shown): the sweeper explains it later.
     let memoryTtlSeconds = settings.memoryTtlSeconds;
-    const commit = (turns: ChatTurn[], dropOldest = 0, replaceLastAssistant = false, epochSeen = "", state?: "refused") =>
-      inbox.commit({
+    const commit = async (
+      turns: ChatTurn[],
+      dropOldest = 0,
+      replaceLastAssistant = false,
+      epochSeen = "",
+      state: "done" | "failed" | "refused" = "done",
+    ) => {
+      const outcome = await inbox.commit({
+        state,
         conversationKey: request.conversationKey,
-        requestId: request.requestId,
+        requestId,
         epochSeen,
         lock,
         turns,
         dropOldest,
         replaceLastAssistant,
         memoryTtlSeconds,
-        state,
       });
+      if (outcome !== "LOCK_LOST" && state !== "failed") await this.replies.open.close(requestId);
+      return outcome;
+    };
     if (!sink) {
       log.error("no reply sink for this platform on this worker (is its token configured here?); dropping the message");
       await commit([]);
       return;
     }
     // One round trip: the commands are written back to back on the connection.
-    const [record, { turns, epoch }, stoppedEarly, , placeSettings] = await Promise.all([
-      inbox.readReply(request.requestId),
+    const [started, record, { turns, epoch }, stoppedEarly, goneEarly, placeSettings] = await Promise.all([
+      inbox.start(request.conversationKey, requestId, this.id),
+      inbox.readReply(requestId),
       this.memory.load(request.conversationKey),
-      inbox.isStopped(request.requestId),
-      inbox.markGenerating(request.requestId, this.id),
+      inbox.isStopped(requestId),
+      inbox.isGone(requestId),
       this.deps.settings.resolve(request.place),
     ]);
     const s = placeSettings.values;
     memoryTtlSeconds = s.memoryTtlSeconds;
     if (placeSettings.ignored.length > 0) log.warn({ ignored: placeSettings.ignored }, "stored settings ignored");
+    if (started !== "started") {
+      log.info({ start: started }, "not answering: the message left the line before it started (stopped while waiting)");
+      return;
+    }
+    const gone = async (result?: GenerateResult) => {
+      // A moderator removed the reply: nothing more is posted, and nothing of it is remembered.
+      const outcome = await commit([]);
+      log.info(
+        { commit: outcome, tokens: result?.generatedTokens },
+        "reply deleted on the platform: stopped; nothing posted or remembered",
+      );
+      this.emit("gone", request, result);
+    };
+    if (goneEarly) return gone();
     const streamer = new ReplyStreamer(sink, record.messages ?? [request.reply], {
       intervalMs: request.reply.platform === "local" ? settings.localStreamIntervalMs : settings.streamIntervalMs,
       logger: log,
@@ -250,25 +222,37 @@ export class ChatWorker extends EventEmitter<{
             if (!(await inbox.holdsLock(lock))) throw new LockLostError();
           }
         : undefined,
-      onMessages: (all) => inbox.saveMessages(request.requestId, all),
+      onMessages: (all) => inbox.saveMessages(requestId, all),
       // Another worker owns this reply now: stop generating at once and free the sequence.
       onLockLost: () => {
         this.emit("lockLost", request);
-        this.active.get(request.requestId)?.abort(new LockLostError());
+        this.active.get(requestId)?.abort(new LockLostError());
       },
+      onGone: () => this.active.get(requestId)?.abort(new ReplyGoneError()),
     });
+    /** The final text; false when the reply's message turned out gone (handled). */
+    const deliver = async (text: string, note: string | undefined): Promise<boolean> => {
+      try {
+        await streamer.finish(text, note);
+        return true;
+      } catch (err) {
+        if (!(err instanceof ReplyGoneError)) throw err;
+        await gone();
+        return false;
+      }
+    };
     const decided = record.decided;
     if (decided) {
       // A previous attempt decided this answer and crashed before committing it: deliver it again.
-      await streamer.finish(decided.text, decided.note);
+      if (!(await deliver(decided.text, decided.note))) return;
       const outcome = await commit(decided.turns, decided.dropOldest, decided.replaceLastAssistant, decided.epoch);
       log.info({ commit: outcome }, "re-delivered an answer decided before a crash");
       return;
     }
     // A refusal (the message cannot be answered as it is) is recorded as such: `npm run ask` exits 2 on it.
     const finishRefusal = async (message: string, refused = false) => {
-      await streamer.finish("", message);
-      await commit([], 0, false, "", refused ? "refused" : undefined);
+      if (!(await deliver("", message))) return;
+      await commit([], 0, false, "", refused ? "refused" : "done");
       this.emit("refused", request, message);
     };
 
@@ -291,70 +275,87 @@ export class ChatWorker extends EventEmitter<{
         true,
       );
     }
-    if (stoppedEarly) return finishRefusal("Stopped before it started.");
+    if (stoppedEarly) return finishRefusal(STOPPED_BEFORE_START);
 
     const abort = new AbortController();
-    this.active.set(request.requestId, abort);
-    let result: GenerateResult;
+    this.active.set(requestId, abort);
+    let result: GenerateResult | undefined;
     try {
-      result = await runner.generate({
-        conversationKey: request.conversationKey,
-        systemPrompt: s.systemPrompt,
-        history: fit.history,
-        userText: turn.prompt,
-        maxTokens: s.maxNewTokens,
-        temperature: s.temperature,
-        topK: s.topK,
-        signal: abort.signal,
-        onToken: (stream) => streamer.update(stream.text()),
-      });
+      // A free sequence first ("next in line" meanwhile); "Thinking…" where a place in line was shown.
+      result = await this.gate.hold(
+        abort.signal,
+        async () => sink.queued?.(request.reply, 0),
+        async (waited) => {
+          if (waited || (record.place ?? 0) > 0) streamer.started();
+          return runner.generate({
+            conversationKey: request.conversationKey,
+            systemPrompt: s.systemPrompt,
+            history: fit.history,
+            userText: turn.prompt,
+            maxTokens: s.maxNewTokens,
+            temperature: s.temperature,
+            topK: s.topK,
+            signal: abort.signal,
+            onToken: (stream) => streamer.update(stream.text()),
+          });
+        },
+      );
     } catch (err) {
       log.error({ err }, "generation failed");
       this.emit("failure", "GENERATION_FAILED", err);
-      await streamer.finish("", FAILURE_NOTE).catch((e) => log.error({ err: e }, "could not deliver the failure note"));
-      await commit([]);
+      const shown = await deliver("", FAILURE_NOTE).catch((e: unknown) => log.error({ err: e }, "could not deliver the failure note"));
+      if (shown !== false) await commit([], 0, false, "", shown ? "done" : "failed");
       return;
     } finally {
-      this.active.delete(request.requestId);
+      this.active.delete(requestId);
     }
-    if (abort.signal.reason instanceof ShutdownAbort) {
+    const reason: unknown = abort.signal.reason;
+    if (reason instanceof ShutdownAbort) {
       // Not committed: the job fails with ShutdownAbort and is retried by another worker, which
       // edits this same placeholder again.
       log.warn("reply interrupted by shutdown; requeued");
-      await streamer.interim(result.text, INTERRUPTED_NOTE);
-      throw abort.signal.reason;
+      await streamer.interim(result?.text ?? "", INTERRUPTED_NOTE);
+      throw reason;
     }
-    if (streamer.ownershipLost) {
+    if (streamer.ownershipLost || reason instanceof LockLostError) {
       log.warn("lock lost during generation; leaving the reply to the worker that owns it");
       return;
     }
-    const notes: string[] = [];
-    if (result.stopReason === "abort") notes.push("stopped");
-    else if (result.stopReason === "maxTokens") notes.push(`reached the ${s.maxNewTokens}-token limit`);
-    if (fit.dropped > 0) notes.push("older messages of this conversation were left out to fit the model's memory");
-    if (turn.omitted) notes.push(turn.omitted);
-    if (result.text.length === 0 && result.stopReason !== "abort") notes.push("the model gave an empty answer");
-    const note = notes.length > 0 ? notes.join(" · ") : undefined;
-    const newTurns: ChatTurn[] = [];
-    if (!request.regenerate) {
-      const tokens = turn.memory === turn.prompt ? fit.userTokens : runner.turnTokens({ text: turn.memory });
-      newTurns.push({ role: "user", text: turn.memory, name: request.author.name, tokens, at: request.receivedAt });
-    }
-    newTurns.push({ role: "assistant", text: result.text, tokens: runner.turnTokens({ text: result.text }), at: Date.now() });
-    const answer: DecidedAnswer = {
-      text: result.text,
-      note,
-      turns: newTurns,
-      dropOldest: cut + fit.dropped,
-      replaceLastAssistant: request.regenerate === true,
-      epoch,
-    };
-    if (!(await inbox.decide(request.requestId, lock, answer))) {
+    if (streamer.replyGone || reason instanceof ReplyGoneError || (abort.signal.aborted && (await inbox.isGone(requestId))))
+      return gone(result);
+    if (!result) return finishRefusal(STOPPED_BEFORE_START); // stopped while it waited for a sequence
+    await this.finishAnswer(request, result, { ...fit, cut, turn, maxNewTokens: s.maxNewTokens }, epoch, {
+      lock,
+      log,
+      streamer,
+      deliver,
+      commit,
+    });
+  }
+
+  /** The answer is complete: notes, decide it (fenced), deliver the final text, commit. */
+  private async finishAnswer(
+    request: ChatRequest,
+    result: GenerateResult,
+    fit: ComposeFit & { history: ChatTurn[] },
+    epoch: string,
+    ctx: {
+      lock: JobLock | undefined;
+      log: Logger;
+      streamer: ReplyStreamer;
+      deliver: (text: string, note: string | undefined) => Promise<boolean>;
+      commit: (turns: ChatTurn[], dropOldest: number, replaceLastAssistant: boolean, epochSeen: string) => Promise<CommitOutcome>;
+    },
+  ): Promise<void> {
+    const { inbox } = this;
+    const { log, streamer } = ctx;
+    const { answer, note } = composeAnswer(request, result, fit, epoch, this.deps.runner);
+    if (!(await inbox.decide(request.requestId, ctx.lock, answer))) {
       log.warn("lock lost before the final edit; leaving the reply to the worker that owns it");
       return;
     }
     try {
-      await streamer.finish(result.text, note);
+      if (!(await ctx.deliver(result.text, note))) return;
     } catch (err) {
       if (err instanceof LockLostError) {
         log.warn("lock lost before the final edit; not committing");
@@ -362,7 +363,7 @@ export class ChatWorker extends EventEmitter<{
       }
       throw err;
     }
-    const outcome = await commit(newTurns, cut + fit.dropped, request.regenerate === true, epoch);
+    const outcome = await ctx.commit(answer.turns, answer.dropOldest, answer.replaceLastAssistant, epoch);
     log.info(
       {
         tokens: result.generatedTokens,
@@ -394,6 +395,7 @@ export class ChatWorker extends EventEmitter<{
     }
     await closing;
     clearTimeout(timer);
+    await this.places.close();
     await this.deps.subscriber.unsubscribe().catch(() => {});
   }
 }

@@ -2,7 +2,11 @@
  * The Stop and Regenerate buttons under the bot's answers on Discord. In a shared channel only the
  * asker (or a moderator: Manage Messages) may press them.
  *
- * - Stop asks the worker generating the reply to stop (the partial answer stays) and removes the button.
+ * - Stop asks the worker generating the reply to stop (the partial answer stays) and removes the
+ *   button; pressed while the message still waits in line, it takes it out of the line and the
+ *   placeholder says "Stopped before it started." at once.
+ * - Every press is claimed by the adapter before anything is answered: a press replayed after a
+ *   gateway resume does nothing.
  * - Regenerate (only on a conversation's latest answer) is a new request that replaces that answer,
  *   streamed into the same message(s). It goes through the intake like a message: the clicked
  *   message becomes its "placeholder", and a refused request puts the old answer back.
@@ -15,6 +19,7 @@ import type { Logger } from "../../src/logger.ts";
 import type { ChatRequest, ReplyTarget } from "../../src/types.ts";
 import type { DiscordAccessDecision } from "./checkDiscordAccess.ts";
 import type { DiscordApi } from "./DiscordApi.ts";
+import { REPLY_MESSAGE_TTL_SECONDS } from "./DiscordSink.ts";
 import { NO_MENTIONS, parseButtonId, regenerateRow, stopRow } from "./discordComponents.ts";
 import { type DiscordPlace, discordConversationKey } from "./discordConversation.ts";
 import { authorOf, ephemeral, ephemeralFollowUp, rolesOf } from "./discordInteraction.ts";
@@ -61,18 +66,23 @@ export class DiscordButtons {
       await ephemeral(i, DISCORD_TEXT.onlyAsker(request.author.name, parsed.action));
       return;
     }
-    if (parsed.action === "stop") {
-      try {
-        await this.deps.ingestor.stop(parsed.requestId);
-      } catch {
-        await ephemeral(i, DISCORD_TEXT.unavailable);
-        return;
-      }
-      this.log.info({ requestId: parsed.requestId, userId: i.user.id }, "stop requested");
-      await i.update({ components: [], allowedMentions: NO_MENTIONS });
+    if (parsed.action === "stop") return this.stop(i, parsed.requestId, request);
+    await this.regenerate(i, place, parsed.requestId, request);
+  }
+
+  /** Stop: out of the line if it still waits ("Stopped before it started." at once), else the worker stops generating. */
+  private async stop(i: ButtonInteraction, requestId: string, request: ChatRequest | null): Promise<void> {
+    let waiting = false;
+    try {
+      waiting = request ? await this.deps.ingestor.stopWaiting(request.conversationKey, requestId) : false;
+      if (!waiting) await this.deps.ingestor.stop(requestId);
+    } catch {
+      await ephemeral(i, DISCORD_TEXT.unavailable);
       return;
     }
-    await this.regenerate(i, place, parsed.requestId, request);
+    this.log.info({ requestId, userId: i.user.id, waiting }, waiting ? "stopped while waiting" : "stop requested");
+    if (waiting) await i.update({ content: DISCORD_TEXT.stoppedBeforeStart, components: [], allowedMentions: NO_MENTIONS });
+    else await i.update({ components: [], allowedMentions: NO_MENTIONS });
   }
 
   /** Regenerate: a new request that replaces the conversation's last answer, streamed into the same message(s). */
@@ -100,22 +110,22 @@ export class DiscordButtons {
     const clickedIsFirst = i.message.id === first.messageId;
     const oldContent = i.message.content;
     await this.intake.take(
-      { text: old?.text ?? "(regenerate)", claimKey: this.dkeys.seen(i.id) },
+      { text: old?.text ?? "(regenerate)" }, // claimed by the adapter before anything was answered
       {
         refuse: (r) => ephemeral(i, r.userMessage),
         prepare: () => ({ requestId, conversationKey: conv, author: authorOf(i.user, i.member), regenerate: true }),
         postPlaceholder: async () => {
           const target: ReplyTarget = { ...first, requestId };
-          // The earlier answer's overflow messages are reused (or emptied) by the new one.
+          // The earlier answer's overflow messages are reused (or emptied) by the new one; deleting any of them stops it.
           const previous = await redis.hget(keys.reply(oldId), "messages").catch(() => null);
-          if (previous) {
-            const messages = (JSON.parse(previous) as ReplyTarget[]).map((t) => ({ ...t, requestId }));
-            await redis
-              .multi()
+          const messages = previous ? (JSON.parse(previous) as ReplyTarget[]).map((t) => ({ ...t, requestId })) : [target];
+          const book = redis.multi();
+          if (previous)
+            book
               .hset(keys.reply(requestId), "messages", JSON.stringify(messages))
-              .expire(keys.reply(requestId), REPLY_MESSAGES_TTL_SECONDS)
-              .exec();
-          }
+              .expire(keys.reply(requestId), REPLY_MESSAGES_TTL_SECONDS);
+          for (const m of messages) book.set(this.dkeys.replyMessage(m.messageId), requestId, "EX", REPLY_MESSAGE_TTL_SECONDS);
+          await book.exec().catch(() => undefined);
           // Show it before queueing, so no worker edit can be overwritten by this one.
           if (clickedIsFirst) {
             await i.update({ content: DISCORD_TEXT.regenerating, components: [stopRow(requestId)], allowedMentions: NO_MENTIONS });
@@ -127,7 +137,13 @@ export class DiscordButtons {
           }
           return target;
         },
-        withdraw: async (_target, refusal) => {
+        withdraw: async (target, refusal) => {
+          if (!target) {
+            // Refused before anything changed: just say why (or acknowledge the press).
+            if (refusal) await ephemeral(i, refusal.userMessage).catch(() => undefined);
+            else await i.deferUpdate().catch(() => undefined);
+            return;
+          }
           // Put the old answer back as it was, and say why.
           const restore: Record<string, unknown> = { components: [regenerateRow(oldId)] };
           if (clickedIsFirst) restore.content = oldContent || "…";

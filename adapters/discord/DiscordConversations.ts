@@ -8,25 +8,32 @@
  *   the question, and plain messages in such a thread continue it without a mention.
  * - `/ask` posts the question visibly (attributed to the asker) and answers it like a mention.
  * - Every message goes through the intake (src/intake/Intake.ts): claimed in Redis before anything
- *   is posted (a MESSAGE_CREATE replayed after a gateway resume is dropped silently; the
- *   Ingestor's dedupe on the request id is the second line), checked, answered with a placeholder
- *   (place in line, Stop button), queued. A refusal after the placeholder was posted is shown in the
- *   placeholder itself ("⚠️ …").
+ *   is posted (a MESSAGE_CREATE or INTERACTION_CREATE replayed after a gateway resume is dropped
+ *   silently; the Ingestor's dedupe on the request id is the second line — `/reset` claims its
+ *   interaction the same way), checked, given its place in line, answered with a placeholder
+ *   showing that place (retried while Discord may take it; a nonce keeps it single), then queued.
+ *   A refusal is a reply to the message (an ephemeral for `/ask`).
+ * - A mention in a channel where the bot cannot post gets a DM naming the missing permission.
+ * - `/ask` survives a failed interaction callback: when Discord saved the echo but answered an
+ *   error (then "already acknowledged" on the retry), the echo is fetched; when the callback failed
+ *   for good, the question is posted as a channel message; either way the answer arrives.
+ * - A bot reply deleted on Discord (MESSAGE_DELETE) stops its generation: `deleted`.
  */
 import type { ChatInputCommandInteraction } from "discord.js";
 import type { AdapterDeps } from "../../src/intake/AdapterDeps.ts";
-import { Intake, type IntakeDraft, type IntakePlatform } from "../../src/intake/Intake.ts";
+import { Intake, type IntakeDraft, type IntakePlatform, type IntakeRefusal } from "../../src/intake/Intake.ts";
 import { DiscordKeys } from "../../src/keys.ts";
 import type { Logger } from "../../src/logger.ts";
 import { normalizeUserText } from "../../src/text/normalizeUserText.ts";
 import type { ChatAuthor, ReplyTarget } from "../../src/types.ts";
 import { checkDiscordAccess, type DiscordAccessDecision } from "./checkDiscordAccess.ts";
-import type { DiscordApi } from "./DiscordApi.ts";
+import { type DiscordApi, PlaceholderNotPosted } from "./DiscordApi.ts";
+import { REPLY_MESSAGE_TTL_SECONDS } from "./DiscordSink.ts";
 import type { DiscordTyping } from "./DiscordTyping.ts";
 import { NO_MENTIONS } from "./discordComponents.ts";
 import { type DiscordPlace, discordConversationKey, placeholderText, threadNameFor } from "./discordConversation.ts";
 import { authorOf, ephemeral, ephemeralFollowUp, rolesOf } from "./discordInteraction.ts";
-import { DISCORD_TEXT, echoText } from "./discordMessages.ts";
+import { cannotAnswerText, DISCORD_TEXT, echoText } from "./discordMessages.ts";
 
 /** At most one "I can't read that" hint per bot thread in this window. */
 const THREAD_HINT_TTL_SECONDS = 600;
@@ -89,10 +96,16 @@ export class DiscordConversations {
     const place = await m.place();
     const reply = (content: string) => this.api.replyTo(m.channelId, m.id, content);
     const where: AnswerPlace = { place, replyTo: m.id, notes: m.hasAttachments ? [DISCORD_TEXT.attachmentsIgnored] : [] };
+    const refused = (r: IntakeRefusal) =>
+      reply(r.code === "EMPTY_MESSAGE" && m.hasAttachments ? DISCORD_TEXT.onlyAttachments : r.userMessage);
     await this.intake.take(
       { text: m.text, claimKey: this.dkeys.seen(m.id) },
       {
-        ...this.answering(where),
+        ...this.answering(where, refused, async (err) => {
+          // Nowhere to say it in the channel: tell the author privately.
+          const text = cannotAnswerText("message", where.place.channelId, err, this.api.missingPermissions(where.place.channelId));
+          await this.api.dm(m.author.id, text, `cannot-answer:${m.id}`);
+        }),
         admit: async () => {
           const access = this.access(place, m.author.id, m.roleIds);
           if (!access.ok) {
@@ -110,7 +123,7 @@ export class DiscordConversations {
           }
           return true;
         },
-        refuse: (r) => reply(r.code === "EMPTY_MESSAGE" && m.hasAttachments ? DISCORD_TEXT.onlyAttachments : r.userMessage),
+        refuse: refused,
         prepare: async () => {
           if (this.config.DISCORD_THREAD_PER_MENTION && !inDm && !place.isThread) {
             const thread = await this.openThread(place, m.id, m.text);
@@ -140,18 +153,29 @@ export class DiscordConversations {
     const text = normalizeUserText(i.options.getString("prompt", true));
     const author = authorOf(i.user, i.member);
     const where: AnswerPlace = { place, replyTo: undefined, notes: [] };
+    const refuse = (r: IntakeRefusal) => ephemeral(i, r.code === "EMPTY_MESSAGE" ? DISCORD_TEXT.emptyAsk : r.userMessage);
+    // The interaction was claimed by the adapter before anything was answered.
     await this.intake.take(
-      { text, claimKey: this.dkeys.seen(i.id) },
+      { text },
       {
-        ...this.answering(where, () => ephemeralFollowUp(i, DISCORD_TEXT.cannotPostAnswer)),
-        refuse: (r) => ephemeral(i, r.userMessage),
+        ...this.answering(
+          where,
+          async (r) => {
+            // Refused once the question was shown: it is taken back, and the asker told privately.
+            if (where.replyTo) await this.api.delete(where.place.channelId, where.replyTo);
+            await ephemeralFollowUp(i, r.userMessage);
+          },
+          async (err) => {
+            const why = cannotAnswerText("question", where.place.channelId, err, this.api.missingPermissions(where.place.channelId));
+            await ephemeralFollowUp(i, why);
+          },
+        ),
+        refuse,
         prepare: async () => {
           // The question stays visible to everyone in the channel; the answer replies to it.
-          const res = await i.reply({ content: echoText(author.name, text), allowedMentions: NO_MENTIONS, withResponse: true });
-          const echo = res.resource?.message ?? (await i.fetchReply().catch(() => null));
-          where.replyTo = echo?.id;
-          if (this.config.DISCORD_THREAD_PER_MENTION && place.guildId !== null && !place.isThread && echo) {
-            const thread = await this.openThread(place, echo.id, text);
+          where.replyTo = await this.echo(i, author.name, text, place.channelId);
+          if (this.config.DISCORD_THREAD_PER_MENTION && place.guildId !== null && !place.isThread && where.replyTo) {
+            const thread = await this.openThread(place, where.replyTo, text);
             if (thread) {
               where.place = thread;
               where.replyTo = undefined;
@@ -163,6 +187,29 @@ export class DiscordConversations {
     );
   }
 
+  /**
+   * The visible echo of an `/ask` question (the interaction's response); its message id. When the
+   * callback failed after Discord had saved it (a 5xx, then "already acknowledged" on the retry),
+   * the saved echo is fetched; when it failed for good, the question is posted as a channel
+   * message (once: a nonce) — so the answer always has its question to reply to.
+   */
+  private async echo(i: ChatInputCommandInteraction, name: string, text: string, channelId: string): Promise<string | undefined> {
+    const content = echoText(name, text);
+    try {
+      const res = await i.reply({ content, allowedMentions: NO_MENTIONS, withResponse: true });
+      return (res.resource?.message ?? (await i.fetchReply().catch(() => null)))?.id;
+    } catch (err) {
+      this.log.warn({ err, interactionId: i.id }, "the /ask callback failed; looking for the echo Discord may have saved");
+    }
+    const saved = await i.fetchReply().catch(() => null);
+    if (saved) {
+      // Acknowledged after all: private notes go as follow-ups from now on.
+      (i as { replied: boolean }).replied = true;
+      return saved.id;
+    }
+    return (await this.api.postMessage(channelId, content, `echo:${i.id}`).catch(() => undefined))?.id;
+  }
+
   async reset(i: ChatInputCommandInteraction): Promise<void> {
     const place = await this.api.placeOf(i.channel, i.channelId, i.guildId);
     const access = this.access(place, i.user.id, rolesOf(i.member));
@@ -170,6 +217,7 @@ export class DiscordConversations {
       await ephemeral(i, access.message);
       return;
     }
+    // Claimed by the adapter first: a /reset replayed after a gateway resume does not wipe what was said since.
     const conv = discordConversationKey(place);
     try {
       await this.deps.memory.reset(conv);
@@ -193,24 +241,24 @@ export class DiscordConversations {
 
   /**
    * The intake's placeholder steps on Discord: post it (place in line, Stop button) where `where`
-   * says, explain a refusal in it, delete it for a duplicate, and once queued remember the
-   * conversation's latest answer and keep typing. `notPosted` runs when it cannot be posted.
+   * says — retried while Discord may take it, `notPosted` explains when it will not — take back a
+   * refused one ("⚠️ …" in it; deleted for a duplicate) or say why through `refused` when none was
+   * posted, and once queued remember the conversation's latest answer and keep typing.
    */
   private answering(
     where: AnswerPlace,
-    notPosted?: () => Promise<void>,
-  ): Pick<IntakePlatform, "showsPlaceInLine" | "postPlaceholder" | "withdraw" | "queued"> {
+    refused: (r: IntakeRefusal) => Promise<void>,
+    notPosted: (err: PlaceholderNotPosted) => Promise<void>,
+  ): Pick<IntakePlatform, "postPlaceholder" | "withdraw" | "queued"> {
     return {
-      showsPlaceInLine: true,
       postPlaceholder: async (draft, ahead) => {
         const { place } = where;
         try {
-          const placeholder = await this.api.postPlaceholder(
-            place.channelId,
-            placeholderText(ahead, where.notes),
-            draft.requestId,
-            where.replyTo,
-          );
+          const content = placeholderText(ahead, where.notes);
+          const placeholder = await this.api.postPlaceholder(place.channelId, content, draft.requestId, where.replyTo);
+          await this.deps.redis
+            .set(this.dkeys.replyMessage(placeholder.id), draft.requestId, "EX", REPLY_MESSAGE_TTL_SECONDS)
+            .catch(() => undefined);
           return {
             platform: "discord",
             channelId: place.channelId,
@@ -220,11 +268,12 @@ export class DiscordConversations {
           } satisfies ReplyTarget;
         } catch (err) {
           this.log.warn({ err, channelId: place.channelId }, "could not post the placeholder");
-          await notPosted?.();
+          await notPosted(err instanceof PlaceholderNotPosted ? err : new PlaceholderNotPosted("failing", undefined, { cause: err }));
           return null;
         }
       },
       withdraw: async (reply, refusal) => {
+        if (!reply) return refusal ? refused(refusal) : undefined;
         if (!refusal) return this.api.delete(reply.channelId, reply.messageId);
         await this.api
           .edit(reply.channelId, reply.messageId, { content: `⚠️ ${refusal.userMessage}`, components: [] })
@@ -237,6 +286,23 @@ export class DiscordConversations {
         this.typing.keep(where.place.channelId, request.requestId);
       },
     };
+  }
+
+  /**
+   * Bot messages were deleted on Discord (a moderator removed a reply): each one that belongs to a
+   * reply stops it — generation ends, nothing more is posted, nothing of it is remembered.
+   */
+  async deleted(messageIds: readonly string[]): Promise<void> {
+    if (messageIds.length === 0) return;
+    const requestIds: Array<string | null> = await this.deps.redis
+      .mget(...messageIds.map((id) => this.dkeys.replyMessage(id)))
+      .catch(() => []);
+    for (const requestId of new Set(requestIds.filter((r): r is string => !!r))) {
+      await this.deps.ingestor
+        .markGone(requestId)
+        .catch((err: unknown) => this.log.warn({ err, requestId }, "could not stop a deleted reply"));
+      this.log.info({ requestId }, "a reply was deleted on Discord; stopping it");
+    }
   }
 
   // ================================================================ threads and access

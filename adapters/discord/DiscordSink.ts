@@ -3,9 +3,18 @@
  * Discord's REST API alone (no gateway), with mentions disabled on every write.
  *
  * Rate limits: the REST client rejects instead of queueing (`rejectOnRateLimit`), and a 429 —
- * or a bucket known to be empty — becomes a PlatformRateLimitedError carrying the wait. The
- * ReplyStreamer then skips the stale intermediate text and sends the latest one after the
- * wait; the final edit is retried by the streamer until it lands.
+ * or a bucket known to be empty, in this process or (DiscordRateLimits, through Redis) in the
+ * adapter or another worker — becomes a PlatformRateLimitedError carrying the wait. The
+ * ReplyStreamer then skips the stale intermediate text and sends the latest one after the wait;
+ * the final edit is retried by the streamer until it lands. A place-in-line update leaves the
+ * last edit of a channel's window to the replies that stream (it waits instead).
+ *
+ * Idempotent creates: every follow-up carries a nonce derived from the request and its part, with
+ * `enforce_nonce`, so a create retried by the REST client (after a 5xx that Discord had saved) or
+ * by a retried job returns the message already there; its text is then brought up to date.
+ *
+ * Gone: when Discord says the message (or its channel, or the bot's access) is gone, the sink
+ * throws ReplyGoneError — the reply is stopped and nothing more is posted for it.
  *
  * Buttons: the adapter posts the placeholder with a Stop button. Intermediate edits leave the
  * components alone (so a Stop the user already pressed is not brought back); overflow messages
@@ -13,30 +22,42 @@
  * delivery removes them all and puts Regenerate on the reply's last message.
  */
 import { type APIMessage, DiscordAPIError, HTTPError, RateLimitError, REST, Routes } from "discord.js";
+import type { Redis } from "ioredis";
 import type { Config } from "../../src/config.ts";
-import { PlatformError, PlatformRateLimitedError } from "../../src/errors.ts";
+import { PlatformError, PlatformRateLimitedError, ReplyGoneError } from "../../src/errors.ts";
+import { DiscordKeys, type Keys } from "../../src/keys.ts";
 import type { Logger } from "../../src/logger.ts";
+import { SharedRateLimits } from "../../src/stream/SharedRateLimits.ts";
 import { composeWithNote } from "../../src/text/composeWithNote.ts";
 import { DISCORD_MAX_LENGTH } from "../../src/text/splitMessage.ts";
 import type { EditOptions, ReplySink, ReplyTarget } from "../../src/types.ts";
-import { NO_MENTIONS, regenerateRow, stopRow } from "./discordComponents.ts";
-import { placeholderText } from "./discordConversation.ts";
+import { NO_MENTIONS, regenerateRow, replyNonce, stopRow } from "./discordComponents.ts";
+import { THINKING_TEXT, waitingText } from "./discordConversation.ts";
+import { DiscordRateLimits } from "./discordRateLimits.ts";
 
-/** Where a reply whose channel is gone "lives": edits to it are dropped. */
+/** Where a reply whose channel was gone before this version "lived": edits to it are dropped. */
 const GONE_MESSAGE_ID = "0";
 /** Errors after which the message or channel cannot be written any more: retrying cannot help. */
 const GONE_CODES = new Set([10003, 10008, 50001, 50013, 50083]);
 /** What an empty message shows (Discord refuses empty content); never gets a Regenerate button. */
 const EMPTY_TEXT = "…";
+/** How long a follow-up's message → request mapping is kept (its deletion stops the reply). */
+export const REPLY_MESSAGE_TTL_SECONDS = 24 * 3600;
 
 export interface DiscordSinkOptions {
   /** A ready REST client (tests); default: one from the config's token and DISCORD_API_URL. */
   rest?: REST;
   /** Raise the edit interval per message above STREAM_INTERVAL_MS. */
   minEditIntervalMs?: number;
+  /** Share rate limits with the adapter and other workers, and map follow-ups to their request. */
+  redis?: Redis;
+  keys?: Keys;
 }
 
-/** A REST client for the worker: rejects on rate limits so the streamer decides what to send next. */
+/**
+ * A REST client for the worker: rejects on rate limits so the streamer decides what to send next.
+ * Retries after a 5xx or a reset are safe: edits are idempotent and creates carry an enforced nonce.
+ */
 export function createDiscordRest(config: Pick<Config, "DISCORD_TOKEN" | "DISCORD_API_URL">): REST {
   if (!config.DISCORD_TOKEN) throw new Error("DISCORD_TOKEN is not set");
   return new REST({
@@ -53,7 +74,14 @@ export function createDiscordSink(
   logger: Logger,
   opts: DiscordSinkOptions = {},
 ): DiscordSink {
-  return new DiscordSink(opts.rest ?? createDiscordRest(config), logger.child({ platform: "discord" }), opts.minEditIntervalMs);
+  const rest = opts.rest ?? createDiscordRest(config);
+  let limits: DiscordRateLimits | undefined;
+  if (opts.redis && opts.keys) {
+    limits = new DiscordRateLimits(new SharedRateLimits(opts.redis, opts.keys));
+    limits.attach(rest);
+  }
+  const replies = opts.redis && opts.keys ? { redis: opts.redis, keys: new DiscordKeys(opts.keys) } : undefined;
+  return new DiscordSink(rest, logger.child({ platform: "discord" }), opts.minEditIntervalMs, limits, replies);
 }
 
 const ONLY_NOTE = /^\s*-# ([^\n]*)$/;
@@ -82,6 +110,8 @@ export class DiscordSink implements ReplySink {
     private readonly rest: REST,
     private readonly logger: Logger,
     readonly minEditIntervalMs?: number,
+    private readonly limits?: DiscordRateLimits,
+    private readonly replies?: { redis: Redis; keys: DiscordKeys },
   ) {}
 
   async edit(target: ReplyTarget, text: string, opts: EditOptions): Promise<void> {
@@ -90,30 +120,17 @@ export class DiscordSink implements ReplySink {
     const body: Record<string, unknown> = { content, allowed_mentions: NO_MENTIONS };
     // Final: the Stop button goes; the reply's last message gets Regenerate.
     if (opts.final) body.components = opts.last && hasAnswer(text) && target.requestId ? [regenerateRow(target.requestId)] : [];
-    try {
-      await this.rest.patch(Routes.channelMessage(target.channelId, target.messageId), { body });
-    } catch (err) {
-      if (isGone(err)) {
-        this.logger.warn(
-          { channelId: target.channelId, messageId: target.messageId, code: (err as DiscordAPIError).code },
-          "reply message is gone; dropping the edit",
-        );
-        return;
-      }
-      throw translate(err, "edit");
-    }
+    await this.patch(target, body, "edit");
   }
 
-  /** A waiting reply's place in line, in its placeholder (the Stop button stays). */
+  /** A waiting reply's place in line, in its placeholder (the Stop button stays); never the last edit of a window. */
   async queued(target: ReplyTarget, ahead: number): Promise<void> {
-    if (target.messageId === GONE_MESSAGE_ID) return;
-    try {
-      await this.rest.patch(Routes.channelMessage(target.channelId, target.messageId), {
-        body: { content: placeholderText(ahead), allowed_mentions: NO_MENTIONS },
-      });
-    } catch (err) {
-      if (!isGone(err)) throw translate(err, "queued");
-    }
+    await this.patch(target, { content: waitingText(ahead), allowed_mentions: NO_MENTIONS }, "queued", 1);
+  }
+
+  /** Generation started: the placeholder that showed a place in line says "Thinking…" (the Stop button stays). */
+  async started(target: ReplyTarget): Promise<void> {
+    await this.patch(target, { content: THINKING_TEXT, allowed_mentions: NO_MENTIONS }, "started");
   }
 
   async post(after: ReplyTarget, text: string, opts?: EditOptions): Promise<ReplyTarget> {
@@ -127,27 +144,62 @@ export class DiscordSink implements ReplySink {
         : opts?.last && hasAnswer(text)
           ? [regenerateRow(after.requestId)]
           : [];
+    const route = Routes.channelMessages(after.channelId);
+    const nonce = after.requestId && opts?.part !== undefined ? replyNonce(after.requestId, opts.part) : undefined;
+    const body: Record<string, unknown> = {
+      content,
+      allowed_mentions: NO_MENTIONS,
+      message_reference: { message_id: after.messageId, fail_if_not_exists: false },
+      components,
+      ...(nonce ? { nonce, enforce_nonce: true } : {}),
+    };
     let posted: APIMessage;
     try {
-      posted = (await this.rest.post(Routes.channelMessages(after.channelId), {
-        body: {
-          content,
-          allowed_mentions: NO_MENTIONS,
-          message_reference: { message_id: after.messageId, fail_if_not_exists: false },
-          components,
-        },
-      })) as APIMessage;
+      await this.waitBudget("POST", route, 0, "post");
+      posted = (await this.rest.post(route, { body })) as APIMessage;
     } catch (err) {
-      if (isGone(err)) {
-        this.logger.warn(
-          { channelId: after.channelId, code: (err as DiscordAPIError).code },
-          "reply channel is gone; dropping the rest of the reply",
-        );
-        return { ...after, messageId: GONE_MESSAGE_ID };
-      }
-      throw translate(err, "post");
+      throw this.failure(err, "post", after);
     }
-    return { ...after, messageId: posted.id };
+    const target = { ...after, messageId: posted.id };
+    if (posted.content.trim() !== content.trim()) {
+      // The nonce found this part created by an earlier try, with older text: bring it up to date.
+      this.logger.info({ channelId: after.channelId, messageId: posted.id }, "follow-up already created (nonce); updating it");
+      await this.patch(target, { content, components, allowed_mentions: NO_MENTIONS }, "post");
+    }
+    if (this.replies && after.requestId) {
+      await this.replies.redis
+        .set(this.replies.keys.replyMessage(posted.id), after.requestId, "EX", REPLY_MESSAGE_TTL_SECONDS)
+        .catch(() => undefined);
+    }
+    return target;
+  }
+
+  private async patch(target: ReplyTarget, body: Record<string, unknown>, what: string, reserve = 0): Promise<void> {
+    if (target.messageId === GONE_MESSAGE_ID) return;
+    const route = Routes.channelMessage(target.channelId, target.messageId);
+    try {
+      await this.waitBudget("PATCH", route, reserve, what);
+      await this.rest.patch(route, { body });
+    } catch (err) {
+      throw this.failure(err, what, target);
+    }
+  }
+
+  /** Throws PlatformRateLimitedError when the shared state says this bucket must wait (keeping `reserve` requests). */
+  private async waitBudget(method: string, route: string, reserve: number, what: string): Promise<void> {
+    const wait = (await this.limits?.waitMs(method, route, reserve)) ?? 0;
+    if (wait > 0) throw new PlatformRateLimitedError(wait, `discord ${what} waits for the channel's rate limit (${wait} ms)`);
+  }
+
+  /** A REST failure as the streamer understands it: gone, rate limited, or a platform error. */
+  private failure(err: unknown, what: string, target: ReplyTarget): Error {
+    if (err instanceof PlatformRateLimitedError) return err;
+    if (isGone(err)) {
+      const code = (err as DiscordAPIError).code;
+      this.logger.warn({ channelId: target.channelId, messageId: target.messageId, code }, `reply message is gone (${what})`);
+      return new ReplyGoneError(`discord ${what}: the message is gone (${code})`);
+    }
+    return translate(err, what);
   }
 }
 

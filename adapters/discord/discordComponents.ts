@@ -1,7 +1,9 @@
 /**
  * The message parts the Discord adapter and the worker's sink agree on: button custom ids, the
- * button rows, and the "never ping anyone" allowed_mentions.
+ * button rows, the "never ping anyone" allowed_mentions, and the nonces that make creates
+ * idempotent.
  */
+import { createHash } from "node:crypto";
 import type { APIActionRowComponent, APIButtonComponent } from "discord.js";
 
 /** Sent on every create and edit: model output and echoed user text never ping anyone. */
@@ -40,4 +42,22 @@ export function parseButtonId(id: string): { action: "stop" | "regen"; requestId
   if (id.startsWith(STOP_PREFIX) && id.length > STOP_PREFIX.length) return { action: "stop", requestId: id.slice(STOP_PREFIX.length) };
   if (id.startsWith(REGEN_PREFIX) && id.length > REGEN_PREFIX.length) return { action: "regen", requestId: id.slice(REGEN_PREFIX.length) };
   return undefined;
+}
+
+/** Discord's longest nonce. */
+const NONCE_MAX = 25;
+
+/**
+ * The nonce of a message the bot creates for `key` (a request id and the part of its reply, or
+ * what a notice answers): the same key always gives the same nonce, so a create sent with
+ * `enforce_nonce` twice — retried by the REST client after a 5xx, or by a retried job — returns
+ * the message already created instead of posting a second one.
+ */
+export function nonceFor(key: string): string {
+  return createHash("sha256").update(key).digest("base64url").slice(0, NONCE_MAX);
+}
+
+/** The nonce of part `part` (0: the placeholder) of the reply to `requestId`. */
+export function replyNonce(requestId: string, part: number): string {
+  return nonceFor(`${requestId}#${part}`);
 }

@@ -40,8 +40,18 @@ export function threadNameFor(question: string): string {
   return `${out}…`;
 }
 
-/** The placeholder shown until the first tokens arrive. */
+/** A placeholder once its answer is being written (until the first text arrives). */
+export const THINKING_TEXT = "⏳ Thinking…";
+
+/** A waiting placeholder's place in line: `ahead` messages of its conversation before it (0: next, the model is busy). */
+export function waitingText(ahead: number): string {
+  return ahead > 0 ? `⏳ Waiting — ${ahead} ahead` : "⏳ Waiting — next in line";
+}
+
+/**
+ * The placeholder as first posted: "Thinking…" when nothing of its conversation waits before it,
+ * else its place in line ("Waiting — 2 ahead") until its answer starts.
+ */
 export function placeholderText(ahead: number, notes: readonly string[] = []): string {
-  const wait = ahead > 0 ? ` (${ahead} ahead of you)` : "";
-  return [`⏳ Thinking…${wait}`, ...notes.map((n) => `-# ${n}`)].join("\n");
+  return [ahead > 0 ? waitingText(ahead) : THINKING_TEXT, ...notes.map((n) => `-# ${n}`)].join("\n");
 }

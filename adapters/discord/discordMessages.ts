@@ -17,11 +17,34 @@ export const DISCORD_TEXT = {
   unknownButton: "Unknown button.",
   regenerateNotLatest: "Only the latest answer of this conversation can be regenerated.",
   regenerating: "⏳ Regenerating…",
-  cannotPostAnswer: "I couldn't post my answer in this channel — do I have permission to send messages here?",
+  stoppedBeforeStart: "Stopped before it started.",
+  emptyAsk: "Your question is empty — write it in `/ask`'s `prompt`.",
   onlyAsker: (asker: string, action: "stop" | "regen"): string =>
     `Only ${asker}, who asked, can ${action === "stop" ? "stop" : "regenerate"} this answer.`,
   resetDone: (what: string): string => `🧹 Done — I've forgotten ${what}.`,
 } as const;
+
+/**
+ * Why a message or `/ask` question in `channelId` gets no answer there: the permissions the bot
+ * lacks (when Discord refused and they are known), Discord's error code otherwise, or Discord
+ * failing until the bot gave up.
+ */
+export function cannotAnswerText(
+  what: "message" | "question",
+  channelId: string,
+  err: { kind: "refused" | "failing"; code: number | undefined },
+  missing: readonly string[],
+): string {
+  const where = `<#${channelId}>`;
+  if (err.kind === "failing")
+    return `I couldn't post my answer to your ${what} in ${where} — Discord kept failing. Please try again in a minute.`;
+  if (missing.length > 0) {
+    const names = missing.map((m) => `**${m}**`).join(" and ");
+    return `I couldn't answer your ${what} in ${where}: I'm missing the ${names} permission there. A server admin can grant it — or ask me in another channel.`;
+  }
+  const code = err.code === undefined ? "" : ` (Discord error ${err.code})`;
+  return `I couldn't answer your ${what} in ${where}: Discord refused my reply${code}. A server admin may need to check my permissions there.`;
+}
 
 /** The visible echo of an `/ask` question. */
 export function echoText(name: string, question: string): string {

@@ -8,7 +8,9 @@
  * DISCORD_MESSAGE_CONTENT_INTENT is set): Discord still delivers the text of messages that mention
  * the bot, of DMs, and of the bot's own messages. The client keeps no message cache, so a
  * MESSAGE_CREATE replayed after a gateway resume reaches the conversations' dedupe instead of being
- * swallowed by discord.js's cache.
+ * swallowed by discord.js's cache; MESSAGE_DELETE (and _BULK) are read raw for the same reason: a
+ * deleted bot reply stops its generation. The REST client shares its rate-limit knowledge with the
+ * workers' (DiscordRateLimits).
  */
 import {
   Client,
@@ -22,7 +24,9 @@ import {
   type RESTPostAPIApplicationCommandsJSONBody,
 } from "discord.js";
 import type { AdapterDeps, RunningAdapter } from "../../src/intake/AdapterDeps.ts";
+import { DiscordKeys } from "../../src/keys.ts";
 import type { Logger } from "../../src/logger.ts";
+import { SharedRateLimits } from "../../src/stream/SharedRateLimits.ts";
 import { normalizeUserText, stripDiscordMention } from "../../src/text/normalizeUserText.ts";
 import { DiscordApi } from "./DiscordApi.ts";
 import { DiscordButtons } from "./DiscordButtons.ts";
@@ -30,6 +34,7 @@ import { DiscordConversations } from "./DiscordConversations.ts";
 import { DiscordTyping } from "./DiscordTyping.ts";
 import { authorOf, ephemeral } from "./discordInteraction.ts";
 import { DISCORD_TEXT } from "./discordMessages.ts";
+import { DiscordRateLimits } from "./discordRateLimits.ts";
 
 /** The longest `/ask` prompt Discord lets a string option carry. */
 const DISCORD_OPTION_MAX = 6000;
@@ -39,6 +44,8 @@ export interface DiscordAdapterOptions {
   clientOptions?: Partial<ClientOptions>;
   /** How often the typing indicator is renewed while a reply is pending (ms). */
   typingIntervalMs?: number;
+  /** How long a placeholder that cannot be posted yet is retried (ms; default 60 s). */
+  placeholderRetryMs?: number;
 }
 
 export type RunningDiscordAdapter = RunningAdapter & { client: Client };
@@ -84,6 +91,7 @@ class DiscordAdapter {
   private readonly typing: DiscordTyping;
   private readonly conversations: DiscordConversations;
   private readonly buttons: DiscordButtons;
+  private readonly dkeys: DiscordKeys;
   private connected = false;
   private closed = false;
 
@@ -93,6 +101,7 @@ class DiscordAdapter {
   ) {
     const { config } = deps;
     this.log = deps.logger.child({ platform: "discord" });
+    this.dkeys = new DiscordKeys(deps.keys);
     const intents = [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessages, GatewayIntentBits.DirectMessages];
     if (config.DISCORD_MESSAGE_CONTENT_INTENT) intents.push(GatewayIntentBits.MessageContent);
     this.client = new Client({
@@ -106,7 +115,9 @@ class DiscordAdapter {
       ...(config.DISCORD_API_URL ? { rest: { api: config.DISCORD_API_URL } } : {}),
       ...opts.clientOptions,
     });
-    const api = new DiscordApi(this.client, this.log);
+    const limits = new DiscordRateLimits(new SharedRateLimits(deps.redis, deps.keys));
+    limits.attach(this.client.rest);
+    const api = new DiscordApi(this.client, this.log, limits, opts.placeholderRetryMs);
     this.api = api;
     this.typing = new DiscordTyping(deps.redis, deps.keys, (channelId) => api.typing(channelId), opts.typingIntervalMs);
     this.conversations = new DiscordConversations(deps, this.log, api, this.typing);
@@ -134,6 +145,11 @@ class DiscordAdapter {
       Events.InteractionCreate,
       (i) => void this.onInteraction(i).catch((err) => this.log.error({ err, interactionId: i.id }, "interaction handler failed")),
     );
+    client.on(Events.Raw, (packet: { t?: string; d?: { id?: string; ids?: string[] } }) => {
+      if (this.closed || (packet.t !== "MESSAGE_DELETE" && packet.t !== "MESSAGE_DELETE_BULK")) return;
+      const ids = packet.d?.ids ?? (packet.d?.id ? [packet.d.id] : []);
+      void this.conversations.deleted(ids).catch((err) => this.log.warn({ err }, "deletion handler failed"));
+    });
     client.on(Events.ShardReady, () => (this.connected = true));
     client.on(Events.ShardResume, () => (this.connected = true));
     client.on(Events.ShardDisconnect, () => (this.connected = false));
@@ -204,6 +220,13 @@ class DiscordAdapter {
 
   private async onInteraction(i: Interaction): Promise<void> {
     if (this.closed) return;
+    if (i.isChatInputCommand() || i.isButton()) {
+      // Claimed before anything is answered: an interaction replayed after a resume does nothing
+      // (a second callback would be refused with 40060 anyway, and /reset must not wipe again).
+      const claim = await this.conversations.intake.claim(this.dkeys.seen(i.id));
+      if (claim === "replay") return;
+      if (claim === "unavailable") return ephemeral(i, DISCORD_TEXT.unavailable);
+    }
     if (i.isChatInputCommand()) {
       if (i.commandName === "ask") return this.conversations.ask(i);
       if (i.commandName === "reset") return this.conversations.reset(i);

@@ -299,11 +299,12 @@ export class SlackConversations {
           requestId: t.requestId,
           conversationKey: slackConversationKey(t.teamId, t.channelId, t.threadTs),
           author: name.then((n) => ({ id: t.userId, name: n })),
+          authorId: t.userId,
         };
       },
       postPlaceholder: () => this.postPlaceholder(t),
       withdraw: async (placeholder, refusal) => {
-        await this.withdraw(t, placeholder.messageId, refusal === undefined);
+        await this.withdraw(t, placeholder?.messageId, refusal === undefined);
         if (refusal) await t.refuse(refusal.userMessage);
       },
     };

@@ -14,7 +14,7 @@ export async function platformSinks(
   keys: Keys,
 ): Promise<Partial<Record<Platform, ReplySink>>> {
   const sinks: Partial<Record<Platform, ReplySink>> = {};
-  if (config.DISCORD_TOKEN) sinks.discord = createDiscordSink(config, logger);
+  if (config.DISCORD_TOKEN) sinks.discord = createDiscordSink(config, logger, { redis, keys });
   if (config.SLACK_BOT_TOKEN) sinks.slack = createSlackSink(config, logger, redis, keys);
   return sinks;
 }

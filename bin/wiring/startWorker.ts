@@ -92,6 +92,7 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
       localStreamIntervalMs: config.LOCAL_STREAM_INTERVAL_MS,
       lockMs: config.JOB_LOCK_MS,
       sweepIntervalMs: opts.sweepIntervalMs,
+      deliveryJobs: config.WORKER_DELIVERY_JOBS,
     },
   );
   await worker.start();

@@ -74,6 +74,11 @@ export const model = {
     .describe(
       "Replies one worker generates at once: sequences of its context, batched together (GPU memory grows with it); with `ENGINE=openai`, the streams it keeps open to the server.",
     ),
+  WORKER_DELIVERY_JOBS: int(0, 256)
+    .default(2)
+    .describe(
+      "Replies still delivering their last edits that a worker holds beyond `WORKER_CONCURRENCY`: the model's sequence is free for the next reply as soon as generation ends (0: delivery keeps its sequence).",
+    ),
 };
 
 export const engine = {

@@ -19,8 +19,8 @@ import { type ImagineInput, type ImagineLimits, type ImagineOptions, imagineLimi
 import { IMAGE_ENGINE_NOT_CONFIGURED_MESSAGE, IMAGINE_TEXT } from "../images/imagineText.ts";
 import { ImageKeys, type Keys } from "../keys.ts";
 import type { Logger } from "../logger.ts";
-import { type IngestOutcome, Ingestor, type IngestRefusal } from "../queue/Ingestor.ts";
-import type { ChatRequest, ImagineRequest } from "../types.ts";
+import { Ingestor, type IngestRefusal } from "../queue/Ingestor.ts";
+import type { ImagineRequest } from "../types.ts";
 import { Intake, type IntakePlatform, type IntakeResult } from "./Intake.ts";
 
 export interface ImagineIntakeOptions {
@@ -104,7 +104,7 @@ const refusal = (code: IngestRefusal["code"], userMessage: string): IngestRefusa
 export class ImagineIntake {
   /** The image lane's keys. */
   readonly keys: ImageKeys;
-  private readonly ingestor: Pick<Ingestor, "ingest" | "stop">;
+  private readonly ingestor: Pick<Ingestor, "reserve" | "attach" | "release" | "stop">;
 
   constructor(
     private readonly deps: ImagineIntakeDeps,
@@ -163,16 +163,22 @@ export class ImagineIntake {
         throw err;
       }
     };
-    const ingest = async (request: ChatRequest): Promise<IngestOutcome> => {
-      const invalid = options ? null : check(request.text);
+    // The place is reserved with the text as checked; the stored request (attach) carries the options.
+    const reserve: Ingestor["reserve"] = async (reserved) => {
+      const invalid = options ? null : check(reserved.text);
       if (invalid || !options) return invalid ?? refusal("IMAGE_OPTION_INVALID", IMAGINE_TEXT.malformed);
+      return this.ingestor.reserve(reserved);
+    };
+    const attach: Ingestor["attach"] = async (request, place, seq) => {
+      if (!options) throw new Error("attach before the options were checked");
       // The prompt as checked (normalized): what the engine gets and memory keeps.
       queued = { ...request, text: options.prompt, kind: "imagine", imagine: options };
       if (regenerateOf) queued.regenerateOf = regenerateOf;
-      return this.ingestor.ingest(queued);
+      return this.ingestor.attach(queued, place, seq);
     };
+    const release: Ingestor["release"] = (conversationKey, requestId) => this.ingestor.release(conversationKey, requestId);
     const logger = this.deps.logger.child({ lane: "images" });
-    const intake = new Intake({ redis: this.deps.redis, keys: this.keys, ingestor: { check, ingest }, logger });
+    const intake = new Intake({ redis: this.deps.redis, keys: this.keys, ingestor: { check, reserve, attach, release }, logger });
     const result = await intake.take({ text: input?.prompt ?? "", ...(claimKey === undefined ? {} : { claimKey }) }, platform);
     if (result.status === "queued" || result.status === "queued-unsignalled") return { ...result, request: queued! };
     return result as Exclude<IntakeResult, { status: "queued" | "queued-unsignalled" }>;

@@ -1,10 +1,13 @@
 /**
  * One intake path for every surface (Discord, Slack, the terminal): claim the platform message,
- * let the platform admit it, check the text, post the placeholder, queue the request, then either
- * leave the answer to the workers or take the placeholder back and say why. The platforms differ
- * only in the callbacks they pass (`IntakePlatform`): how they refuse (a reply, an ephemeral, an
- * error for the terminal), where the placeholder goes, how it is withdrawn. The steps are
- * separate methods run in order by `take`, so changing their order is a local change.
+ * let the platform admit it, check the text, reserve its place in its conversation's line, post
+ * the placeholder showing that place, attach the placeholder to the place (which wakes the
+ * workers) — or say why not and take back what was posted. The place is fixed before anything
+ * is posted, so the order of a burst is the order it arrived in and every placeholder shows the
+ * right number ahead; a worker never starts a message before its placeholder exists, nor skips
+ * past it. The platforms differ only in the callbacks they pass (`IntakePlatform`): how they
+ * refuse (a reply, an ephemeral, an error for the terminal), where the placeholder goes (the
+ * terminal has nothing to post), how it is withdrawn.
  *
  * No platform SDK here: this is core.
  */
@@ -12,7 +15,7 @@ import type { Redis } from "ioredis";
 import { hasContext, type RequestContext } from "../context/RequestContext.ts";
 import type { Keys } from "../keys.ts";
 import type { Logger } from "../logger.ts";
-import type { IngestOutcome, Ingestor, IngestQueued, IngestRefusalCode } from "../queue/Ingestor.ts";
+import type { AttachOutcome, Ingestor, IngestQueued, IngestRefusal, IngestRefusalCode, ReserveOutcome } from "../queue/Ingestor.ts";
 import type { ChatAuthor, ChatPlace, ChatRequest, ConversationKey, ReplyTarget } from "../types.ts";
 import { INTAKE_TEXT } from "./intakeMessages.ts";
 
@@ -34,8 +37,10 @@ export interface IntakeRefusal {
 export interface IntakeDraft {
   requestId: string;
   conversationKey: ConversationKey;
-  /** May still be resolving (a slow user lookup never delays the placeholder). */
+  /** May still be resolving (a slow user lookup never delays the placeholder: give `authorId` then). */
   author: ChatAuthor | Promise<ChatAuthor>;
+  /** The author's id when `author` is still resolving (the per-user limit counts it at once). */
+  authorId?: string;
   regenerate?: boolean;
   /** Where the message was posted: the worker answers with that place's settings. */
   place?: ChatPlace;
@@ -53,8 +58,6 @@ export interface IncomingMessage {
 
 /** What a platform does at each step. Every callback handles its own platform errors (they are not refusals). */
 export interface IntakePlatform {
-  /** The placeholder shows the place in line: the intake reads the inbox's length before posting it. */
-  showsPlaceInLine?: boolean;
   /** After the claim, before the text is checked (access rules, hints). False: the platform has answered, or stays silent. */
   admit?(): Promise<boolean>;
   /**
@@ -62,18 +65,22 @@ export interface IntakePlatform {
    * could not; the platform has said why, and the claim is released.
    */
   prepare(): Promise<IntakeDraft | null> | IntakeDraft | null;
-  /** Tell the sender why nothing was taken (nothing was posted, or the platform already took it back). */
+  /** Tell the sender why nothing was taken (before `prepare`: nothing was posted). */
   refuse(refusal: IntakeRefusal): Promise<void>;
   /**
-   * Post the placeholder reply; returns where it is. Null: it could not be posted (the platform has
-   * said why and taken back what `prepare` posted), and the claim is released.
+   * Post the placeholder reply, showing its place in line (`ahead` messages of the conversation
+   * before it, fixed when the place was reserved); retry what can succeed later (rate limits,
+   * server errors) — the place is held meanwhile. Returns where it is. Null: it could not be posted
+   * (the platform has said why and taken back what `prepare` posted); the place and the claim are
+   * released.
    */
   postPlaceholder(draft: IntakeDraft, ahead: number): Promise<ReplyTarget | null>;
   /**
-   * The request was refused after its placeholder was posted: take the placeholder back and, when a
-   * refusal is given, say why. A duplicate (the request is already queued) is withdrawn silently.
+   * The request was refused after `prepare`: take back what `prepare` posted and the placeholder
+   * (when one was posted) and, when a refusal is given, say why. A duplicate (the request is
+   * already queued) is withdrawn silently.
    */
-  withdraw(placeholder: ReplyTarget, refusal: IntakeRefusal | undefined): Promise<void>;
+  withdraw(placeholder: ReplyTarget | undefined, refusal: IntakeRefusal | undefined): Promise<void>;
   /** The request is in its conversation's inbox; it will be answered (signalled or not). */
   queued?(request: ChatRequest, outcome: IngestQueued): Promise<void>;
 }
@@ -94,11 +101,13 @@ export type IntakeResult =
 export interface IntakeDeps {
   redis: Redis;
   keys: Keys;
-  ingestor: Pick<Ingestor, "ingest" | "check">;
+  ingestor: Pick<Ingestor, "check" | "reserve" | "attach" | "release">;
   logger: Logger;
 }
 
 type Claim = "claimed" | "replay" | "unavailable";
+/** An unexpected failure (a bug) while queueing: becomes an INTERNAL_ERROR refusal, so nothing is left behind. */
+type Failed = { status: "failed"; err: unknown };
 
 export class Intake {
   constructor(private readonly deps: IntakeDeps) {}
@@ -117,14 +126,22 @@ export class Intake {
     // 4. Where it goes.
     const draft = await platform.prepare();
     if (!draft) return this.notPlaced(message.claimKey);
-    // 5. The placeholder, then 6. the queue. (Issue 12 swaps these two: the place in line is
-    // fixed by the queue first, and the placeholder is posted, retried, then attached.)
-    const placeholder = await this.place(platform, draft);
-    if (!placeholder) return this.notPlaced(message.claimKey);
-    const request = await this.request(draft, message.text, placeholder);
-    const outcome = await this.enqueue(request);
-    // 7. Settle: leave it to the workers, or take the placeholder back.
-    return this.settle(platform, request, outcome);
+    // 5. Its place in line, fixed before anything is posted.
+    const receivedAt = Date.now();
+    const reserved = await this.reserve(draft, message.text, receivedAt);
+    if (reserved.status !== "reserved") return this.settleRefusal(platform, draft, undefined, reserved);
+    // 6. The placeholder, showing that place (retried by the platform while it can succeed).
+    const placeholder = await platform.postPlaceholder(draft, reserved.ahead);
+    if (!placeholder) {
+      await this.deps.ingestor.release(draft.conversationKey, draft.requestId).catch((err: unknown) => {
+        this.deps.logger.warn({ err, requestId: draft.requestId }, "could not release the place; it expires");
+      });
+      return this.notPlaced(message.claimKey);
+    }
+    // 7. Attach the placeholder to the place; the workers are woken.
+    const request = await this.request(draft, message.text, placeholder, receivedAt);
+    const outcome = await this.attach(request, reserved.ahead, reserved.seq);
+    return this.settle(platform, draft, request, outcome, message.claimKey);
   }
 
   /** SET NX on the claim key (no key: nothing to claim). */
@@ -145,23 +162,32 @@ export class Intake {
     if (key !== undefined) await this.deps.redis.del(key).catch(() => undefined);
   }
 
-  /** How many messages wait in the conversation's inbox (0 when Redis does not answer). */
-  private async waiting(conversationKey: ConversationKey): Promise<number> {
-    return this.deps.redis.zcard(this.deps.keys.inbox(conversationKey)).catch(() => 0);
+  /** Reserve the place; an unexpected failure (a bug) becomes an INTERNAL_ERROR refusal. */
+  private async reserve(draft: IntakeDraft, text: string, receivedAt: number): Promise<ReserveOutcome | Failed> {
+    try {
+      const authorId = draft.authorId ?? (await draft.author).id;
+      const { requestId, conversationKey } = draft;
+      return await this.deps.ingestor.reserve({ requestId, conversationKey, authorId, text, receivedAt });
+    } catch (err) {
+      return { status: "failed", err };
+    }
   }
 
-  private async place(platform: IntakePlatform, draft: IntakeDraft): Promise<ReplyTarget | null> {
-    const ahead = platform.showsPlaceInLine ? await this.waiting(draft.conversationKey) : 0;
-    return platform.postPlaceholder(draft, ahead);
+  private async attach(request: ChatRequest, place: number, seq: number): Promise<AttachOutcome | Failed> {
+    try {
+      return await this.deps.ingestor.attach(request, place, seq);
+    } catch (err) {
+      return { status: "failed", err };
+    }
   }
 
-  private async request(draft: IntakeDraft, text: string, reply: ReplyTarget): Promise<ChatRequest> {
+  private async request(draft: IntakeDraft, text: string, reply: ReplyTarget, receivedAt: number): Promise<ChatRequest> {
     const request: ChatRequest = {
       requestId: draft.requestId,
       conversationKey: draft.conversationKey,
       author: await draft.author,
       text,
-      receivedAt: Date.now(),
+      receivedAt,
       reply,
     };
     if (draft.regenerate) request.regenerate = true;
@@ -174,53 +200,61 @@ export class Intake {
     return request;
   }
 
-  /** Ingest; an unexpected failure (a bug) becomes an INTERNAL_ERROR refusal so the placeholder is not left behind. */
-  private async enqueue(request: ChatRequest): Promise<IngestOutcome | { status: "failed"; err: unknown }> {
-    try {
-      return await this.deps.ingestor.ingest(request);
-    } catch (err) {
-      return { status: "failed", err };
-    }
-  }
-
+  /** Attached: leave it to the workers. Otherwise take back what was posted and say why. */
   private async settle(
     platform: IntakePlatform,
+    draft: IntakeDraft,
     request: ChatRequest,
-    outcome: IngestOutcome | { status: "failed"; err: unknown },
+    outcome: AttachOutcome | Failed,
+    claimKey: string | undefined,
   ): Promise<IntakeResult> {
     const log = this.deps.logger;
     const ids = { requestId: request.requestId, conversation: request.conversationKey };
-    switch (outcome.status) {
-      case "queued":
-      case "queued-unsignalled": {
-        if (outcome.status === "queued") log.info({ ...ids, ahead: outcome.ahead }, "queued");
-        else
-          log.warn(
-            { ...ids, ahead: outcome.ahead, detail: outcome.detail },
-            "queued, but the workers were not signalled; the sweeper will",
-          );
-        await platform.queued?.(request, outcome);
-        return { status: outcome.status, request, ahead: outcome.ahead, seq: outcome.seq };
-      }
-      case "refused": {
-        if (outcome.code === "DUPLICATE_MESSAGE") {
-          await platform.withdraw(request.reply, undefined);
-          return { status: "duplicate" };
-        }
-        log.info({ ...ids, code: outcome.code, detail: outcome.detail }, "not queued");
-        const refusal: IntakeRefusal = { code: outcome.code, userMessage: outcome.userMessage };
-        if (outcome.detail !== undefined) refusal.detail = outcome.detail;
-        await platform.withdraw(request.reply, refusal);
-        return { status: "refused", refusal, posted: true };
-      }
-      case "failed": {
-        log.error({ ...ids, err: outcome.err }, "ingest failed");
-        const detail = outcome.err instanceof Error ? outcome.err.message : String(outcome.err);
-        const refusal: IntakeRefusal = { code: "INTERNAL_ERROR", userMessage: INTAKE_TEXT.somethingWrong, detail };
-        await platform.withdraw(request.reply, refusal);
-        return { status: "refused", refusal, posted: true };
-      }
+    if (outcome.status === "queued" || outcome.status === "queued-unsignalled") {
+      if (outcome.status === "queued") log.info({ ...ids, ahead: outcome.ahead }, "queued");
+      else
+        log.warn({ ...ids, ahead: outcome.ahead, detail: outcome.detail }, "queued, but the workers were not signalled; the sweeper will");
+      await platform.queued?.(request, outcome);
+      return { status: outcome.status, request, ahead: outcome.ahead, seq: outcome.seq };
     }
+    if (outcome.status === "expired") {
+      // The place ran out before the placeholder was attached (a very slow post): the message may be sent again.
+      log.warn(ids, "the reserved place expired before its placeholder was attached");
+      await this.release(claimKey);
+      const refusal: IntakeRefusal = { code: "INTERNAL_ERROR", userMessage: INTAKE_TEXT.somethingWrong, detail: "reservation expired" };
+      await platform.withdraw(request.reply, refusal);
+      return { status: "refused", refusal, posted: true };
+    }
+    // Attaching failed (Redis): give the place up and take the placeholder back.
+    await this.deps.ingestor.release(draft.conversationKey, draft.requestId).catch(() => undefined);
+    return this.settleRefusal(platform, draft, request.reply, outcome as Failed);
+  }
+
+  /** Not queued (refused, or a bug): take back what `prepare` (and the placeholder) posted, and say why. */
+  private async settleRefusal(
+    platform: IntakePlatform,
+    draft: IntakeDraft,
+    placeholder: ReplyTarget | undefined,
+    outcome: IngestRefusal | Failed,
+  ): Promise<IntakeResult> {
+    const log = this.deps.logger;
+    const ids = { requestId: draft.requestId, conversation: draft.conversationKey };
+    if (outcome.status === "failed") {
+      log.error({ ...ids, err: outcome.err }, "queueing failed");
+      const detail = outcome.err instanceof Error ? outcome.err.message : String(outcome.err);
+      const refusal: IntakeRefusal = { code: "INTERNAL_ERROR", userMessage: INTAKE_TEXT.somethingWrong, detail };
+      await platform.withdraw(placeholder, refusal);
+      return { status: "refused", refusal, posted: placeholder !== undefined };
+    }
+    if (outcome.code === "DUPLICATE_MESSAGE") {
+      await platform.withdraw(placeholder, undefined);
+      return { status: "duplicate" };
+    }
+    log.info({ ...ids, code: outcome.code, detail: outcome.detail }, "not queued");
+    const refusal: IntakeRefusal = { code: outcome.code, userMessage: outcome.userMessage };
+    if (outcome.detail !== undefined) refusal.detail = outcome.detail;
+    await platform.withdraw(placeholder, refusal);
+    return { status: "refused", refusal, posted: placeholder !== undefined };
   }
 
   private async refuse(platform: IntakePlatform, refusal: IntakeRefusal): Promise<IntakeResult> {

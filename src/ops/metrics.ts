@@ -266,27 +266,34 @@ export class Metrics {
 
   /**
    * The same ingestor, counting refused messages by code (QUEUE_FULL, RATE_LIMITED,
-   * REDIS_UNAVAILABLE…), a message queued without signalling the workers as REDIS_UNAVAILABLE (the
-   * queue add failed; the sweeper makes up for it), and unexpected failures by their error's code.
+   * REDIS_UNAVAILABLE…) whether refused in one step (`ingest`) or when their place is reserved
+   * (`reserve`), a message queued without signalling the workers as REDIS_UNAVAILABLE (the queue
+   * add failed; the sweeper makes up for it), and unexpected failures by their error's code.
    */
   instrumentIngestor<I extends Pick<Ingestor, "ingest">>(ingestor: I): I {
-    const ingest: Ingestor["ingest"] = async (request) => {
-      let outcome: Awaited<ReturnType<Ingestor["ingest"]>>;
-      try {
-        outcome = await ingestor.ingest(request);
-      } catch (err) {
-        this.error(errorCode(err));
-        throw err;
-      }
-      if (outcome.status === "refused") this.error(outcome.code);
-      else if (outcome.status === "queued-unsignalled") this.error("REDIS_UNAVAILABLE");
-      return outcome;
-    };
+    const counted =
+      <A extends unknown[], O extends { status: string; code?: string }>(fn: (...args: A) => Promise<O>) =>
+      async (...args: A): Promise<O> => {
+        let outcome: O;
+        try {
+          outcome = await fn(...args);
+        } catch (err) {
+          this.error(errorCode(err));
+          throw err;
+        }
+        if (outcome.status === "refused" && outcome.code) this.error(outcome.code);
+        else if (outcome.status === "queued-unsignalled") this.error("REDIS_UNAVAILABLE");
+        return outcome;
+      };
+    const wrapped = new Map<PropertyKey, unknown>();
     return new Proxy(ingestor, {
       get(target, prop) {
-        if (prop === "ingest") return ingest;
         const value: unknown = Reflect.get(target, prop, target);
-        return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+        if (typeof value !== "function") return value;
+        const bound = (value as (...args: unknown[]) => unknown).bind(target);
+        if (prop !== "ingest" && prop !== "reserve" && prop !== "attach") return bound;
+        if (!wrapped.has(prop)) wrapped.set(prop, counted(bound as (...args: unknown[]) => Promise<{ status: string; code?: string }>));
+        return wrapped.get(prop);
       },
     });
   }

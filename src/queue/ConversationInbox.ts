@@ -1,62 +1,28 @@
 /**
  * The inbox protocol, in one place. Each conversation has an inbox of waiting messages in arrival
- * order; adapters append to it, one worker at a time answers its head and commits the answer,
- * which takes the message out. Around it: the stored requests, the reply state a surface can
- * read (`queued` → `generating` → `done` / `failed` / `refused`, the placeholder messages, the decided
- * answer), the stop flag, and the sweeper's list of conversations with an inbox.
+ * order; adapters append to it (or reserve a place, post the placeholder, then attach it), one
+ * worker at a time answers its head and commits the answer, which takes the message out. Around
+ * it: the stored requests, the reply state a surface can read (`reserved` → `queued` →
+ * `generating` → `done` / `failed` / `refused`, the placeholder messages, the decided answer, the place in
+ * line shown), the stop and gone flags, the open replies (placeholders without a final answer yet)
+ * and the sweeper's list of conversations with an inbox.
  *
- * This class is the only writer of those keys. The steps that must be atomic are Lua scripts,
- * one file each under `lua/` (a header there lists KEYS, ARGV and returns), read once when this
- * module loads and registered once per ioredis connection with `defineCommand` (ioredis sends
- * EVALSHA and reloads a script Redis has forgotten, e.g. after a restart).
+ * This class is the only writer of those keys. The steps that must be atomic are Lua scripts
+ * (inboxScripts.ts, `lua/`).
  *
  * Fencing: a worker's writes that must not land once another worker owns the conversation
  * (decide, commit) carry the BullMQ job lock (`JobLock`); the scripts compare the lock's value
  * with the worker's token.
  */
-import fs from "node:fs";
-import path from "node:path";
 import type { Redis } from "ioredis";
 import type { Keys } from "../keys.ts";
 import type { ChatRequest, ChatTurn, ConversationKey, ReplyTarget } from "../types.ts";
+import { defineInboxCommands, type InboxRedis } from "./inboxScripts.ts";
+
+export { defineInboxCommands, INBOX_SCRIPTS } from "./inboxScripts.ts";
 
 /** Stored turns beyond this many are dropped whatever their size (a backstop for Redis memory). */
 export const MAX_STORED_TURNS = 400;
-
-/** The scripts, as ioredis commands: name → file under lua/ and number of keys. */
-export const INBOX_SCRIPTS = {
-  inboxAppend: { file: "append.lua", keys: 7 },
-  inboxCommit: { file: "commit.lua", keys: 5 },
-  inboxDecide: { file: "decide.lua", keys: 2 },
-  inboxReleaseEmpty: { file: "releaseEmpty.lua", keys: 2 },
-} as const;
-
-type ScriptName = keyof typeof INBOX_SCRIPTS;
-type Arg = string | number;
-
-/** A connection with the scripts defined on it. */
-type InboxRedis = Redis & {
-  inboxAppend(...args: Arg[]): Promise<[number, number]>;
-  inboxCommit(...args: Arg[]): Promise<CommitOutcome>;
-  inboxDecide(...args: Arg[]): Promise<number>;
-  inboxReleaseEmpty(...args: Arg[]): Promise<number>;
-};
-
-const LUA = Object.fromEntries(
-  Object.entries(INBOX_SCRIPTS).map(([name, s]) => [name, fs.readFileSync(path.join(import.meta.dirname, "lua", s.file), "utf8")]),
-) as Record<ScriptName, string>;
-
-const defined = new WeakSet<Redis>();
-
-/** Define the inbox scripts on `redis` (once per connection; later calls do nothing). */
-export function defineInboxCommands(redis: Redis): InboxRedis {
-  if (!defined.has(redis)) {
-    for (const [name, s] of Object.entries(INBOX_SCRIPTS))
-      redis.defineCommand(name, { numberOfKeys: s.keys, lua: LUA[name as ScriptName] });
-    defined.add(redis);
-  }
-  return redis as InboxRedis;
-}
 
 export interface AppendLimits {
   /** How long a platform message id is remembered for dedupe. */
@@ -74,6 +40,22 @@ export type AppendOutcome =
   | { kind: "duplicate" }
   | { kind: "full"; waiting: number }
   | { kind: "rateLimited"; sent: number };
+
+/** A request whose place is reserved before its placeholder exists (the reply target comes with attach). */
+export interface ReservedRequest {
+  requestId: string;
+  conversationKey: ConversationKey;
+  /** Whose per-minute budget it counts against. */
+  authorId: string;
+  text: string;
+  receivedAt: number;
+}
+
+/** What `start` found: the reply is the worker's now, gone from the line (withdrawn, committed), or still reserved. */
+export type StartOutcome = "started" | "gone" | "reserved";
+
+/** The platform of a conversation key (its first part: `discord:…`, `slack:…`, `local:…`). */
+const platformOf = (conv: ConversationKey): string => conv.slice(0, Math.max(0, conv.indexOf(":"))) || conv;
 
 /** The BullMQ job lock a worker holds while it answers a conversation ('' token: not fenced). */
 export interface JobLock {
@@ -99,6 +81,8 @@ export interface ReplyRecord {
   /** The platform messages holding the reply so far (absent: just the placeholder). */
   messages?: ReplyTarget[];
   decided?: DecidedAnswer;
+  /** The place in line its placeholder was last given (0 or absent: it never showed one). */
+  place?: number;
 }
 
 export type CommitOutcome = "OK" | "ALREADY_COMMITTED" | "LOCK_LOST" | "RESET_SINCE";
@@ -125,10 +109,14 @@ export interface InboxDepth {
   depth: number;
 }
 
-/** The message at the head of an inbox; `request` is undefined when it expired before its turn. */
+/**
+ * The message at the head of an inbox; `request` is undefined when it expired before its turn, and
+ * `reserved` is set while its placeholder is not attached yet (the request has no reply target).
+ */
 export interface InboxHead {
   requestId: string;
   request: ChatRequest | undefined;
+  reserved?: boolean;
 }
 
 export class ConversationInbox {
@@ -143,29 +131,118 @@ export class ConversationInbox {
 
   // --- producers --------------------------------------------------------------------------------
 
-  /** Append a message to its conversation's inbox (dedupe, rate limit, cap) and mark it queued. */
+  /** Append a complete message to its conversation's inbox (dedupe, rate limit, cap) and mark it queued. */
   async append(request: ChatRequest, limits: AppendLimits): Promise<AppendOutcome> {
+    const { requestId, conversationKey, author, receivedAt } = request;
+    return this.appendScript({ requestId, conversationKey, authorId: author.id, receivedAt }, JSON.stringify(request), limits, 0);
+  }
+
+  /**
+   * Reserve a message's place in its inbox before its placeholder is posted (same checks as
+   * `append`). The entry blocks its conversation until `attach`, `release`, or `reservationMs`
+   * passes (then a worker drops it). `ahead` is its place in line, fixed now.
+   */
+  async reserve(request: ReservedRequest, limits: AppendLimits, reservationMs: number): Promise<AppendOutcome> {
+    return this.appendScript(request, JSON.stringify(request), limits, Math.max(1, reservationMs));
+  }
+
+  private async appendScript(
+    r: Pick<ReservedRequest, "requestId" | "conversationKey" | "authorId" | "receivedAt">,
+    json: string,
+    limits: AppendLimits,
+    reservationMs: number,
+  ): Promise<AppendOutcome> {
     const k = this.keys;
     const [seq, n] = await this.redis.inboxAppend(
-      k.dedupe(request.requestId),
-      k.inbox(request.conversationKey),
-      k.request(request.requestId),
+      k.dedupe(r.requestId),
+      k.inbox(r.conversationKey),
+      k.request(r.requestId),
       k.seq,
       k.inboxes,
-      k.rate(`${request.reply.platform}:${request.author.id}`, Math.floor(request.receivedAt / 60_000)),
-      k.reply(request.requestId),
-      request.requestId,
-      JSON.stringify(request),
+      k.rate(`${platformOf(r.conversationKey)}:${r.authorId}`, Math.floor(r.receivedAt / 60_000)),
+      k.reply(r.requestId),
+      k.reserved(r.requestId),
+      r.requestId,
+      json,
       limits.dedupeTtlSeconds,
       limits.requestTtlSeconds,
       limits.maxPendingPerConversation,
-      request.conversationKey,
+      r.conversationKey,
       limits.userMessagesPerMinute,
+      reservationMs,
     );
     if (seq === -1) return { kind: "duplicate" };
     if (seq === -2) return { kind: "full", waiting: n };
     if (seq === -3) return { kind: "rateLimited", sent: n };
     return { kind: "queued", seq, ahead: n };
+  }
+
+  /**
+   * Give a reserved entry its reply target (the posted placeholder, showing `place`): it becomes a
+   * queued message and an open reply. False when the entry is gone (its reservation expired).
+   */
+  async attach(request: ChatRequest, place: number, requestTtlSeconds: number): Promise<boolean> {
+    const k = this.keys;
+    const open = JSON.stringify({ conversationKey: request.conversationKey, reply: request.reply });
+    return (
+      (await this.redis.inboxAttach(
+        k.inbox(request.conversationKey),
+        k.request(request.requestId),
+        k.reply(request.requestId),
+        k.reserved(request.requestId),
+        k.openReplies,
+        k.openReplyTargets,
+        request.requestId,
+        JSON.stringify(request),
+        requestTtlSeconds,
+        place,
+        Date.now(),
+        open,
+      )) === 1
+    );
+  }
+
+  /**
+   * Take a reserved entry out of its inbox (its placeholder could not be posted; or, with
+   * `expiredOnly`, its reservation ran out). Attached entries are never touched. True when released.
+   */
+  async release(conv: ConversationKey, requestId: string, expiredOnly = false): Promise<boolean> {
+    const k = this.keys;
+    const mode = expiredOnly ? "expired" : "any";
+    const res = await this.redis.inboxRelease(
+      k.inbox(conv),
+      k.request(requestId),
+      k.reply(requestId),
+      k.reserved(requestId),
+      k.dedupe(requestId),
+      requestId,
+      mode,
+    );
+    return res === 1;
+  }
+
+  /** Stop a message that still waits: out of the line before any worker starts it. False when it is not waiting. */
+  async withdrawWaiting(conv: ConversationKey, requestId: string): Promise<boolean> {
+    const k = this.keys;
+    const res = await this.redis.inboxWithdraw(
+      k.inbox(conv),
+      k.reply(requestId),
+      k.stopped(requestId),
+      k.openReplies,
+      k.openReplyTargets,
+      requestId,
+    );
+    return res === 1;
+  }
+
+  /** The reply's message was deleted on the platform: stop it (as a Stop would) and mark it gone. */
+  async markGone(requestId: string): Promise<void> {
+    await this.redis
+      .multi()
+      .set(this.keys.gone(requestId), "1", "EX", 3600)
+      .set(this.keys.stopped(requestId), "1", "EX", 3600)
+      .publish(this.keys.stopChannel, requestId)
+      .exec();
   }
 
   /** Ask the worker generating `requestId` to stop (the flag is read at start; the message stops it mid-way). */
@@ -180,7 +257,13 @@ export class ConversationInbox {
     const [requestId] = await this.redis.zrange(this.keys.inbox(conv), 0, 0);
     if (!requestId) return undefined;
     const raw = await this.redis.get(this.keys.request(requestId));
-    return { requestId, request: raw ? (JSON.parse(raw) as ChatRequest) : undefined };
+    const request = raw ? (JSON.parse(raw) as ChatRequest) : undefined;
+    return request && !request.reply ? { requestId, request: undefined, reserved: true } : { requestId, request };
+  }
+
+  /** A request's place in its conversation's line (0: next), or undefined when it is not waiting there. */
+  async rank(conv: ConversationKey, requestId: string): Promise<number | undefined> {
+    return (await this.redis.zrank(this.keys.inbox(conv), requestId)) ?? undefined;
   }
 
   /** How many messages wait in `conv`. */
@@ -188,12 +271,15 @@ export class ConversationInbox {
     return this.redis.zcard(this.keys.inbox(conv));
   }
 
-  /** The first `limit` messages waiting in `conv` with their place in line (0: next); expired ones are left out. */
+  /** The first `limit` messages waiting in `conv` with their place in line (0: next); expired and reserved ones are left out. */
   async waiting(conv: ConversationKey, limit = 20): Promise<Array<{ place: number; request: ChatRequest }>> {
     const ids = await this.redis.zrange(this.keys.inbox(conv), 0, limit - 1);
     if (ids.length === 0) return [];
     const raws = await this.redis.mget(...ids.map((id) => this.keys.request(id)));
-    return raws.flatMap((raw, place) => (raw ? [{ place, request: JSON.parse(raw) as ChatRequest }] : []));
+    return raws.flatMap((raw, place) => {
+      const request = raw ? (JSON.parse(raw) as ChatRequest) : undefined;
+      return request?.reply ? [{ place, request }] : [];
+    });
   }
 
   /** Conversations on the sweeper's worklist (their inbox may be non-empty). */
@@ -229,10 +315,22 @@ export class ConversationInbox {
 
   async readReply(requestId: string): Promise<ReplyRecord> {
     const h = await this.redis.hgetall(this.keys.reply(requestId));
-    return {
+    const record: ReplyRecord = {
       messages: h.messages ? (JSON.parse(h.messages) as ReplyTarget[]) : undefined,
       decided: h.decided ? (JSON.parse(h.decided) as DecidedAnswer) : undefined,
     };
+    if (h.place) record.place = Number(h.place);
+    return record;
+  }
+
+  /** The reply state (`reserved`, `queued`, `generating`, `done`, `failed`), or undefined when unknown. */
+  async replyState(requestId: string): Promise<string | undefined> {
+    return (await this.redis.hget(this.keys.reply(requestId), "state")) ?? undefined;
+  }
+
+  /** Remember the place in line a waiting reply's placeholder is given. */
+  async notePlace(requestId: string, place: number): Promise<void> {
+    await this.redis.hset(this.keys.reply(requestId), "place", place);
   }
 
   /** Whether the user asked to stop this reply before a worker picked it up. */
@@ -240,8 +338,15 @@ export class ConversationInbox {
     return (await this.redis.exists(this.keys.stopped(requestId))) === 1;
   }
 
-  async markGenerating(requestId: string, workerId: string): Promise<void> {
-    await this.redis.hset(this.keys.reply(requestId), "state", "generating", "worker", workerId);
+  /** Whether the reply's message was deleted on the platform (nothing may be posted for it). */
+  async isGone(requestId: string): Promise<boolean> {
+    return (await this.redis.exists(this.keys.gone(requestId))) === 1;
+  }
+
+  /** Take the head of an inbox for answering (marks it generating); see StartOutcome. */
+  async start(conv: ConversationKey, requestId: string, workerId: string): Promise<StartOutcome> {
+    const res = await this.redis.inboxStart(this.keys.inbox(conv), this.keys.reply(requestId), requestId, workerId);
+    return res === 1 ? "started" : res === -1 ? "reserved" : "gone";
   }
 
   /** Remember the platform messages holding the reply (a retry edits the same ones). */

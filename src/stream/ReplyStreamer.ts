@@ -2,10 +2,12 @@
  * Decides when the user sees a reply's text: throttled snapshots of the latest text, at most one
  * edit in flight, the next no sooner than the interval, rate limits honoured, and the final text
  * always lands. Text longer than one message continues in follow-up messages, split at paragraph
- * or line boundaries and never inside a code block.
+ * or line boundaries and never inside a code block. Whitespace-only snapshots are not shown (a
+ * message of nothing but "…"). When the sink finds the reply's message gone (ReplyGoneError) the
+ * streamer stops for good: nothing more is edited or posted, and `onGone` stops the generation.
  */
 import { randomUUID } from "node:crypto";
-import { LockLostError, PlatformRateLimitedError } from "../errors.ts";
+import { LockLostError, PlatformRateLimitedError, ReplyGoneError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { type ChunkPart, splitMessageParts } from "../text/splitMessage.ts";
 import type { EditOptions, ReplySink, ReplyTarget } from "../types.ts";
@@ -23,6 +25,8 @@ export interface ReplyStreamerOptions {
   onMessages?: (targets: ReplyTarget[]) => Promise<void>;
   /** Called once when the lock is found lost (stop generating). */
   onLockLost?: () => void;
+  /** Called once when the sink finds the reply's message gone (stop generating; post nothing more). */
+  onGone?: () => void;
   /** Give up on the final edit after this long (ms). */
   finalDeadlineMs?: number;
 }
@@ -37,6 +41,9 @@ export class ReplyStreamer {
   private retryAt = 0;
   private closed = false;
   private lockLost = false;
+  private gone = false;
+  /** "Thinking…" is to be shown before any text (the placeholder showed a place in line). */
+  private startPending = false;
   private pumping: Promise<void> | undefined;
   /** Told to the sink with every delivery (`EditOptions.attempt`). */
   private readonly attempt = randomUUID();
@@ -61,15 +68,34 @@ export class ReplyStreamer {
     return this.lockLost;
   }
 
+  /** The reply's message was found deleted: nothing more may be posted for it. */
+  get replyGone(): boolean {
+    return this.gone;
+  }
+
   private get interval(): number {
     return Math.max(this.opts.intervalMs, this.sink.minEditIntervalMs ?? 0);
   }
 
-  /** Offer the latest text; an edit follows when the interval allows. Never blocks. */
+  /** Offer the latest text; an edit follows when the interval allows. Never blocks. Whitespace alone is not shown. */
   update(text: string): void {
-    if (this.closed || text.length === 0 || text === this.latest) return;
+    if (this.closed || text.trim().length === 0 || text === this.latest) return;
     this.latest = text;
     this.version++;
+    this.kick();
+  }
+
+  /**
+   * Generation started: the placeholder says so (the sink's `started`, "Thinking…") before the first
+   * text, when it showed a place in line. Skipped once text is on its way. Never blocks.
+   */
+  started(): void {
+    if (this.closed || !this.sink.started || this.version > 0) return;
+    this.startPending = true;
+    this.kick();
+  }
+
+  private kick(): void {
     this.pumping ??= this.pump().finally(() => {
       this.pumping = undefined;
     });
@@ -81,12 +107,16 @@ export class ReplyStreamer {
   }
 
   private async pump(): Promise<void> {
-    while (!this.closed && this.sentVersion < this.version) {
+    while (!this.closed && (this.sentVersion < this.version || this.startPending)) {
       await this.waitTurn();
       if (this.closed) return;
       const v = this.version;
       try {
-        await this.deliver(this.latest, false);
+        if (v === 0 && this.startPending) await this.showStarted();
+        else {
+          this.startPending = false;
+          await this.deliver(this.latest, false);
+        }
         this.sentVersion = v;
       } catch (err) {
         if (err instanceof PlatformRateLimitedError) {
@@ -98,23 +128,45 @@ export class ReplyStreamer {
           this.closed = true;
           this.opts.logger.warn("job lock lost; this worker stops editing the reply");
           this.opts.onLockLost?.();
+        } else if (err instanceof ReplyGoneError) {
+          this.markGone();
         } else {
           // A failed intermediate edit is not fatal: the next one carries newer text.
           this.sentVersion = v;
+          this.startPending = false;
           this.opts.logger.warn({ err }, "intermediate edit failed");
         }
       }
     }
   }
 
+  private async showStarted(): Promise<void> {
+    this.lastStart = Date.now();
+    await this.opts.guard?.();
+    await this.sink.acquireBudget?.(this.messages[0]!);
+    await this.sink.started?.(this.messages[0]!);
+    this.startPending = false;
+    this.edits++;
+  }
+
+  private markGone(): void {
+    if (this.gone) return;
+    this.gone = true;
+    this.closed = true;
+    this.opts.logger.warn("the reply's message is gone; nothing more is posted for it");
+    this.opts.onGone?.();
+  }
+
   /**
    * Send the final text (with an optional note under it) and wait until it landed.
-   * Throws LockLostError when another worker owns the reply, or the last error after the deadline.
+   * Throws LockLostError when another worker owns the reply, ReplyGoneError when its message is
+   * gone (nothing was sent), or the last error after the deadline.
    */
   async finish(text: string, note?: string): Promise<void> {
     this.closed = true;
     await this.pumping;
     if (this.lockLost) throw new LockLostError();
+    if (this.gone) throw new ReplyGoneError();
     const deadline = Date.now() + (this.opts.finalDeadlineMs ?? 120_000);
     let attempt = 0;
     for (;;) {
@@ -125,6 +177,10 @@ export class ReplyStreamer {
       } catch (err) {
         if (err instanceof LockLostError) {
           this.lockLost = true;
+          throw err;
+        }
+        if (err instanceof ReplyGoneError) {
+          this.markGone();
           throw err;
         }
         attempt++;
@@ -147,7 +203,7 @@ export class ReplyStreamer {
   async interim(text: string, note: string): Promise<void> {
     this.closed = true;
     await this.pumping;
-    if (this.lockLost) return;
+    if (this.lockLost || this.gone) return;
     try {
       await this.waitTurn();
       await this.deliver(text, false, note);
@@ -178,7 +234,7 @@ export class ReplyStreamer {
       } else {
         await this.opts.guard?.();
         await this.sink.acquireBudget?.(this.messages[i - 1]!);
-        const posted = await this.sink.post(this.messages[i - 1]!, body, opts);
+        const posted = await this.sink.post(this.messages[i - 1]!, body, { ...opts, part: i });
         this.messages.push(posted);
         await this.opts.onMessages?.(this.messages);
       }

@@ -243,11 +243,11 @@ describe("reply state", () => {
     expect((await inbox.readReply(other.requestId)).decided?.text).toBe("x");
   });
 
-  it("markGenerating, saveMessages and readReply", async () => {
+  it("start, saveMessages and readReply", async () => {
     const r = request("local:state");
     await queued(r);
-    expect(await inbox.readReply(r.requestId)).toEqual({ messages: undefined, decided: undefined });
-    await inbox.markGenerating(r.requestId, "w1");
+    expect(await inbox.readReply(r.requestId)).toEqual({ messages: undefined, decided: undefined, place: 0 });
+    expect(await inbox.start(r.conversationKey, r.requestId, "w1")).toBe("started");
     const messages = [r.reply, { ...r.reply, messageId: "second" }];
     await inbox.saveMessages(r.requestId, messages);
     expect(await redis.hgetall(keys.reply(r.requestId))).toMatchObject({ state: "generating", worker: "w1" });

@@ -72,6 +72,17 @@ describe("slash commands", () => {
   });
 });
 
+describe("a blank /ask", () => {
+  it("a whitespace-only prompt is told something that fits a slash command; nothing is posted or queued", async () => {
+    const ask = tb.sim.interaction({ type: 2, name: "ask", options: { prompt: "   \n\t " }, channelId: CH.blank, user: ALICE });
+    const r = await ask.waitForResponse();
+    expect(r).toMatchObject({ kind: "callback", ephemeral: true, content: "Your question is empty — write it in `/ask`'s `prompt`." });
+    expect(r.content).not.toMatch(/mention/);
+    expect(botMessages(CH.blank).filter((m) => !m.ephemeral)).toEqual([]);
+    expect(await tb.h.redis.zcard(tb.h.keys.inbox(`discord:${GUILD}:${CH.blank}`))).toBe(0);
+  });
+});
+
 describe("access", () => {
   it("an allowlist refusal is answered (reply to a message, ephemeral for commands, DM-safe in DMs), never silence", async () => {
     await useAdapter({ ...tb.config, DISCORD_ALLOWED_USERS: [ALICE.id], DISCORD_ALLOW_DMS: false });

@@ -42,6 +42,40 @@ describe("long replies, rate limits and Stop (a larger token budget)", () => {
     expectNoPings([CH.long]);
   });
 
+  it("Regenerate of a multi-message answer reuses its messages: the new text split across them, no duplicate, buttons right", async () => {
+    const u = say(CH.regenLong, "write a lot");
+    const e1 = await generated(`discord-${u.id}`, 60_000);
+    expect(e1.targets.length).toBeGreaterThanOrEqual(2);
+    const last = e1.targets.at(-1)!;
+    const press = tb.sim.interaction({
+      type: 3,
+      customId: `regen:discord-${u.id}`,
+      messageId: last.messageId,
+      channelId: CH.regenLong,
+      user: ALICE,
+    });
+    const e2 = await generated(`discord-r${press.id}`, 60_000);
+    expect(e2.request.regenerate).toBe(true);
+    // The same first messages, then new ones only when the new answer is longer; none left over.
+    const n = Math.min(e1.targets.length, e2.targets.length);
+    expect(e2.targets.slice(0, n).map((t) => t.messageId)).toEqual(e1.targets.slice(0, n).map((t) => t.messageId));
+    const expected = splitMessage(e2.result.text, 1800);
+    const note = expectedContent(e2, BIG_BUDGET).slice(e2.result.text.length);
+    expect(e2.targets.slice(0, expected.length).map((t) => tb.sim.message(t.messageId)!.content)).toEqual(
+      expected.map((c, i) => (i === expected.length - 1 ? `${c}${note}` : c)),
+    );
+    // Messages of the old answer the new one does not need are emptied (no stale text, no buttons).
+    for (const t of e2.targets.slice(expected.length)) expect(tb.sim.message(t.messageId)).toMatchObject({ content: "…", components: [] });
+    const all = botMessages(CH.regenLong);
+    expect(all.length).toBe(Math.max(e1.targets.length, e2.targets.length));
+    for (const m of all) expect(customIds(m).filter((id) => id.startsWith("stop:"))).toEqual([]);
+    expect(customIds(tb.sim.message(e2.targets[expected.length - 1]!.messageId)!)).toEqual([`regen:discord-r${press.id}`]);
+    const turns = await tb.memory.turns(e1.request.conversationKey);
+    expect(turns.map((t) => t.role)).toEqual(["user", "assistant"]);
+    expect(turns[1]!.text).toBe(e2.result.text);
+    expectNoPings([CH.regenLong]);
+  });
+
   it("a 429 on the edit route is honoured (retry_after), the final edit lands, and edits per message keep the configured interval", async () => {
     const u = say(CH.rate, "go slowly");
     // The first streamed edit of the placeholder is answered 429 (retry after 0.8 s).

@@ -96,11 +96,11 @@ describe("mentions", () => {
       await placeholderOf(first.id);
       const second = say(CH.queue, "second in line");
       const ph2 = await placeholderOf(second.id);
-      expect(tb.sim.history(ph2.id)[0]!.content).toBe("⏳ Thinking… (1 ahead of you)");
+      expect(tb.sim.history(ph2.id)[0]!.content).toBe("⏳ Waiting — 1 ahead");
       await useWorker(tb.config);
       const e2 = await generated(`discord-${second.id}`);
       expect(e2.history.map((t) => t.text)[0]).toBe("first in line");
-      // When the first was answered, the second's placeholder moved up the line.
+      // When its answer started, the second's placeholder said so before any text.
       expect(tb.sim.history(ph2.id)[1]!.content).toBe("⏳ Thinking…");
       expect(customIds(tb.sim.history(ph2.id)[1]!)).toEqual([`stop:discord-${second.id}`]);
     } finally {

@@ -9,8 +9,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ACCESS_MESSAGES, checkDiscordAccess } from "../../adapters/discord/checkDiscordAccess.ts";
 import { createDiscordRest, createDiscordSink, type DiscordSink, discordContent, withNote } from "../../adapters/discord/DiscordSink.ts";
 import { NO_MENTIONS, parseButtonId, regenerateRow, stopRow } from "../../adapters/discord/discordComponents.ts";
-import { discordConversationKey, placeholderText, threadNameFor } from "../../adapters/discord/discordConversation.ts";
-import { PlatformRateLimitedError } from "../../src/errors.ts";
+import { discordConversationKey, placeholderText, threadNameFor, waitingText } from "../../adapters/discord/discordConversation.ts";
+import { PlatformRateLimitedError, ReplyGoneError } from "../../src/errors.ts";
 import { createLogger } from "../../src/logger.ts";
 import { ReplyStreamer } from "../../src/stream/ReplyStreamer.ts";
 import { splitMessage } from "../../src/text/splitMessage.ts";
@@ -156,10 +156,12 @@ describe("DiscordSink + ReplyStreamer against the simulator", () => {
     expect(streamer.rateLimited).toBeGreaterThanOrEqual(3);
   });
 
-  it("a reply whose message was deleted is dropped quietly instead of retried forever", async () => {
+  it("a reply whose message was deleted throws ReplyGoneError (the reply stops; nothing is retried or posted)", async () => {
     const target = await placeholder("discord-gone");
-    sim.userDeletes(target.messageId);
-    await expect(sink.edit(target, "answer", { final: true })).resolves.toBeUndefined();
+    sim.moderatorDeletes(target.messageId);
+    await expect(sink.edit(target, "answer", { final: true })).rejects.toBeInstanceOf(ReplyGoneError);
+    await expect(sink.queued(target, 2)).rejects.toBeInstanceOf(ReplyGoneError);
+    await expect(sink.started(target)).rejects.toBeInstanceOf(ReplyGoneError);
   });
 
   it("a refusal or error (a note without an answer) is shown as plain text and gets no Regenerate button", async () => {
@@ -208,9 +210,11 @@ describe("Discord adapter building blocks", () => {
     expect(threadNameFor("   ")).toBe("Question");
   });
 
-  it("the placeholder shows the place in line", () => {
+  it("the placeholder shows the place in line: 'Thinking…' when nothing waits before it, else 'Waiting — N ahead'", () => {
     expect(placeholderText(0)).toBe("⏳ Thinking…");
-    expect(placeholderText(2)).toBe("⏳ Thinking… (2 ahead of you)");
+    expect(placeholderText(2)).toBe("⏳ Waiting — 2 ahead");
+    expect(placeholderText(1, ["a note"])).toBe("⏳ Waiting — 1 ahead\n-# a note");
+    expect(waitingText(0)).toBe("⏳ Waiting — next in line");
   });
 
   it("button ids round-trip and fit Discord's 100 characters", () => {

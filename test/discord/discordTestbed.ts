@@ -43,6 +43,22 @@ export const CH = {
   bad: "300000000000000018",
   bad2: "300000000000000019",
   metrics: "300000000000000020",
+  // issue 12
+  places: "300000000000000021",
+  placesStop: "300000000000000022",
+  gone: "300000000000000023",
+  goneWaiting: "300000000000000024",
+  nonce: "300000000000000025",
+  nonceLong: "300000000000000026",
+  askFail: "300000000000000027",
+  askLost: "300000000000000028",
+  orphan: "300000000000000029",
+  denied: "300000000000000030",
+  replays: "300000000000000031",
+  shared: "300000000000000032",
+  regenLong: "300000000000000033",
+  blank: "300000000000000034",
+  goneLong: "300000000000000035",
 } as const;
 export const THREAD = "300000000000000090";
 export const GENERAL2 = "300000000000000099";
@@ -119,7 +135,8 @@ export class DiscordTestbed {
   useWorker = async (cfg: Config, extra: Partial<StartWorkerOptions> = {}): Promise<void> => {
     for (const w of this.h.workers) await w.close();
     this.h.workers = [];
-    this.worker = await this.h.startWorker({ config: cfg, sinks: { discord: createDiscordSink(cfg, this.h.logger) }, ...extra });
+    const sink = createDiscordSink(cfg, this.h.logger, { redis: this.h.redis, keys: this.h.keys });
+    this.worker = await this.h.startWorker({ config: cfg, sinks: { discord: sink }, ...extra });
     this.worker.worker.on("generation", (e) => this.events.push(e));
   };
 

@@ -91,8 +91,12 @@ function command(text: string, user = "U1", channel = "C1", name = "/ask"): stri
   );
 }
 
+/** The queued request (its place is reserved before the placeholder is posted; it is complete once attached). */
 async function storedRequest(requestId: string): Promise<ChatRequest> {
-  const raw = await waitFor(() => redis.get(keys.request(requestId)));
+  const raw = await waitFor(async () => {
+    const r = await redis.get(keys.request(requestId));
+    return r && (JSON.parse(r) as Partial<ChatRequest>).reply ? r : undefined;
+  });
   return JSON.parse(raw) as ChatRequest;
 }
 
@@ -225,7 +229,7 @@ describe("commands and refusals", () => {
     }
   });
 
-  it("refuses politely: over the per-user rate, and an empty mention; the refused placeholder is taken back", async () => {
+  it("refuses politely: over the per-user rate, and an empty mention; a refused message gets no placeholder", async () => {
     sim.setHttpDelivery({ url: adapter.url!, signingSecret: SECRET });
     try {
       const sends = [1, 2, 3].map((n) =>
@@ -238,9 +242,9 @@ describe("commands and refusals", () => {
       expect(refusal.thread_ts).toBeDefined();
       const queued = (await inboxes()).filter((c) => c.startsWith("slack:T1:C7:"));
       expect(queued).toHaveLength(2);
-      // Two placeholders stay (one per queued question); the refused one was deleted.
+      // Two placeholders (one per queued question); the refused one never got one (refused before posting).
       await waitFor(() => sim.messages("T1", "C7").filter((m) => m.user === "U0BOT").length === 2);
-      expect(sim.messages("T1", "C7", { includeDeleted: true }).filter((m) => m.user === "U0BOT" && m.deleted)).toHaveLength(1);
+      expect(sim.messages("T1", "C7", { includeDeleted: true }).filter((m) => m.user === "U0BOT" && m.deleted)).toHaveLength(0);
 
       const empty = sim.userMentions("T1", { channel: "C8", user: "U8", text: "", alsoMessageEvent: false });
       await empty.event.waitAck();

@@ -176,7 +176,12 @@ export class ImageWorker extends EventEmitter<{
     const conv = job.data.conversationKey;
     const head = await this.inbox.head(conv);
     if (!head) return;
-    if (head.request) {
+    if (head.reserved) {
+      // Its placeholder is being posted; attaching it wakes this conversation again. A reservation
+      // that ran out (the adapter died in between) is dropped, and the line moves on.
+      if (!(await this.inbox.release(conv, head.requestId, true))) return;
+      this.log.warn({ requestId: head.requestId, conversation: conv }, "a reserved image request never got its placeholder; dropped");
+    } else if (head.request) {
       await this.answer(head.request as ImagineRequest, token && job.id ? { jobId: job.id, token } : undefined, job.id);
     } else {
       this.log.warn({ requestId: head.requestId, conversation: conv }, "image request expired before it was answered; dropping it");

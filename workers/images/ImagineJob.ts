@@ -107,12 +107,14 @@ export class ImagineJob {
 
   async run(): Promise<ImagineJobResult> {
     const { inbox, redis, keys, lock, settings } = this.ctx;
-    const [record, epoch, stoppedEarly] = await Promise.all([
+    const [started, record, epoch, stoppedEarly] = await Promise.all([
+      inbox.start(this.request.conversationKey, this.id, this.ctx.workerId),
       inbox.readReply(this.id),
       redis.get(keys.epoch(this.request.conversationKey)),
       inbox.isStopped(this.id),
-      inbox.markGenerating(this.id, this.ctx.workerId),
     ]);
+    // Stopped while it waited (taken out of the line), or its place is still being given a placeholder.
+    if (started !== "started") return { outcome: "stopped", elapsedMs: 0 };
     this.epoch = epoch ?? "0";
     this.view = new ImageReplyView(this.ctx.sink, record.messages?.[0] ?? this.request.reply, {
       intervalMs: settings.intervalMs,

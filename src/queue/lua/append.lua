@@ -1,9 +1,14 @@
 --[[
-  Append one message to its conversation's inbox (the producers' step of the inbox protocol).
-  In one atomic step: drop a redelivered platform message (dedupe), count the user's messages
-  this minute (rate limit), refuse when the conversation already has `cap` messages waiting;
-  otherwise give the message the next arrival number, add it to the inbox, store the request,
-  list the conversation for the sweeper and set its reply state to "queued".
+  Append one message to its conversation's inbox (the producers' step of the inbox protocol), or
+  reserve its place there. In one atomic step: drop a redelivered platform message (dedupe),
+  count the user's messages this minute (rate limit), refuse when the conversation already has
+  `cap` messages waiting; otherwise give the message the next arrival number, add it to the
+  inbox, store the request and list the conversation for the sweeper.
+  - Appended (reservation TTL 0): the request is complete and its reply state is "queued".
+  - Reserved (TTL > 0): the request has no reply target yet; its reply state is "reserved" and the
+    reservation key lives for the TTL. A reserved entry blocks its conversation (workers never
+    start it nor skip past it) until attach.lua fills in the reply target, release.lua takes it
+    out, or the reservation expires and a worker drops it.
   A refused message leaves its dedupe mark removed, so it can be sent again later.
 
     Input:
@@ -14,6 +19,7 @@
       KEYS[5] set of conversations with an inbox (the sweeper's worklist)
       KEYS[6] the user's message counter for this minute
       KEYS[7] reply state hash
+      KEYS[8] reservation key (not written when ARGV[8] is 0)
 
       ARGV[1] requestId
       ARGV[2] request JSON
@@ -22,9 +28,10 @@
       ARGV[5] most messages waiting in one conversation
       ARGV[6] conversation key
       ARGV[7] most messages per user per minute (0: no limit)
+      ARGV[8] reservation TTL (milliseconds; 0: append a complete request)
 
     Output:
-      {seq, ahead}  queued: its arrival number and how many messages of the conversation wait ahead
+      {seq, ahead}  queued or reserved: its arrival number and how many messages of the conversation wait ahead
       {-1, 0}       duplicate: this platform message was already received
       {-2, waiting} inbox full: `waiting` messages wait already
       {-3, sent}    rate limited: `sent` messages counted this minute before this one
@@ -42,6 +49,12 @@ local seq = redis.call('INCR', KEYS[4])
 redis.call('ZADD', KEYS[2], seq, ARGV[1])
 redis.call('SET', KEYS[3], ARGV[2], 'EX', ARGV[4])
 redis.call('SADD', KEYS[5], ARGV[6])
-redis.call('HSET', KEYS[7], 'state', 'queued')
+local reserve = tonumber(ARGV[8])
+if reserve > 0 then
+  redis.call('HSET', KEYS[7], 'state', 'reserved')
+  redis.call('SET', KEYS[8], '1', 'PX', reserve)
+else
+  redis.call('HSET', KEYS[7], 'state', 'queued', 'place', n)
+end
 redis.call('EXPIRE', KEYS[7], ARGV[4])
 return {seq, n}

@@ -24,7 +24,6 @@ function platform(conv = "discord:g:c1", user = "u1") {
   const id = `i${++n}`;
   const log: { refused?: IntakeRefusal; withdrawn?: IntakeRefusal | undefined; posted: number[] } = { posted: [] };
   const p: IntakePlatform = {
-    showsPlaceInLine: true,
     prepare: () => ({ requestId: id, conversationKey: conv, author: { id: user, name: "Ada" } }),
     postPlaceholder: async (_draft, ahead): Promise<ReplyTarget> => {
       log.posted.push(ahead);

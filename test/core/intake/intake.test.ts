@@ -1,9 +1,12 @@
 /**
- * The intake's steps with a fake platform that records every callback, and a scripted ingest
- * outcome: each outcome reaches the right callback (queued → queued; not signalled → queued, no
- * refusal; refused → withdraw with the code and text; duplicate → silent withdraw; a thrown bug →
- * withdraw with the generic text), refusals before the placeholder never post one, replays are
- * silent, and a message that could not be placed can be taken again. Claims run on the real Redis.
+ * The intake's steps with a fake platform that records every callback, and a scripted ingestor
+ * (reserve → attach, or a refusal): the place is reserved before anything is posted and the
+ * placeholder shows it; each outcome reaches the right callback (queued → queued; not signalled →
+ * queued, no refusal; refused at the reservation → withdraw with no placeholder, the code and text;
+ * duplicate → silent withdraw; a reservation that expired → the placeholder is withdrawn with the
+ * generic text; a thrown bug → withdraw with the generic text); refusals before `prepare` never
+ * post; replays are silent; a message that could not be placed gives its place up and can be taken
+ * again. Claims run on the real Redis.
  */
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
@@ -12,7 +15,8 @@ import { Intake, type IntakePlatform, type IntakeRefusal } from "../../../src/in
 import { INTAKE_TEXT } from "../../../src/intake/intakeMessages.ts";
 import { Keys } from "../../../src/keys.ts";
 import { createLogger } from "../../../src/logger.ts";
-import type { IngestOutcome } from "../../../src/queue/Ingestor.ts";
+import type { ReservedRequest } from "../../../src/queue/ConversationInbox.ts";
+import type { AttachOutcome, ReserveOutcome } from "../../../src/queue/Ingestor.ts";
 import { createRedis } from "../../../src/redisConnection.ts";
 import type { ChatRequest, ReplyTarget } from "../../../src/types.ts";
 
@@ -26,31 +30,47 @@ afterAll(async () => {
   redis.disconnect();
 });
 
-/** An ingestor whose `ingest` answers what the test says, and records what it was given. */
-function scriptedIngestor(outcome: IngestOutcome | Error) {
-  const ingested: ChatRequest[] = [];
+type Step = ["reserve", ReservedRequest] | ["attach", ChatRequest, number] | ["release", string];
+
+/** An ingestor whose `reserve` and `attach` answer what the test says, recording every step. */
+function scriptedIngestor(reserve: ReserveOutcome | Error, attach: AttachOutcome | Error = { status: "queued", ahead: 0, seq: 1 }) {
+  const steps: Step[] = [];
   return {
-    ingested,
+    steps,
     check: (text: string) =>
       text.trim() === ""
         ? { status: "refused" as const, code: "EMPTY_MESSAGE" as const, userMessage: INTAKE_TEXT.empty }
         : text.length > 20
           ? { status: "refused" as const, code: "MESSAGE_TOO_LONG" as const, userMessage: INTAKE_TEXT.tooLong(text.length, 20) }
           : null,
-    ingest: async (request: ChatRequest): Promise<IngestOutcome> => {
-      ingested.push(request);
-      if (outcome instanceof Error) throw outcome;
-      return outcome;
+    reserve: async (r: ReservedRequest): Promise<ReserveOutcome> => {
+      steps.push(["reserve", r]);
+      if (reserve instanceof Error) throw reserve;
+      return reserve;
+    },
+    attach: async (request: ChatRequest, place: number): Promise<AttachOutcome> => {
+      steps.push(["attach", request, place]);
+      if (attach instanceof Error) throw attach;
+      return attach;
+    },
+    release: async (_conv: string, requestId: string): Promise<void> => {
+      steps.push(["release", requestId]);
     },
   };
 }
+
+const RESERVED = (ahead: number, seq = 1): ReserveOutcome => ({ status: "reserved", ahead, seq });
+
+/** The requests a scripted ingestor was asked to attach (what the workers will answer). */
+const attached = (ingestor: ReturnType<typeof scriptedIngestor>): ChatRequest[] =>
+  ingestor.steps.filter((s) => s[0] === "attach").map((s) => s[1] as ChatRequest);
 
 type Call =
   | ["admit"]
   | ["prepare"]
   | ["refuse", IntakeRefusal]
   | ["postPlaceholder", number]
-  | ["withdraw", ReplyTarget, IntakeRefusal | undefined]
+  | ["withdraw", ReplyTarget | undefined, IntakeRefusal | undefined]
   | ["queued", ChatRequest];
 
 /** A platform that records each callback in order; `opts` make a step say no. */
@@ -58,7 +78,6 @@ function fakePlatform(opts: { admit?: boolean; prepare?: boolean; post?: boolean
   const calls: Call[] = [];
   const placeholder: ReplyTarget = { platform: "local", channelId: "room", messageId: `p-${randomUUID()}` };
   const platform: IntakePlatform = {
-    showsPlaceInLine: true,
     admit: async () => {
       calls.push(["admit"]);
       return opts.admit ?? true;
@@ -69,8 +88,9 @@ function fakePlatform(opts: { admit?: boolean; prepare?: boolean; post?: boolean
       return {
         requestId: `local-${randomUUID()}`,
         conversationKey: opts.conversationKey ?? `local:${randomUUID()}`,
-        // Resolved after the placeholder is posted.
+        // Resolved after the place is reserved: the id is known at once.
         author: Promise.resolve({ id: "u1", name: "ann" }),
+        authorId: "u1",
       };
     },
     refuse: async (r) => {
@@ -91,64 +111,93 @@ function fakePlatform(opts: { admit?: boolean; prepare?: boolean; post?: boolean
 }
 
 const claimKey = () => `${keys.prefix}:claim:${randomUUID()}`;
+const intakeWith = (ingestor: ReturnType<typeof scriptedIngestor>, r: Redis = redis) => new Intake({ redis: r, keys, ingestor, logger });
 
-describe("Intake.take: each ingest outcome reaches its callback", () => {
-  it("queued: placeholder first (with the place in line), then the request is queued with its reply target", async () => {
+describe("Intake.take: reserve, post, attach", () => {
+  it("queued: the place is reserved first, the placeholder shows it, then the request is attached with its reply target", async () => {
     const conversationKey = `local:${randomUUID()}`;
-    await redis.zadd(keys.inbox(conversationKey), 1, "earlier-1", 2, "earlier-2");
-    const ingestor = scriptedIngestor({ status: "queued", ahead: 2, seq: 7 });
+    const ingestor = scriptedIngestor(RESERVED(2, 7), { status: "queued", ahead: 2, seq: 7 });
     const p = fakePlatform({ conversationKey });
-    const result = await new Intake({ redis, keys, ingestor, logger }).take({ text: "hello", claimKey: claimKey() }, p.platform);
+    const result = await intakeWith(ingestor).take({ text: "hello", claimKey: claimKey() }, p.platform);
     expect(p.names()).toEqual(["admit", "prepare", "postPlaceholder", "queued"]);
+    expect(ingestor.steps.map((s) => s[0])).toEqual(["reserve", "attach"]);
+    expect(ingestor.steps[0]![1]).toMatchObject({ conversationKey, authorId: "u1", text: "hello" });
     expect(p.calls[2]).toEqual(["postPlaceholder", 2]);
     const request = (p.calls[3] as ["queued", ChatRequest])[1];
     expect(request).toMatchObject({ conversationKey, text: "hello", author: { id: "u1", name: "ann" }, reply: p.placeholder });
-    expect(ingestor.ingested).toEqual([request]);
+    expect(ingestor.steps[1]).toEqual(["attach", request, 2]);
+    expect(request.receivedAt).toBe((ingestor.steps[0]![1] as ReservedRequest).receivedAt);
     expect(result).toMatchObject({ status: "queued", ahead: 2, seq: 7, request });
   });
 
   it("queued, not signalled: answered like queued — no refusal, nothing withdrawn", async () => {
-    const ingestor = scriptedIngestor({ status: "queued-unsignalled", ahead: 0, seq: 3, detail: "could not signal the workers" });
+    const ingestor = scriptedIngestor(RESERVED(0, 3), {
+      status: "queued-unsignalled",
+      ahead: 0,
+      seq: 3,
+      detail: "could not signal the workers",
+    });
     const p = fakePlatform();
-    const result = await new Intake({ redis, keys, ingestor, logger }).take({ text: "hello", claimKey: claimKey() }, p.platform);
+    const result = await intakeWith(ingestor).take({ text: "hello", claimKey: claimKey() }, p.platform);
     expect(p.names()).toEqual(["admit", "prepare", "postPlaceholder", "queued"]);
     expect(result.status).toBe("queued-unsignalled");
   });
 
   for (const code of ["QUEUE_FULL", "RATE_LIMITED", "REDIS_UNAVAILABLE"] as const) {
-    it(`refused ${code} after the placeholder: it is withdrawn with the code and the sender's text`, async () => {
+    it(`refused ${code} when reserving: nothing is posted; withdraw (no placeholder) says why`, async () => {
       const ingestor = scriptedIngestor({ status: "refused", code, userMessage: `text for ${code}` });
       const p = fakePlatform();
-      const result = await new Intake({ redis, keys, ingestor, logger }).take({ text: "hello", claimKey: claimKey() }, p.platform);
-      expect(p.names()).toEqual(["admit", "prepare", "postPlaceholder", "withdraw"]);
-      expect(p.calls[3]).toEqual(["withdraw", p.placeholder, { code, userMessage: `text for ${code}` }]);
-      expect(result).toEqual({ status: "refused", refusal: { code, userMessage: `text for ${code}` }, posted: true });
+      const result = await intakeWith(ingestor).take({ text: "hello", claimKey: claimKey() }, p.platform);
+      expect(p.names()).toEqual(["admit", "prepare", "withdraw"]);
+      expect(p.calls[2]).toEqual(["withdraw", undefined, { code, userMessage: `text for ${code}` }]);
+      expect(ingestor.steps.map((s) => s[0])).toEqual(["reserve"]);
+      expect(result).toEqual({ status: "refused", refusal: { code, userMessage: `text for ${code}` }, posted: false });
     });
   }
 
-  it("a duplicate (already queued under this request id) is withdrawn silently", async () => {
+  it("a duplicate (already queued under this request id) is withdrawn silently, before any placeholder", async () => {
     const ingestor = scriptedIngestor({ status: "refused", code: "DUPLICATE_MESSAGE", userMessage: INTAKE_TEXT.duplicate });
     const p = fakePlatform();
-    const result = await new Intake({ redis, keys, ingestor, logger }).take({ text: "hello", claimKey: claimKey() }, p.platform);
-    expect(p.calls.slice(-1)).toEqual([["withdraw", p.placeholder, undefined]]);
-    expect(p.names()).not.toContain("refuse");
+    const result = await intakeWith(ingestor).take({ text: "hello", claimKey: claimKey() }, p.platform);
+    expect(p.calls.slice(-1)).toEqual([["withdraw", undefined, undefined]]);
+    expect(p.names()).not.toContain("postPlaceholder");
     expect(result).toEqual({ status: "duplicate" });
   });
 
-  it("an unexpected failure while queueing withdraws the placeholder with the generic text (INTERNAL_ERROR)", async () => {
-    const ingestor = scriptedIngestor(new Error("boom"));
+  it("a reservation that expired before the attach: the placeholder is withdrawn with the generic text and the claim released", async () => {
+    const key = claimKey();
+    const ingestor = scriptedIngestor(RESERVED(0), { status: "expired" });
     const p = fakePlatform();
-    const result = await new Intake({ redis, keys, ingestor, logger }).take({ text: "hello" }, p.platform);
+    const result = await intakeWith(ingestor).take({ text: "hello", claimKey: key }, p.platform);
     expect(p.calls.slice(-1)).toEqual([
-      ["withdraw", p.placeholder, { code: "INTERNAL_ERROR", userMessage: INTAKE_TEXT.somethingWrong, detail: "boom" }],
+      ["withdraw", p.placeholder, { code: "INTERNAL_ERROR", userMessage: INTAKE_TEXT.somethingWrong, detail: "reservation expired" }],
     ]);
-    expect(result.status).toBe("refused");
+    expect(result).toMatchObject({ status: "refused", posted: true });
+    expect(await redis.exists(key)).toBe(0);
+  });
+
+  it("an unexpected failure while reserving, or while attaching, is withdrawn with the generic text (INTERNAL_ERROR)", async () => {
+    const early = fakePlatform();
+    const r1 = await intakeWith(scriptedIngestor(new Error("boom"))).take({ text: "hello" }, early.platform);
+    expect(early.calls.slice(-1)).toEqual([
+      ["withdraw", undefined, { code: "INTERNAL_ERROR", userMessage: INTAKE_TEXT.somethingWrong, detail: "boom" }],
+    ]);
+    expect(r1).toMatchObject({ status: "refused", posted: false });
+
+    const late = fakePlatform();
+    const ingestor = scriptedIngestor(RESERVED(0), new Error("bang"));
+    const r2 = await intakeWith(ingestor).take({ text: "hello" }, late.platform);
+    expect(late.calls.slice(-1)).toEqual([
+      ["withdraw", late.placeholder, { code: "INTERNAL_ERROR", userMessage: INTAKE_TEXT.somethingWrong, detail: "bang" }],
+    ]);
+    expect(ingestor.steps.map((s) => s[0])).toEqual(["reserve", "attach", "release"]);
+    expect(r2).toMatchObject({ status: "refused", posted: true });
   });
 });
 
 describe("Intake.take: place and context", () => {
   it("the request carries the draft's place and its context, gathered while the placeholder shows", async () => {
-    const ingestor = scriptedIngestor({ status: "queued", ahead: 0, seq: 1 });
+    const ingestor = scriptedIngestor(RESERVED(0));
     const order: string[] = [];
     let release!: () => void;
     const loaded = new Promise<void>((r) => {
@@ -177,13 +226,13 @@ describe("Intake.take: place and context", () => {
     const result = await new Intake({ redis, keys, ingestor, logger }).take({ text: "see file" }, platform);
     expect(order).toEqual(["placeholder", "context"]);
     expect(result.status).toBe("queued");
-    expect(ingestor.ingested[0]).toMatchObject({ place, context: { attachments: [{ name: "a.txt", text: "hi" }] } });
+    expect(attached(ingestor)[0]).toMatchObject({ place, context: { attachments: [{ name: "a.txt", text: "hi" }] } });
   });
 
   it("a context that fails to load, or is empty, is left out; the message is still taken", async () => {
     for (const context of [Promise.reject(new Error("download bug")), Promise.resolve({ thread: [] })]) {
       context.catch(() => {});
-      const ingestor = scriptedIngestor({ status: "queued", ahead: 0, seq: 1 });
+      const ingestor = scriptedIngestor(RESERVED(0));
       const platform: IntakePlatform = {
         prepare: () => ({ requestId: `local-${randomUUID()}`, conversationKey: "local:x", author: { id: "u", name: "u" }, context }),
         refuse: async () => {},
@@ -191,31 +240,31 @@ describe("Intake.take: place and context", () => {
         withdraw: async () => {},
       };
       expect((await new Intake({ redis, keys, ingestor, logger }).take({ text: "hi" }, platform)).status).toBe("queued");
-      expect(ingestor.ingested[0]!.context).toBeUndefined();
-      expect("place" in ingestor.ingested[0]!).toBe(false);
+      expect(attached(ingestor)[0]!.context).toBeUndefined();
+      expect("place" in attached(ingestor)[0]!).toBe(false);
     }
   });
 });
 
 describe("Intake.take: before the placeholder", () => {
-  it("an empty or over-long text is refused with its code; nothing is prepared, posted or queued", async () => {
+  it("an empty or over-long text is refused with its code; nothing is prepared, reserved or posted", async () => {
     for (const [text, code] of [
       [" \n ", "EMPTY_MESSAGE"],
       ["x".repeat(21), "MESSAGE_TOO_LONG"],
     ] as const) {
-      const ingestor = scriptedIngestor({ status: "queued", ahead: 0, seq: 1 });
+      const ingestor = scriptedIngestor(RESERVED(0));
       const p = fakePlatform();
-      const result = await new Intake({ redis, keys, ingestor, logger }).take({ text, claimKey: claimKey() }, p.platform);
+      const result = await intakeWith(ingestor).take({ text, claimKey: claimKey() }, p.platform);
       expect(p.names()).toEqual(["admit", "refuse"]);
       expect((p.calls[1] as ["refuse", IntakeRefusal])[1].code).toBe(code);
-      expect(ingestor.ingested).toEqual([]);
+      expect(ingestor.steps).toEqual([]);
       expect(result).toMatchObject({ status: "refused", posted: false });
     }
   });
 
   it("a replay finds the claim taken and is dropped without a word", async () => {
     const key = claimKey();
-    const intake = new Intake({ redis, keys, ingestor: scriptedIngestor({ status: "queued", ahead: 0, seq: 1 }), logger });
+    const intake = intakeWith(scriptedIngestor(RESERVED(0)));
     expect((await intake.take({ text: "hi", claimKey: key }, fakePlatform().platform)).status).toBe("queued");
     const again = fakePlatform();
     expect(await intake.take({ text: "hi", claimKey: key }, again.platform)).toEqual({ status: "replay" });
@@ -226,8 +275,7 @@ describe("Intake.take: before the placeholder", () => {
     const dead = createRedis("redis://127.0.0.1:1", "producer");
     try {
       const p = fakePlatform();
-      const intake = new Intake({ redis: dead, keys, ingestor: scriptedIngestor({ status: "queued", ahead: 0, seq: 1 }), logger });
-      const result = await intake.take({ text: "hi", claimKey: claimKey() }, p.platform);
+      const result = await intakeWith(scriptedIngestor(RESERVED(0)), dead).take({ text: "hi", claimKey: claimKey() }, p.platform);
       expect(p.names()).toEqual(["refuse"]);
       expect((p.calls[0] as ["refuse", IntakeRefusal])[1]).toMatchObject({
         code: "REDIS_UNAVAILABLE",
@@ -241,19 +289,18 @@ describe("Intake.take: before the placeholder", () => {
 
   it("admit saying no stops there (the platform has answered)", async () => {
     const p = fakePlatform({ admit: false });
-    const ingestor = scriptedIngestor({ status: "queued", ahead: 0, seq: 1 });
-    const result = await new Intake({ redis, keys, ingestor, logger }).take({ text: "hi", claimKey: claimKey() }, p.platform);
+    const result = await intakeWith(scriptedIngestor(RESERVED(0))).take({ text: "hi", claimKey: claimKey() }, p.platform);
     expect(p.names()).toEqual(["admit"]);
     expect(result).toEqual({ status: "not-admitted" });
   });
 
-  it("when prepare or the placeholder cannot post, the claim is released so a redelivery can try again", async () => {
+  it("when prepare cannot post, nothing is reserved; when the placeholder cannot, the place is released; either way the claim is too", async () => {
     for (const opts of [{ prepare: false }, { post: false }]) {
       const key = claimKey();
-      const ingestor = scriptedIngestor({ status: "queued", ahead: 0, seq: 1 });
-      const intake = new Intake({ redis, keys, ingestor, logger });
+      const ingestor = scriptedIngestor(RESERVED(0));
+      const intake = intakeWith(ingestor);
       expect(await intake.take({ text: "hi", claimKey: key }, fakePlatform(opts).platform)).toEqual({ status: "not-placed" });
-      expect(ingestor.ingested).toEqual([]);
+      expect(ingestor.steps.map((s) => s[0])).toEqual(opts.prepare === false ? [] : ["reserve", "release"]);
       expect(await redis.exists(key)).toBe(0);
       expect((await intake.take({ text: "hi", claimKey: key }, fakePlatform().platform)).status).toBe("queued");
     }

@@ -6,92 +6,9 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { LockLostError, PlatformError, PlatformRateLimitedError } from "../../../src/errors.ts";
-import { createLogger } from "../../../src/logger.ts";
-import { ReplyStreamer, type ReplyStreamerOptions } from "../../../src/stream/ReplyStreamer.ts";
 import { splitMessage } from "../../../src/text/splitMessage.ts";
-import type { EditOptions, ReplySink, ReplyTarget } from "../../../src/types.ts";
 
-const T0 = 1_000_000;
-const INTERVAL = 1000;
-const logger = createLogger({ level: "silent" });
-
-interface Call {
-  kind: "edit" | "post";
-  /** Milliseconds after T0 when the call started. */
-  at: number;
-  /** The message edited, or the one posted after. */
-  messageId: string;
-  text: string;
-  opts: EditOptions | undefined;
-  ok: boolean;
-}
-
-/** What the next call does: throw this error, or take this long (ms) before it succeeds. */
-type Step = Error | number;
-
-class FakeSink implements ReplySink {
-  readonly calls: Call[] = [];
-  /** Outcomes of the next calls, in order; a call with no step left succeeds at once. */
-  readonly script: Step[] = [];
-  /** Every call fails with this, when set. */
-  failAlways: Error | undefined;
-  inFlight = 0;
-  maxInFlight = 0;
-  /** Every `opts.attempt` seen (recorded apart: `calls` keep the rest of the options). */
-  readonly attempts = new Set<string | undefined>();
-  private posted = 0;
-
-  constructor(
-    readonly maxLength = Number.POSITIVE_INFINITY,
-    readonly minEditIntervalMs?: number,
-  ) {}
-
-  async edit(target: ReplyTarget, text: string, opts: EditOptions): Promise<void> {
-    await this.call("edit", target, text, opts);
-  }
-
-  async post(after: ReplyTarget, text: string, opts?: EditOptions): Promise<ReplyTarget> {
-    await this.call("post", after, text, opts);
-    return { ...after, messageId: `f${++this.posted}` };
-  }
-
-  /** The successful calls, as [ms after T0, message, text]. */
-  landed(): Array<[number, string, string]> {
-    return this.calls.filter((c) => c.ok).map((c) => [c.at, c.messageId, c.text]);
-  }
-
-  private async call(kind: Call["kind"], target: ReplyTarget, text: string, opts: EditOptions | undefined): Promise<void> {
-    this.attempts.add(opts?.attempt);
-    let rest: EditOptions | undefined;
-    if (opts) {
-      const { attempt: _attempt, ...others } = opts;
-      rest = others;
-    }
-    const call: Call = { kind, at: Date.now() - T0, messageId: target.messageId, text, opts: rest, ok: false };
-    this.calls.push(call);
-    this.inFlight++;
-    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
-    try {
-      const step = this.failAlways ?? this.script.shift();
-      if (step instanceof Error) throw step;
-      if (step) await new Promise((r) => setTimeout(r, step));
-      call.ok = true;
-    } finally {
-      this.inFlight--;
-    }
-  }
-}
-
-const target = (messageId: string): ReplyTarget => ({ platform: "discord", channelId: "c", messageId });
-
-function streamerFor(sink: ReplySink, opts: Partial<ReplyStreamerOptions> = {}, messages = [target("m0")]): ReplyStreamer {
-  return new ReplyStreamer(sink, messages, { intervalMs: INTERVAL, logger, ...opts });
-}
-
-/** Move the fake clock to `ms` after T0, running every timer and promise due on the way. */
-async function at(ms: number): Promise<void> {
-  await vi.advanceTimersByTimeAsync(T0 + ms - Date.now());
-}
+import { at, FakeSink, streamerFor, T0, target } from "./streamerKit.ts";
 
 beforeEach(() => {
   vi.useFakeTimers();
@@ -262,8 +179,8 @@ describe("long replies", () => {
     await at(0);
     expect(sink.calls.map((c) => [c.kind, c.messageId, c.text, c.opts])).toEqual([
       ["edit", "m0", chunks[0], { final: false, last: false }],
-      ["post", "m0", chunks[1], { final: false, last: false }],
-      ["post", "f1", chunks[2], { final: false, last: true }],
+      ["post", "m0", chunks[1], { final: false, last: false, part: 1 }],
+      ["post", "f1", chunks[2], { final: false, last: true, part: 2 }],
     ]);
     expect(seen).toEqual([
       ["m0", "f1"],

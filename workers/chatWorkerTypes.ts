@@ -1,0 +1,59 @@
+/** The ChatWorker's settings, dependencies and events, and the abort reason of a shutdown. */
+import type { Queue } from "bullmq";
+import type { Redis } from "ioredis";
+import type { Keys } from "../src/keys.ts";
+import type { Logger } from "../src/logger.ts";
+import type { CommitOutcome } from "../src/queue/ConversationInbox.ts";
+import type { SettingsStore } from "../src/settings/SettingsStore.ts";
+import type { ChatRequest, ChatTurn, Platform, ReplySink, ReplyTarget } from "../src/types.ts";
+import type { GenerateResult, ModelRunner } from "./inference/ModelRunner.ts";
+
+/** The worker's own settings; what a reply is generated with (persona, sampling, history) comes per place from `ChatWorkerDeps.settings`. */
+export interface ChatWorkerSettings {
+  /** For failed jobs' commits and resets (a reply's own comes from its place's settings). */
+  memoryTtlSeconds: number;
+  /** Edit interval for platform replies. */
+  streamIntervalMs: number;
+  /** Edit interval for local surfaces. */
+  localStreamIntervalMs: number;
+  lockMs: number;
+  /** How often abandoned inboxes and unanswered placeholders are looked for. */
+  sweepIntervalMs?: number;
+  /** Jobs taken beyond the sequences, so replies delivering their last edits do not hold a sequence (default 2). */
+  deliveryJobs?: number;
+  /** An open reply is checked by the sweep once this old (ms; default 60 s). */
+  openStaleMs?: number;
+}
+
+export interface ChatWorkerDeps {
+  /** For BullMQ's blocking commands (maxRetriesPerRequest: null). */
+  bullConnection: Redis;
+  /** For the worker's own commands. */
+  redis: Redis;
+  /** A connection for the stop channel subscription. */
+  subscriber: Redis;
+  queue: Queue;
+  keys: Keys;
+  runner: ModelRunner;
+  /** The settings in force at a request's place, read for every reply. */
+  settings: Pick<SettingsStore, "resolve">;
+  sinks: Partial<Record<Platform, ReplySink>>;
+  logger: Logger;
+}
+
+export interface GenerationEvent {
+  request: ChatRequest;
+  /** The turns the model saw before the new message (after fitting). */
+  history: ChatTurn[];
+  result: GenerateResult;
+  commit: CommitOutcome;
+  targets: readonly ReplyTarget[];
+}
+
+/** The abort reason when the worker shuts down mid-reply: the job is retried elsewhere. */
+export class ShutdownAbort extends Error {
+  constructor() {
+    super("worker shutting down");
+    this.name = "ShutdownAbort";
+  }
+}
