@@ -16,12 +16,21 @@ import { LockLostError, QwenbotError, ReplyGoneError } from "../src/errors.ts";
 import { QUEUE_NAME } from "../src/keys.ts";
 import type { Logger } from "../src/logger.ts";
 import { ConversationMemory } from "../src/memory/ConversationMemory.ts";
-import { type CommitOutcome, ConversationInbox, type JobLock } from "../src/queue/ConversationInbox.ts";
+import { ConversationInbox, type JobLock } from "../src/queue/ConversationInbox.ts";
 import { jobOptionsFor } from "../src/queue/Ingestor.ts";
 import { PlaceNotifier } from "../src/stream/PlaceNotifier.ts";
 import { ReplyStreamer } from "../src/stream/ReplyStreamer.ts";
 import type { ChatRequest, ChatTurn } from "../src/types.ts";
-import { type ChatWorkerDeps, type ChatWorkerSettings, type GenerationEvent, ShutdownAbort } from "./chatWorkerTypes.ts";
+import {
+  type ChatWorkerDeps,
+  type ChatWorkerSettings,
+  type FinishContext,
+  type GenerationEvent,
+  INTERRUPTED_NOTE,
+  ShutdownAbort,
+  STOPPED_BEFORE_START,
+  stalledIntervalFor,
+} from "./chatWorkerTypes.ts";
 import { type ComposeFit, composeAnswer } from "./composeAnswer.ts";
 import type { GenerateResult } from "./inference/ModelRunner.ts";
 import { FAILURE_NOTE, OPEN_STALE_MS, ReplySweeper } from "./ReplySweeper.ts";
@@ -29,10 +38,6 @@ import { SequenceGate } from "./SequenceGate.ts";
 import { userTurnFor } from "./userTurnFor.ts";
 
 export { type ChatWorkerDeps, type ChatWorkerSettings, type GenerationEvent, ShutdownAbort } from "./chatWorkerTypes.ts";
-
-const STOPPED_BEFORE_START = "Stopped before it started.";
-/** Shown while a reply interrupted by a worker restart waits for another worker. */
-const INTERRUPTED_NOTE = "interrupted by a worker restart — resuming shortly…";
 
 export class ChatWorker extends EventEmitter<{
   generation: [GenerationEvent];
@@ -94,9 +99,7 @@ export class ChatWorker extends EventEmitter<{
       prefix: deps.keys.bull,
       concurrency: deps.runner.sequences + (settings.deliveryJobs ?? 2),
       lockDuration: settings.lockMs,
-      // Stalled jobs (their worker died) are looked for every lock/10 (0.5–5 s; 3 s by default), so a
-      // takeover follows the lock's expiry within seconds, not up to another whole lock duration later.
-      stalledInterval: Math.min(settings.lockMs, Math.max(500, Math.min(5000, Math.round(settings.lockMs / 10)))),
+      stalledInterval: stalledIntervalFor(settings.lockMs),
       maxStalledCount: 20,
     });
     this.worker.on("failed", (job, err) => {
@@ -339,13 +342,7 @@ export class ChatWorker extends EventEmitter<{
     result: GenerateResult,
     fit: ComposeFit & { history: ChatTurn[] },
     epoch: string,
-    ctx: {
-      lock: JobLock | undefined;
-      log: Logger;
-      streamer: ReplyStreamer;
-      deliver: (text: string, note: string | undefined) => Promise<boolean>;
-      commit: (turns: ChatTurn[], dropOldest: number, replaceLastAssistant: boolean, epochSeen: string) => Promise<CommitOutcome>;
-    },
+    ctx: FinishContext<ReplyStreamer>,
   ): Promise<void> {
     const { inbox } = this;
     const { log, streamer } = ctx;

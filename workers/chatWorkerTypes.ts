@@ -3,7 +3,7 @@ import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Keys } from "../src/keys.ts";
 import type { Logger } from "../src/logger.ts";
-import type { CommitOutcome } from "../src/queue/ConversationInbox.ts";
+import type { CommitOutcome, JobLock } from "../src/queue/ConversationInbox.ts";
 import type { SettingsStore } from "../src/settings/SettingsStore.ts";
 import type { ChatRequest, ChatTurn, Platform, ReplySink, ReplyTarget } from "../src/types.ts";
 import type { GenerateResult, ModelRunner } from "./inference/ModelRunner.ts";
@@ -56,4 +56,25 @@ export class ShutdownAbort extends Error {
     super("worker shutting down");
     this.name = "ShutdownAbort";
   }
+}
+
+/** What finishing an answer needs from the reply's attempt (the streamer type is the caller's). */
+export interface FinishContext<Streamer> {
+  lock: JobLock | undefined;
+  log: Logger;
+  streamer: Streamer;
+  deliver: (text: string, note: string | undefined) => Promise<boolean>;
+  commit: (turns: ChatTurn[], dropOldest: number, replaceLastAssistant: boolean, epochSeen: string) => Promise<CommitOutcome>;
+}
+
+export const STOPPED_BEFORE_START = "Stopped before it started.";
+/** Shown while a reply interrupted by a worker restart waits for another worker. */
+export const INTERRUPTED_NOTE = "interrupted by a worker restart — resuming shortly…";
+
+/**
+ * Stalled jobs (their worker died) are looked for every lock/10 (0.5–5 s; 3 s by default), so a
+ * takeover follows the lock's expiry within seconds, not up to another whole lock duration later.
+ */
+export function stalledIntervalFor(lockMs: number): number {
+  return Math.min(lockMs, Math.max(500, Math.min(5000, Math.round(lockMs / 10))));
 }
