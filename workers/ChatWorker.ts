@@ -7,12 +7,15 @@
  * free sequence (SequenceGate) and hands it back as soon as the model is done, while the reply's
  * last edits still go out through the platform's rate budget — delivery never holds the model.
  * One job per conversation at a time still orders each conversation's answers and commits.
+ *
+ * The model is behind the Engine seam (workers/engine): the local node-llama-cpp runner or a
+ * remote OpenAI-compatible server; a retryable engine failure retries the job like a crash.
  */
 
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { type Job, Worker } from "bullmq";
-import { LockLostError, QwenbotError, ReplyGoneError } from "../src/errors.ts";
+import { EngineError, LockLostError, QwenbotError, ReplyGoneError } from "../src/errors.ts";
 import { QUEUE_NAME } from "../src/keys.ts";
 import type { Logger } from "../src/logger.ts";
 import { ConversationMemory } from "../src/memory/ConversationMemory.ts";
@@ -24,25 +27,31 @@ import type { ChatRequest, ChatTurn } from "../src/types.ts";
 import {
   type ChatWorkerDeps,
   type ChatWorkerSettings,
-  type FinishContext,
   type GenerationEvent,
   INTERRUPTED_NOTE,
   ShutdownAbort,
   STOPPED_BEFORE_START,
   stalledIntervalFor,
+  type WorkerResult,
 } from "./chatWorkerTypes.ts";
-import { type ComposeFit, composeAnswer } from "./composeAnswer.ts";
-import type { GenerateResult } from "./inference/ModelRunner.ts";
-import { FAILURE_NOTE, OPEN_STALE_MS, ReplySweeper } from "./ReplySweeper.ts";
+import { finishAnswer } from "./finishAnswer.ts";
+import { OPEN_STALE_MS, ReplySweeper } from "./ReplySweeper.ts";
+import { replyFailed, waitNote } from "./replyFailure.ts";
 import { SequenceGate } from "./SequenceGate.ts";
 import { userTurnFor } from "./userTurnFor.ts";
 
-export { type ChatWorkerDeps, type ChatWorkerSettings, type GenerationEvent, ShutdownAbort } from "./chatWorkerTypes.ts";
+export {
+  type ChatWorkerDeps,
+  type ChatWorkerSettings,
+  type GenerationEvent,
+  ShutdownAbort,
+  type WorkerResult,
+} from "./chatWorkerTypes.ts";
 
 export class ChatWorker extends EventEmitter<{
   generation: [GenerationEvent];
   /** The reply's message was deleted on the platform: generation stopped, nothing posted or remembered. */
-  gone: [ChatRequest, GenerateResult | undefined];
+  gone: [ChatRequest, WorkerResult | undefined];
   refused: [ChatRequest, string];
   lockLost: [ChatRequest];
   failure: [code: string, err: unknown];
@@ -58,7 +67,7 @@ export class ChatWorker extends EventEmitter<{
   private readonly active = new Map<string, AbortController>();
   private sweeper: NodeJS.Timeout | undefined;
   private readonly log: Logger;
-  /** The model's sequences: generation takes one, delivery does not. */
+  /** The engine's slots (the local model's sequences, or the streams kept open): generation takes one, delivery does not. */
   readonly gate: SequenceGate;
   /** Places in line shown to waiting messages (coalesced, through the rate budget). */
   readonly places: PlaceNotifier;
@@ -72,7 +81,7 @@ export class ChatWorker extends EventEmitter<{
     this.memory = new ConversationMemory(deps.redis, deps.keys, settings.memoryTtlSeconds);
     this.inbox = new ConversationInbox(deps.redis, deps.keys);
     this.log = deps.logger.child({ worker: this.id });
-    this.gate = new SequenceGate(deps.runner.sequences);
+    this.gate = new SequenceGate(deps.engine.slots);
     this.places = new PlaceNotifier(deps.sinks, {
       logger: this.log,
       // Still waiting at that place: queued (not started) and that far from the head.
@@ -97,14 +106,18 @@ export class ChatWorker extends EventEmitter<{
     this.worker = new Worker(QUEUE_NAME, (job, token) => this.process(job, token), {
       connection: deps.bullConnection,
       prefix: deps.keys.bull,
-      concurrency: deps.runner.sequences + (settings.deliveryJobs ?? 2),
+      concurrency: deps.engine.slots + (settings.deliveryJobs ?? 2),
       lockDuration: settings.lockMs,
       stalledInterval: stalledIntervalFor(settings.lockMs),
       maxStalledCount: 20,
     });
     this.worker.on("failed", (job, err) => {
       if (err instanceof ShutdownAbort || err.name === "ShutdownAbort") return;
-      this.log.error({ err, jobId: job?.id, conversation: job?.data?.conversationKey, attempts: job?.attemptsMade }, "job failed");
+      if (err instanceof EngineError && err.retryable) {
+        // Already explained where it happened: one line per attempt, no stack.
+        this.log.warn({ code: err.code, jobId: job?.id, attempts: job?.attemptsMade }, "job failed on the engine; retrying it");
+        this.emit("failure", err.code, err);
+      } else this.log.error({ err, jobId: job?.id, conversation: job?.data?.conversationKey, attempts: job?.attemptsMade }, "job failed");
       this.emit("failure", err instanceof QwenbotError ? err.code : "JOB_FAILED", err);
       if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) void this.replies.failForGood(job.data.conversationKey);
     });
@@ -113,7 +126,11 @@ export class ChatWorker extends EventEmitter<{
     const sweepMs = settings.sweepIntervalMs ?? 30_000;
     this.sweeper = setInterval(() => void this.sweep().catch((err) => this.log.warn({ err }, "sweep failed")), sweepMs);
     this.sweeper.unref();
-    this.log.info({ sequences: deps.runner.sequences, jobs: deps.runner.sequences + (settings.deliveryJobs ?? 2) }, "worker ready");
+    const { engine } = deps;
+    this.log.info(
+      { engine: engine.kind, model: engine.info.model, slots: engine.slots, jobs: engine.slots + (settings.deliveryJobs ?? 2) },
+      "worker ready",
+    );
   }
 
   /**
@@ -157,7 +174,7 @@ export class ChatWorker extends EventEmitter<{
   }
 
   private async answer(request: ChatRequest, lock: JobLock | undefined, jobId?: string): Promise<void> {
-    const { runner, sinks } = this.deps;
+    const { engine, sinks } = this.deps;
     const { settings, inbox } = this;
     const { requestId } = request;
     const log = this.log.child({ conversation: request.conversationKey, requestId, platform: request.reply.platform, jobId });
@@ -207,7 +224,7 @@ export class ChatWorker extends EventEmitter<{
       log.info({ start: started }, "not answering: the message left the line before it started (stopped while waiting)");
       return;
     }
-    const gone = async (result?: GenerateResult) => {
+    const gone = async (result?: WorkerResult) => {
       // A moderator removed the reply: nothing more is posted, and nothing of it is remembered.
       const outcome = await commit([]);
       log.info(
@@ -269,8 +286,23 @@ export class ChatWorker extends EventEmitter<{
     }
     // The place's history length first (`cut` turns out), then what fits the context.
     const cut = Math.max(0, history.length - s.historyTurns);
-    const turn = userTurnFor(runner, userText, request.regenerate ? undefined : request.context, s);
-    const fit = runner.fitHistory(s.systemPrompt, history.slice(cut), turn.prompt, s.maxNewTokens);
+    let partialText = "";
+    const failed = (err: unknown) =>
+      replyFailed(err, {
+        log,
+        streamer,
+        partialText,
+        deliver,
+        commitFailed: (state) => commit([], 0, false, "", state),
+        failure: (code, e) => this.emit("failure", code, e),
+      });
+    const turn = userTurnFor(engine, userText, request.regenerate ? undefined : request.context, s);
+    let fit: Awaited<ReturnType<typeof engine.fitHistory>>;
+    try {
+      fit = await engine.fitHistory(s.systemPrompt, history.slice(cut), turn.prompt, s.maxNewTokens);
+    } catch (err) {
+      return failed(err);
+    }
     if (fit.tooLong) {
       log.info({ userTokens: fit.userTokens, maxUserTokens: fit.maxUserTokens }, "message longer than the context budget; refused");
       return finishRefusal(
@@ -282,7 +314,7 @@ export class ChatWorker extends EventEmitter<{
 
     const abort = new AbortController();
     this.active.set(requestId, abort);
-    let result: GenerateResult | undefined;
+    let result: WorkerResult | undefined;
     try {
       // A free sequence first ("next in line" meanwhile); "Thinking…" where a place in line was shown.
       result = await this.gate.hold(
@@ -290,7 +322,7 @@ export class ChatWorker extends EventEmitter<{
         async () => sink.queued?.(request.reply, 0),
         async (waited) => {
           if (waited || (record.place ?? 0) > 0) streamer.started();
-          return runner.generate({
+          return engine.generate({
             conversationKey: request.conversationKey,
             systemPrompt: s.systemPrompt,
             history: fit.history,
@@ -299,16 +331,16 @@ export class ChatWorker extends EventEmitter<{
             temperature: s.temperature,
             topK: s.topK,
             signal: abort.signal,
-            onToken: (stream) => streamer.update(stream.text()),
+            onText: (text) => {
+              partialText = text;
+              streamer.update(text);
+            },
+            onWait: (wait) => streamer.waiting(waitNote(wait)),
           });
         },
       );
     } catch (err) {
-      log.error({ err }, "generation failed");
-      this.emit("failure", "GENERATION_FAILED", err);
-      const shown = await deliver("", FAILURE_NOTE).catch((e: unknown) => log.error({ err: e }, "could not deliver the failure note"));
-      if (shown !== false) await commit([], 0, false, "", shown ? "done" : "failed");
-      return;
+      return failed(err);
     } finally {
       this.active.delete(requestId);
     }
@@ -327,53 +359,14 @@ export class ChatWorker extends EventEmitter<{
     if (streamer.replyGone || reason instanceof ReplyGoneError || (abort.signal.aborted && (await inbox.isGone(requestId))))
       return gone(result);
     if (!result) return finishRefusal(STOPPED_BEFORE_START); // stopped while it waited for a sequence
-    await this.finishAnswer(request, result, { ...fit, cut, turn, maxNewTokens: s.maxNewTokens }, epoch, {
+    const finish = { inbox, engine, generated: (e: GenerationEvent) => this.emit("generation", e) };
+    await finishAnswer(finish, request, result, { ...fit, cut, turn, maxNewTokens: s.maxNewTokens }, epoch, {
       lock,
       log,
       streamer,
       deliver,
       commit,
     });
-  }
-
-  /** The answer is complete: notes, decide it (fenced), deliver the final text, commit. */
-  private async finishAnswer(
-    request: ChatRequest,
-    result: GenerateResult,
-    fit: ComposeFit & { history: ChatTurn[] },
-    epoch: string,
-    ctx: FinishContext<ReplyStreamer>,
-  ): Promise<void> {
-    const { inbox } = this;
-    const { log, streamer } = ctx;
-    const { answer, note } = composeAnswer(request, result, fit, epoch, this.deps.runner);
-    if (!(await inbox.decide(request.requestId, ctx.lock, answer))) {
-      log.warn("lock lost before the final edit; leaving the reply to the worker that owns it");
-      return;
-    }
-    try {
-      if (!(await ctx.deliver(result.text, note))) return;
-    } catch (err) {
-      if (err instanceof LockLostError) {
-        log.warn("lock lost before the final edit; not committing");
-        return;
-      }
-      throw err;
-    }
-    const outcome = await ctx.commit(answer.turns, answer.dropOldest, answer.replaceLastAssistant, epoch);
-    log.info(
-      {
-        tokens: result.generatedTokens,
-        stopReason: result.stopReason,
-        evaluatedInputTokens: result.evaluatedInputTokens,
-        ttftMs: Math.round(result.ttftMs),
-        totalMs: Math.round(result.totalMs),
-        edits: streamer.edits,
-        commit: outcome,
-      },
-      "reply done",
-    );
-    this.emit("generation", { request, history: fit.history, result, commit: outcome, targets: streamer.targets });
   }
 
   /**

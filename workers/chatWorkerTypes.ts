@@ -6,7 +6,8 @@ import type { Logger } from "../src/logger.ts";
 import type { CommitOutcome, JobLock } from "../src/queue/ConversationInbox.ts";
 import type { SettingsStore } from "../src/settings/SettingsStore.ts";
 import type { ChatRequest, ChatTurn, Platform, ReplySink, ReplyTarget } from "../src/types.ts";
-import type { GenerateResult, ModelRunner } from "./inference/ModelRunner.ts";
+import type { Engine, EngineResult } from "./engine/Engine.ts";
+import type { GenerateResult } from "./inference/ModelRunner.ts";
 
 /** The worker's own settings; what a reply is generated with (persona, sampling, history) comes per place from `ChatWorkerDeps.settings`. */
 export interface ChatWorkerSettings {
@@ -34,18 +35,25 @@ export interface ChatWorkerDeps {
   subscriber: Redis;
   queue: Queue;
   keys: Keys;
-  runner: ModelRunner;
+  /** What turns a conversation into text (the local model or a remote server); its `slots` size the sequence gate. */
+  engine: Engine;
   /** The settings in force at a request's place, read for every reply. */
   settings: Pick<SettingsStore, "resolve">;
   sinks: Partial<Record<Platform, ReplySink>>;
   logger: Logger;
 }
 
+/**
+ * A finished (or stopped) generation as the worker sees it: the engine's result; the local
+ * engine's adds the runner's own fields (sequence slot, reused tokens, restored from disk…).
+ */
+export type WorkerResult = EngineResult & Partial<Omit<GenerateResult, keyof EngineResult>>;
+
 export interface GenerationEvent {
   request: ChatRequest;
   /** The turns the model saw before the new message (after fitting). */
   history: ChatTurn[];
-  result: GenerateResult;
+  result: WorkerResult;
   commit: CommitOutcome;
   targets: readonly ReplyTarget[];
 }

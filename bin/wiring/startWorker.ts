@@ -1,7 +1,12 @@
 /**
- * Everything a worker process needs, wired from the config: Redis connections, the model (loaded
- * once), the sequence pool, the reply sinks, and the ChatWorker. Used by `npm run worker`,
- * `npm start`, the terminal chat's in-process worker, tests and the benchmark.
+ * Everything a worker process needs, wired from the config: Redis connections, the engine (ENGINE:
+ * `local` loads the model once, `openai` connects to a server speaking OpenAI's chat completions),
+ * the reply sinks, and the ChatWorker. Used by `npm run worker`, `npm start`, the terminal chat's
+ * in-process worker, tests and the benchmark.
+ *
+ * No job is taken before the engine is ready: a remote server that does not answer is probed
+ * until it does (one log line per retry window, /readyz says why); one that never will as
+ * configured (unknown OPENAI_MODEL, rejected key) fails the start with a clear error.
  */
 import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
@@ -17,12 +22,17 @@ import { settingsOptionsFrom } from "../../src/settings/settingsCatalog.ts";
 import { RedisStreamSink } from "../../src/stream/RedisStreamSink.ts";
 import type { Platform, ReplySink } from "../../src/types.ts";
 import { ChatWorker } from "../../workers/ChatWorker.ts";
+import type { Engine } from "../../workers/engine/Engine.ts";
+import { LocalEngine } from "../../workers/engine/local/LocalEngine.ts";
+import { OpenAIEngine, openAIEngineOptions } from "../../workers/engine/openai/OpenAIEngine.ts";
 import { loadModel } from "../../workers/inference/loadModel.ts";
 import { ModelRunner } from "../../workers/inference/ModelRunner.ts";
 
 export interface RunningWorker {
   worker: ChatWorker;
-  runner: ModelRunner;
+  engine: Engine;
+  /** The local engine's runner (undefined with a remote engine). */
+  runner: ModelRunner | undefined;
   queue: Queue;
   redis: Redis;
   /** Graceful: running replies get `graceMs` (default SHUTDOWN_GRACE_MS) to finish, then are requeued. */
@@ -34,8 +44,14 @@ export interface StartWorkerOptions {
   logger: Logger;
   /** Platform sinks (Discord, Slack) in addition to the local one. */
   sinks?: Partial<Record<Platform, ReplySink>>;
-  /** Reuse an already loaded model (tests, benchmark). */
+  /** Reuse an already loaded model (tests, benchmark): the local engine on it. */
   runner?: ModelRunner;
+  /** Use this engine (tests, benchmark; not closed with the worker). Wins over `runner` and ENGINE. */
+  engine?: Engine;
+  /** Told the engine as soon as it exists, before it is ready (readiness checks). */
+  onEngine?: (engine: Engine) => void;
+  /** Aborts the wait for the engine (shutdown before it was ever ready). */
+  signal?: AbortSignal;
   /** Show the model download progress bar. */
   progress?: boolean;
   /** Without the progress bar: lines about a model download (what, then progress every 10 %). */
@@ -51,25 +67,27 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
   const redis = createRedis(config.REDIS_URL, "worker");
   // Fail fast and clearly before spending time on the model when Redis is not there.
   await connectRedis(redis, config.REDIS_URL);
-  const runner =
-    opts.runner ??
-    new ModelRunner(
-      await loadModel({
-        model: config.MODEL,
-        modelsDir: config.modelsDir,
-        gpu: config.GPU,
-        threads: config.THREADS,
-        contextSize: config.CONTEXT_SIZE,
-        sequences: config.WORKER_CONCURRENCY,
-        logger,
-        progress: opts.progress,
-        report: opts.report,
-        huggingFaceEndpoint: config.HF_ENDPOINT,
-      }).catch(async (err: unknown) => {
-        redis.disconnect();
-        throw err;
-      }),
-    );
+  let engine: Engine;
+  let runner: ModelRunner | undefined;
+  if (opts.engine) {
+    engine = opts.engine;
+    runner = engine instanceof LocalEngine ? engine.runner : undefined;
+  } else if (config.ENGINE === "openai" && !opts.runner) {
+    engine = OpenAIEngine.start(openAIEngineOptions(config, logger));
+  } else {
+    runner = opts.runner ?? (await loadRunner(opts, redis));
+    engine = new LocalEngine(runner);
+  }
+  const ownsEngine = !opts.engine && !opts.runner;
+  opts.onEngine?.(engine);
+  if (engine.readiness() !== undefined) logger.info({ engine: engine.kind }, "waiting for the engine before taking jobs");
+  try {
+    await engine.whenReady(opts.signal);
+  } catch (err) {
+    if (ownsEngine) await engine.close();
+    redis.disconnect();
+    throw err;
+  }
   const bullConnection = createRedis(config.REDIS_URL, "worker");
   const subscriber = createRedis(config.REDIS_URL, "worker");
   const queue = createChatQueue(redis, keys);
@@ -81,7 +99,7 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
       subscriber,
       queue,
       keys,
-      runner,
+      engine,
       settings: new SettingsStore(redis, keys, settingsOptionsFrom(config), logger),
       sinks: opts.metrics ? opts.metrics.instrumentSinks(sinks) : sinks,
       logger,
@@ -96,18 +114,18 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
     },
   );
   await worker.start();
-  const { loaded } = runner;
-  const engine = {
-    model: loaded.modelPath,
-    backend: loaded.llama.gpu === false ? "cpu" : loaded.llama.gpu,
-    sequences: runner.sequences,
-    loadMs: loaded.loadMs,
+  const info = {
+    model: runner ? runner.loaded.modelPath : engine.info.model,
+    backend: runner ? (runner.loaded.llama.gpu === false ? "cpu" : runner.loaded.llama.gpu) : engine.info.backend,
+    sequences: engine.slots,
+    loadMs: runner?.loaded.loadMs ?? 0,
   };
-  opts.metrics?.watchWorker(worker, engine);
+  opts.metrics?.watchWorker(worker, info);
   // Throughput and a heartbeat in Redis, for `npm run status`.
-  const stats = recordWorkerStats({ worker, engine, redis, keys, logger });
+  const stats = recordWorkerStats({ worker, engine: info, redis, keys, logger });
   return {
     worker,
+    engine,
     runner,
     queue,
     redis,
@@ -115,8 +133,30 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
       await worker.close(graceMs ?? config.SHUTDOWN_GRACE_MS);
       await stats.stop();
       await queue.close();
-      if (!opts.runner) await runner.close();
+      if (ownsEngine) await engine.close();
       for (const c of [redis, bullConnection, subscriber]) c.disconnect();
     },
   };
+}
+
+/** Load `MODEL` for the local engine (Redis is let go when that fails). */
+async function loadRunner(opts: StartWorkerOptions, redis: Redis): Promise<ModelRunner> {
+  const { config, logger } = opts;
+  return new ModelRunner(
+    await loadModel({
+      model: config.MODEL,
+      modelsDir: config.modelsDir,
+      gpu: config.GPU,
+      threads: config.THREADS,
+      contextSize: config.CONTEXT_SIZE,
+      sequences: config.WORKER_CONCURRENCY,
+      logger,
+      progress: opts.progress,
+      report: opts.report,
+      huggingFaceEndpoint: config.HF_ENDPOINT,
+    }).catch(async (err: unknown) => {
+      redis.disconnect();
+      throw err;
+    }),
+  );
 }

@@ -44,6 +44,8 @@ export class ReplyStreamer {
   private gone = false;
   /** "Thinking…" is to be shown before any text (the placeholder showed a place in line). */
   private startPending = false;
+  /** Shown on the placeholder until the first text (the engine waits before asking again). */
+  private waitNote: string | undefined;
   private pumping: Promise<void> | undefined;
   /** Told to the sink with every delivery (`EditOptions.attempt`). */
   private readonly attempt = randomUUID();
@@ -95,6 +97,17 @@ export class ReplyStreamer {
     this.kick();
   }
 
+  /**
+   * The reply has not started and will not for a while (the model server asked to wait): the
+   * placeholder shows `note` until the first text replaces it. Ignored once text is shown. Never blocks.
+   */
+  waiting(note: string): void {
+    if (this.closed || this.latest.length > 0 || note === this.waitNote) return;
+    this.waitNote = note;
+    this.version++;
+    this.kick();
+  }
+
   private kick(): void {
     this.pumping ??= this.pump().finally(() => {
       this.pumping = undefined;
@@ -115,7 +128,7 @@ export class ReplyStreamer {
         if (v === 0 && this.startPending) await this.showStarted();
         else {
           this.startPending = false;
-          await this.deliver(this.latest, false);
+          await this.deliver(this.latest, false, this.latest.length > 0 ? undefined : this.waitNote);
         }
         this.sentVersion = v;
       } catch (err) {

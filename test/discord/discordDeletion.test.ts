@@ -8,13 +8,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ChatRequest } from "../../src/types.ts";
-import type { GenerateResult } from "../../workers/inference/ModelRunner.ts";
+import type { WorkerResult } from "../../workers/ChatWorker.ts";
 import { BIG_BUDGET, CH, discordTestbed, GUILD } from "./discordTestbed.ts";
 
 const tb = discordTestbed();
 const { say, generated, placeholderOf, botMessages, useWorker, stopWorkers, useAdapter } = tb;
 
-const goneEvents: Array<{ request: ChatRequest; result: GenerateResult | undefined; at: number }> = [];
+const goneEvents: Array<{ request: ChatRequest; result: WorkerResult | undefined; at: number }> = [];
 const watch = () => tb.worker!.worker.on("gone", (request, result) => goneEvents.push({ request, result, at: Date.now() }));
 const goneOf = (requestId: string) =>
   tb.sim.waitFor(() => goneEvents.find((g) => g.request.requestId === requestId), 30_000, `the stop of ${requestId}`);

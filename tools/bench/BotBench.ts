@@ -15,15 +15,15 @@ import { createChatQueue, Ingestor } from "../../src/queue/Ingestor.ts";
 import { connectRedis, createRedis } from "../../src/redisConnection.ts";
 import { RedisStreamSink } from "../../src/stream/RedisStreamSink.ts";
 import type { ChatRequest } from "../../src/types.ts";
-import type { GenerationEvent } from "../../workers/ChatWorker.ts";
-import type { GenerateResult, ModelRunner } from "../../workers/inference/ModelRunner.ts";
+import type { GenerationEvent, WorkerResult } from "../../workers/ChatWorker.ts";
+import type { ModelRunner } from "../../workers/inference/ModelRunner.ts";
 import { CountingSink } from "./CountingSink.ts";
 import { nowMs, steadyDecodeRate } from "./stats.ts";
 import type { BenchConversation } from "./workload.ts";
 
 export interface BotReply {
   conversationKey: string;
-  result: GenerateResult;
+  result: WorkerResult;
   enqueuedAt: number;
   /** The final edit reached the sink (what the user sees as the complete reply). */
   doneAt: number;
@@ -125,7 +125,7 @@ export class BotBench {
         enqueuedAt,
         doneAt,
         ttftMs: firstTextAt - enqueuedAt,
-        queueMs: event.result.evaluationStartedAt - enqueuedAt,
+        queueMs: (event.result.evaluationStartedAt ?? event.result.startedAt) - enqueuedAt,
         ingestMs,
       };
     } finally {

@@ -160,7 +160,7 @@ export function formatReport(r: BenchReport): { table: string; json: BenchJson }
         if (name === "bot") {
           const pick = run.bot.replies;
           const pickup = pick.map((x) => x.result.startedAt - x.enqueuedAt);
-          const prep = pick.map((x) => x.result.evaluationStartedAt - x.result.startedAt);
+          const prep = pick.map((x) => (x.result.evaluationStartedAt ?? x.result.startedAt) - x.result.startedAt);
           lines.push(
             `  N=${run.concurrency} bot queue: ingest p50 ${f(
               percentile(

@@ -110,6 +110,12 @@ export interface Engine {
   fitHistory(systemPrompt: string, history: readonly ChatTurn[], userText: string, maxNewTokens: number): Promise<FittedHistory>;
   /** Tokens a turn with this text takes in the prompt, template included (stored as `ChatTurn.tokens`). */
   turnTokens(text: string): Promise<number>;
+  /**
+   * Tokens of `text` on its own, at once, for budgeting many candidate texts (a reply's context
+   * blocks): exact locally; remotely the estimate (never low by design, scaled up by what the
+   * server counted). `fitHistory` has the last word on what fits.
+   */
+  countTokensSync(text: string): number;
   generate(params: EngineGenerateParams): Promise<EngineResult>;
   close(): Promise<void>;
 }

@@ -44,6 +44,10 @@ export class LocalEngine implements Engine {
     return this.runner.turnTokens({ text });
   }
 
+  countTokensSync(text: string): number {
+    return this.runner.countTokens(text);
+  }
+
   async generate(params: EngineGenerateParams): Promise<LocalEngineResult> {
     const { onText, onWait: _onWait, ...rest } = params;
     const result = await this.runner.generate({ ...rest, onToken: onText ? (stream) => onText(stream.text()) : undefined });

@@ -193,6 +193,10 @@ export class OpenAIEngine implements Engine {
     return (this.counter ? await this.counter.count(text) : estimateTokens(text)) + overhead;
   }
 
+  countTokensSync(text: string): number {
+    return this.counter ? this.counter.estimate(text) : estimateTokens(text);
+  }
+
   async generate(params: EngineGenerateParams): Promise<EngineResult> {
     const startedAt = performance.timeOrigin + performance.now();
     const t0 = performance.now();
