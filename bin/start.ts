@@ -14,9 +14,11 @@ import { startOps } from "../src/ops/startOps.ts";
 import { createChatQueue, Ingestor, ingestOptionsFrom } from "../src/queue/Ingestor.ts";
 import { createImageQueue } from "../src/queue/imageQueue.ts";
 import { connectRedis, createRedis } from "../src/redisConnection.ts";
+import type { Engine } from "../workers/engine/Engine.ts";
 import { runMain } from "./runMain.ts";
 import { platformSinks } from "./wiring/platformSinks.ts";
 import { startPlatformAdapters } from "./wiring/startPlatformAdapters.ts";
+import { engineReadiness } from "./wiring/startWorker.ts";
 import { type RunningWorkers, startWorkerRoles } from "./wiring/startWorkerRoles.ts";
 
 const HOW_TO = `qwenbot: no chat platform is configured.
@@ -39,6 +41,7 @@ runMain(async () => {
   let adapters: RunningAdapter[] | undefined;
   let worker: RunningWorkers | undefined;
   let stopping = false;
+  let engine: Engine | undefined;
   ops?.addCheck("platforms", () => {
     if (stopping) return "shutting down";
     if (!adapters) return "starting";
@@ -47,7 +50,7 @@ runMain(async () => {
     return down.length > 0 ? down.join(", ") : undefined;
   });
   if (!config.EXTERNAL_WORKERS && workerRoles(config).includes("text"))
-    ops?.addCheck("model", () => (worker ? undefined : "loading the model"));
+    ops?.addCheck("model", () => engineReadiness(engine, worker !== undefined));
   const keys = new Keys(config.REDIS_PREFIX);
   const redis = createRedis(config.REDIS_URL, "producer");
   await connectRedis(redis, config.REDIS_URL);
@@ -75,6 +78,9 @@ runMain(async () => {
       progress: process.stderr.isTTY === true,
       metrics: ops?.metrics,
       imageMetrics: ops?.images,
+      onEngine: (e) => {
+        engine = e;
+      },
     });
   }
   adapters = await startPlatformAdapters(deps);

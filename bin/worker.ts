@@ -2,7 +2,7 @@
  * `npm run worker`: one worker process serving what WORKER_ROLES asks for — `text` loads the
  * model once and answers chat jobs, `images` drives the image engine for /imagine jobs (default:
  * text, plus images when IMAGE_ENGINE is set) — until SIGINT/SIGTERM, then finishes what it is
- * doing and exits. /readyz reports the model and the image engine.
+ * doing and exits. /readyz reports the model (or the remote engine: ENGINE=openai) and the image engine.
  */
 import { loadConfig } from "../src/config.ts";
 import { workerRoles } from "../src/images/imageQueueSettings.ts";
@@ -10,8 +10,10 @@ import { Keys } from "../src/keys.ts";
 import { loggerFromConfig } from "../src/logger.ts";
 import { startOps } from "../src/ops/startOps.ts";
 import { createRedis } from "../src/redisConnection.ts";
+import type { Engine } from "../workers/engine/Engine.ts";
 import { runMain } from "./runMain.ts";
 import { platformSinks } from "./wiring/platformSinks.ts";
+import { engineReadiness } from "./wiring/startWorker.ts";
 import { type RunningWorkers, startWorkerRoles } from "./wiring/startWorkerRoles.ts";
 
 runMain(async () => {
@@ -22,7 +24,9 @@ runMain(async () => {
   const ops = await startOps({ config, logger });
   let running: RunningWorkers | undefined;
   let stopping = false;
-  if (roles.includes("text")) ops?.addCheck("model", () => (stopping ? "shutting down" : running ? undefined : "loading the model"));
+  let engine: Engine | undefined;
+  if (roles.includes("text"))
+    ops?.addCheck("model", () => (stopping ? "shutting down" : engineReadiness(engine, running?.text !== undefined)));
   if (roles.includes("images")) {
     ops?.addCheck("image_engine", async () => {
       if (stopping) return "shutting down";
@@ -41,6 +45,9 @@ runMain(async () => {
     report: (line) => logger.info(`model download: ${line.trim()}`),
     metrics: ops?.metrics,
     imageMetrics: ops?.images,
+    onEngine: (e) => {
+      engine = e;
+    },
   });
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {

@@ -160,3 +160,14 @@ async function loadRunner(opts: StartWorkerOptions, redis: Redis): Promise<Model
     }),
   );
 }
+
+/**
+ * /readyz's `model` check for a process with a text worker: the model still loading, the engine's
+ * own reason (a remote server not answering, unknown model), or ready once the worker takes jobs.
+ */
+export function engineReadiness(engine: Engine | undefined, takingJobs: boolean): string | undefined {
+  if (!engine) return "loading the model";
+  const reason = engine.readiness();
+  if (reason !== undefined) return engine.kind === "local" ? reason : `engine: ${reason}`;
+  return takingJobs ? undefined : "starting the worker";
+}

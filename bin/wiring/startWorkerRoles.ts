@@ -2,7 +2,7 @@
  * The workers of one process, by role (WORKER_ROLES; unset: text, plus images when IMAGE_ENGINE
  * is set): `text` is the ChatWorker with the model (startWorker), `images` the ImageWorker with
  * the image engine (startImageWorker, no model). `npm run worker` and `npm start` run what the
- * configuration asks for; closing stops both with the same grace period.
+ * configuration asks for, started side by side; closing stops both with the same grace period.
  */
 import { type WorkerRole, workerRoles } from "../../src/images/imageQueueSettings.ts";
 import type { ImageMetrics } from "../../src/ops/imageMetrics.ts";
@@ -26,22 +26,26 @@ export interface StartWorkerRolesOptions extends StartWorkerOptions {
 export async function startWorkerRoles(opts: StartWorkerRolesOptions): Promise<RunningWorkers> {
   const roles = opts.roles ?? workerRoles(opts.config);
   opts.logger.info({ roles }, "starting workers");
-  const text = roles.includes("text") ? await startWorker(opts) : undefined;
-  let images: RunningImageWorker | undefined;
-  try {
-    if (roles.includes("images")) {
-      images = await startImageWorker({
-        config: opts.config,
-        logger: opts.logger,
-        sinks: opts.sinks,
-        metrics: opts.metrics,
-        imageMetrics: opts.imageMetrics,
-        ...(opts.sweepIntervalMs === undefined ? {} : { settings: { sweepIntervalMs: opts.sweepIntervalMs } }),
-      });
-    }
-  } catch (err) {
-    await text?.close(0);
-    throw err;
+  // Side by side: the image worker does not wait for the text engine (a remote server may be slow to appear).
+  const [textStart, imagesStart] = await Promise.allSettled([
+    roles.includes("text") ? startWorker(opts) : undefined,
+    roles.includes("images")
+      ? startImageWorker({
+          config: opts.config,
+          logger: opts.logger,
+          sinks: opts.sinks,
+          metrics: opts.metrics,
+          imageMetrics: opts.imageMetrics,
+          ...(opts.sweepIntervalMs === undefined ? {} : { settings: { sweepIntervalMs: opts.sweepIntervalMs } }),
+        })
+      : undefined,
+  ]);
+  const text = textStart.status === "fulfilled" ? textStart.value : undefined;
+  const images = imagesStart.status === "fulfilled" ? imagesStart.value : undefined;
+  const failed = [textStart, imagesStart].find((r) => r.status === "rejected");
+  if (failed) {
+    await Promise.all([text?.close(0), images?.close(0)]);
+    throw failed.reason;
   }
   return {
     roles,
