@@ -4,7 +4,8 @@
  *
  * - Requests: `stream: true` with `stream_options.include_usage`, `max_tokens`, `temperature`,
  *   `top_k` (the servers' extension field) and, for llama-server, `cache_prompt: true`; messages
- *   byte-identical from turn to turn (chatMessages.ts) so the server's prefix cache hits.
+ *   byte-identical from turn to turn (chatMessages.ts) so the server's prefix cache hits, with
+ *   control-token spellings in them broken (and counted as sent).
  * - Retries are the engine's (the client's own are off): a 429 or 503 is waited out (Retry-After,
  *   else doubling from 1 s) up to a limit and reported through `onWait`; every other failure is an
  *   EngineError, `retryable` where the worker should retry the job as after a crash.
@@ -17,6 +18,7 @@ import { APIConnectionTimeoutError, OpenAI } from "openai";
 import type { Config } from "../../../src/config.ts";
 import { EngineError } from "../../../src/errors.ts";
 import type { Logger } from "../../../src/logger.ts";
+import { neutralizeSpecialTokens as plain } from "../../../src/text/neutralizeSpecialTokens.ts";
 import type { ChatTurn } from "../../../src/types.ts";
 import type { Engine, EngineGenerateParams, EngineInfo, EngineResult, EngineStopReason, FittedHistory } from "../Engine.ts";
 import { fitHistoryAsync } from "../fitHistoryAsync.ts";
@@ -179,7 +181,7 @@ export class OpenAIEngine implements Engine {
   async fitHistory(systemPrompt: string, history: readonly ChatTurn[], userText: string, maxNewTokens: number): Promise<FittedHistory> {
     const { facts, counter } = this.known();
     return fitHistoryAsync(
-      { contextSize: this.contextSize, countTokens: (t) => counter.count(t), ...templateOf(facts) },
+      { contextSize: this.contextSize, countTokens: (t) => counter.count(plain(t)), ...templateOf(facts) },
       systemPrompt,
       history,
       userText,
@@ -190,11 +192,11 @@ export class OpenAIEngine implements Engine {
   async turnTokens(text: string): Promise<number> {
     const facts = this.watch.lastKnown;
     const overhead = facts ? facts.template.turnOverheadTokens : DEFAULT_TEMPLATE.turnOverheadTokens;
-    return (this.counter ? await this.counter.count(text) : estimateTokens(text)) + overhead;
+    return (this.counter ? await this.counter.count(plain(text)) : estimateTokens(plain(text))) + overhead;
   }
 
   countTokensSync(text: string): number {
-    return this.counter ? this.counter.estimate(text) : estimateTokens(text);
+    return this.counter ? this.counter.estimate(plain(text)) : estimateTokens(plain(text));
   }
 
   async generate(params: EngineGenerateParams): Promise<EngineResult> {
@@ -300,8 +302,9 @@ export class OpenAIEngine implements Engine {
   /** The estimate of a whole prompt, to compare with the server's count. */
   private estimatePrompt(params: EngineGenerateParams, facts: ServerFacts, counter: TokenCounter): number {
     const { turnOverheadTokens, replyPrefixTokens } = templateOf(facts);
-    let n = counter.estimate(params.systemPrompt) + counter.estimate(params.userText) + 2 * turnOverheadTokens + replyPrefixTokens;
-    for (const turn of params.history) n += counter.estimate(turn.text) + turnOverheadTokens;
+    const est = (t: string) => counter.estimate(plain(t));
+    let n = est(params.systemPrompt) + est(params.userText) + 2 * turnOverheadTokens + replyPrefixTokens;
+    for (const turn of params.history) n += est(turn.text) + turnOverheadTokens;
     return n;
   }
 
