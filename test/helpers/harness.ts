@@ -61,7 +61,8 @@ export class Harness {
 
   constructor(
     readonly config: Config,
-    readonly runner: ModelRunner,
+    /** The local model the workers share; undefined: the workers build their engine from the config (ENGINE=openai). */
+    readonly runner?: ModelRunner,
   ) {
     this.keys = new Keys(config.REDIS_PREFIX);
     this.redis = createRedis(config.REDIS_URL, "worker");
