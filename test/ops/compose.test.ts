@@ -221,6 +221,40 @@ describe.each(validators)("docker-compose.yml checked by $name (offline validati
     expect(workerRoles(config)).toEqual(["text", "images"]);
   });
 
+  it("offers llama-server behind the `engine` profile (one GPU, a healthcheck, not published) and a worker in front of it", () => {
+    const server = model.services["llama-server"];
+    const worker = model.services["engine-worker"];
+    if (server === undefined || worker === undefined) {
+      expect(validator.name).toMatch(/docker compose config/);
+      return;
+    }
+    expect(server.profiles).toEqual(["engine"]);
+    expect(server.image).toMatch(/^ghcr\.io\/ggml-org\/llama\.cpp:server-cuda$/);
+    const devices = server.deploy?.resources?.reservations?.devices ?? [];
+    expect(devices[0]).toMatchObject({ driver: "nvidia", count: 1, capabilities: ["gpu"] });
+    expect(server.healthcheck?.test?.join(" ")).toContain("/health");
+    expect(server.ports ?? []).toEqual([]);
+    const args = (server.command ?? []).join(" ");
+    expect(args).toMatch(/--port 8080/);
+    expect(args).toMatch(/--parallel (\d+)/);
+    expect(volumeTargets(server)).toContain("engine-models:/root/.cache/llama.cpp");
+    // The worker: the app image (no GPU), ENGINE=openai at the server, exactly the schema's variables.
+    expect(worker.profiles).toEqual(["engine"]);
+    expect(worker.command).toEqual(viaNode("worker"));
+    expect(worker.deploy?.resources?.reservations?.devices ?? []).toEqual([]);
+    const env = Object.fromEntries(Object.entries(worker.environment ?? {}).map(([k, v]) => [k, v ?? ""]));
+    expect(Object.keys(env).sort()).toEqual(SCHEMA);
+    const config = loadConfig(env);
+    expect(config.ENGINE).toBe("openai");
+    expect(config.OPENAI_BASE_URL).toBe("http://llama-server:8080/v1");
+    expect(config.WORKER_CONCURRENCY).toBe(Number(/--parallel (\d+)/.exec(args)![1]));
+    expect(worker.depends_on?.redis?.condition).toBe("service_healthy");
+    expect(Object.keys(worker.depends_on ?? {})).toContain("llama-server");
+    expect(worker.healthcheck?.test?.join(" ")).toContain("/readyz");
+    // The default services do not wait for it.
+    for (const name of ["bot", "worker"]) expect(Object.keys(model.services[name]!.depends_on ?? {})).not.toContain("llama-server");
+  });
+
   it("passes each app container exactly the schema's variables (.env plus overrides), and they parse", () => {
     for (const name of ["bot", "worker"]) {
       const s = model.services[name]!;
