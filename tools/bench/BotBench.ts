@@ -16,6 +16,7 @@ import { connectRedis, createRedis } from "../../src/redisConnection.ts";
 import { RedisStreamSink } from "../../src/stream/RedisStreamSink.ts";
 import type { ChatRequest } from "../../src/types.ts";
 import type { GenerationEvent, WorkerResult } from "../../workers/ChatWorker.ts";
+import type { Engine } from "../../workers/engine/Engine.ts";
 import type { ModelRunner } from "../../workers/inference/ModelRunner.ts";
 import { CountingSink } from "./CountingSink.ts";
 import { nowMs, steadyDecodeRate } from "./stats.ts";
@@ -70,7 +71,8 @@ export class BotBench {
     });
   }
 
-  static async start(opts: { config: Config; runner: ModelRunner; logger: Logger }): Promise<BotBench> {
+  /** With the benchmark's `runner` (the local engine on it) or a given `engine` (`--engine openai`). */
+  static async start(opts: { config: Config; runner?: ModelRunner; engine?: Engine; logger: Logger }): Promise<BotBench> {
     const { config } = opts;
     const keys = new Keys(config.REDIS_PREFIX);
     const redis = createRedis(config.REDIS_URL, "worker");
@@ -81,7 +83,13 @@ export class BotBench {
       maxPendingPerConversation: config.MAX_PENDING_PER_CONVERSATION,
     });
     const sink = new CountingSink(new RedisStreamSink(redis, keys));
-    const worker = await startWorker({ config, logger: opts.logger, runner: opts.runner, sinks: { local: sink } });
+    const worker = await startWorker({
+      config,
+      logger: opts.logger,
+      runner: opts.runner,
+      engine: opts.engine,
+      sinks: { local: sink },
+    });
     return new BotBench(config, keys, redis, queue, ingestor, sink, worker);
   }
 

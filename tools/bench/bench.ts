@@ -4,6 +4,7 @@
  *
  *   npm run bench -- [--quick] [--out FILE] [--profile] [--model PATH] [--threads N]
  *                    [--concurrency 1,4,8] [--tokens 128] [--history 300] [--followup-history 1000]
+ *   npm run bench -- --engine openai --base-url http://127.0.0.1:8080/v1 [--quick] [--out FILE] …
  *
  * Redis (REDIS_URL) must be running; everything the benchmark writes there lives under its own
  * prefix and is removed at the end.
@@ -19,9 +20,10 @@ import { ModelRunner } from "../../workers/inference/ModelRunner.ts";
 import { ensureTestModel } from "../gguf/ensureTestModel.ts";
 import { BotBench } from "./BotBench.ts";
 import { BatchProfiler } from "./batchProfiler.ts";
+import { runOpenAIBench } from "./openaiBench.ts";
 import { type RawRunResult, runRawBaseline } from "./rawBaseline.ts";
 import { type BenchReport, type BenchRun, formatReport } from "./report.ts";
-import { percentile } from "./stats.ts";
+import { percentile, round } from "./stats.ts";
 import { type BenchConversation, makeConversation } from "./workload.ts";
 
 const USAGE = `Usage: npm run bench -- [options]
@@ -40,6 +42,9 @@ Options:
   --tokens N               tokens generated per reply (default: 128; quick: 32)
   --history N              prompt tokens per conversation (default: 300; quick: 150)
   --followup-history N     history tokens of the follow-up conversation (default: 1000; quick: 600)
+  --engine local|openai    openai: the bot in front of a remote server against direct requests to it
+                           (tools/bench/openaiBench.ts; OPENAI_MODEL, OPENAI_API_KEY from the config)
+  --base-url URL           the server's OpenAI base URL (default: OPENAI_BASE_URL)
   -h, --help               show this help
 `;
 
@@ -55,6 +60,8 @@ interface BenchArgs {
   followupHistory: number;
   followupReps: number;
   lockstepBaseline: boolean;
+  engine: "local" | "openai";
+  baseUrl?: string;
 }
 
 function fail(message: string): never {
@@ -82,6 +89,8 @@ function parse(): BenchArgs {
           tokens: { type: "string" },
           history: { type: "string" },
           "followup-history": { type: "string" },
+          engine: { type: "string" },
+          "base-url": { type: "string" },
           help: { type: "boolean", short: "h" },
         },
         strict: true,
@@ -111,6 +120,13 @@ function parse(): BenchArgs {
     followupHistory: positiveInt("followup-history", values["followup-history"], quick ? 600 : 1000),
     followupReps: quick ? 1 : 2,
     lockstepBaseline: !quick || values.profile === true,
+    engine:
+      values.engine === undefined || values.engine === "local"
+        ? "local"
+        : values.engine === "openai"
+          ? "openai"
+          : fail(`--engine must be local or openai, got "${values.engine}"`),
+    baseUrl: values["base-url"],
   };
 }
 
@@ -122,6 +138,15 @@ async function main(): Promise<void> {
   const args = parse();
   const began = performance.now();
   const base = loadConfig();
+  if (args.engine === "openai") {
+    const baseUrl = args.baseUrl ?? base.OPENAI_BASE_URL ?? fail("--engine openai needs --base-url (or OPENAI_BASE_URL)");
+    const logger = createLogger({ level: base.LOG_LEVEL === "info" ? "warn" : base.LOG_LEVEL, destination: pino.destination(2) });
+    const json = await runOpenAIBench({ ...args, baseUrl }, base, logger, log);
+    const text = `${JSON.stringify({ ...(json as object), elapsedS: round((performance.now() - began) / 1000, 1) }, null, 2)}\n`;
+    process.stdout.write(text);
+    if (args.out) await writeFile(args.out, text);
+    return;
+  }
   let writing = false;
   const modelPath =
     args.model ??
