@@ -113,11 +113,10 @@ export class ChatWorker extends EventEmitter<{
     });
     this.worker.on("failed", (job, err) => {
       if (err instanceof ShutdownAbort || err.name === "ShutdownAbort") return;
-      if (err instanceof EngineError && err.retryable) {
+      if (err instanceof EngineError && err.retryable)
         // Already explained where it happened: one line per attempt, no stack.
-        this.log.warn({ code: err.code, jobId: job?.id, attempts: job?.attemptsMade }, "job failed on the engine; retrying it");
-        this.emit("failure", err.code, err);
-      } else this.log.error({ err, jobId: job?.id, conversation: job?.data?.conversationKey, attempts: job?.attemptsMade }, "job failed");
+        this.log.warn({ code: err.code, jobId: job?.id, attempts: job?.attemptsMade }, "job failed on the engine");
+      else this.log.error({ err, jobId: job?.id, conversation: job?.data?.conversationKey, attempts: job?.attemptsMade }, "job failed");
       this.emit("failure", err instanceof QwenbotError ? err.code : "JOB_FAILED", err);
       if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) void this.replies.failForGood(job.data.conversationKey);
     });

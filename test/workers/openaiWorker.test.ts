@@ -8,6 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { engineReadiness } from "../../bin/wiring/startWorker.ts";
 import { ConversationMemory } from "../../src/memory/ConversationMemory.ts";
+import { startHealthServer } from "../../src/ops/healthServer.ts";
 import type { ReplyUpdate } from "../../src/stream/RedisStreamSink.ts";
 import { CONTEXT_FULL_NOTE } from "../../workers/composeAnswer.ts";
 import type { Engine } from "../../workers/engine/Engine.ts";
@@ -171,7 +172,16 @@ describe("ENGINE=openai: a worker started before its server", () => {
       const client = late.client("late");
       const request = await client.submit("anyone?");
       await sim.waitFor(() => engine?.readiness()?.includes("not answering"), 10_000);
-      expect(engineReadiness(engine, false)).toMatch(/^engine: model server at http:\/\/127\.0\.0\.1:\d+\/v1 not answering/);
+      // /readyz says why, as bin/worker.ts wires it.
+      const health = await startHealthServer({ port: 0, checks: { model: () => engineReadiness(engine, false) } });
+      try {
+        const res = await fetch(`${health.url}/readyz`);
+        expect(res.status).toBe(503);
+        const body = (await res.json()) as { checks: { model: string } };
+        expect(body.checks.model).toMatch(/^engine: model server at http:\/\/127\.0\.0\.1:\d+\/v1 not answering/);
+      } finally {
+        await health.close();
+      }
       expect(await late.redis.hget(late.keys.reply(request.requestId), "state")).not.toBe("done");
       later = await OpenAISim.start({ port, reply: () => ["late", " but", " here"] });
       await starting;
@@ -181,6 +191,16 @@ describe("ENGINE=openai: a worker started before its server", () => {
     } finally {
       await late.close();
       await later?.stop();
+    }
+  });
+
+  it("an OPENAI_MODEL the server does not list stops the start with an error naming it", async () => {
+    const config = await testConfig({ ENGINE: "openai", OPENAI_BASE_URL: sim.baseURL, OPENAI_MODEL: "no-such-model" });
+    const wrong = new Harness(config);
+    try {
+      await expect(wrong.startWorker()).rejects.toThrow(/no-such-model/);
+    } finally {
+      await wrong.close();
     }
   });
 });
