@@ -22,6 +22,7 @@ const NOT_CONFIG = new Set([
   "Q8_0",
   "S_TG", // a column of llama-batched-bench's output
   "YOUR_APPLICATION_ID", // the placeholder in Discord's invite URL
+  "OLLAMA_CONTEXT_LENGTH", // Ollama's own server setting (docs/engines.md)
 ]);
 
 /** Error codes (src/errors.ts) may be named in the docs too. */
