@@ -32,7 +32,9 @@ describe("waiting notes", () => {
       [2000, "Hello", undefined, false],
     ]);
     s.waiting("late"); // text is shown: no note any more
-    await s.finish("Hello there");
+    const finished = s.finish("Hello there");
+    await at(3000);
+    await finished;
     expect(sink.calls.filter((c) => c.ok).map((c) => [c.text, c.opts?.note])).toEqual([
       ["", "the model server is busy — retrying in 2 s"],
       ["", "the model server is busy — retrying in 4 s"],
