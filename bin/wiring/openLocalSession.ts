@@ -11,6 +11,7 @@ import { Keys } from "../../src/keys.ts";
 import { createLogger, type Logger, secretValues } from "../../src/logger.ts";
 import { createChatQueue, Ingestor, ingestOptionsFrom } from "../../src/queue/Ingestor.ts";
 import { connectRedis, createRedis } from "../../src/redisConnection.ts";
+import type { Engine } from "../../workers/engine/Engine.ts";
 import { ensureLocalRedis } from "./localRedis.ts";
 import type { RunningWorker } from "./startWorker.ts";
 
@@ -69,10 +70,28 @@ export async function openLocalSession(opts: {
   let running: RunningWorker | undefined;
   try {
     if (!opts.external) {
-      say(`Loading model ${config.MODEL} …`);
+      say(
+        config.ENGINE === "openai" && config.OPENAI_BASE_URL
+          ? `Connecting to the model server at ${new URL(config.OPENAI_BASE_URL).host} …`
+          : `Loading model ${config.MODEL} …`,
+      );
       const tty = process.stderr.isTTY === true;
       const { startWorker } = await import("./startWorker.ts");
-      running = await startWorker({ config, logger, progress: tty, report: tty ? undefined : say });
+      // A model server that does not answer is waited for: say so once, rather than hang silently.
+      let engine: Engine | undefined;
+      const slow = setTimeout(() => {
+        const why = engine?.readiness();
+        if (why && engine?.kind === "openai") say(`${why} — waiting for it (Ctrl-C to give up)`);
+      }, 3000);
+      running = await startWorker({
+        config,
+        logger,
+        progress: tty,
+        report: tty ? undefined : say,
+        onEngine: (e) => {
+          engine = e;
+        },
+      }).finally(() => clearTimeout(slow));
     } else if ((await queue.getWorkers()).length === 0) {
       say("No workers are running yet: start one with `npm run worker` (messages wait in Redis until then).");
     }

@@ -117,7 +117,7 @@ export class ServerWatch {
         this.facts = facts;
         this.reason = undefined;
         this.onReady(facts);
-        if (attempts > 1) this.log.info({ engine: this.where, attempts }, "model server reachable again");
+        if (attempts > 1) this.log.info({ server: this.where, attempts }, "model server reachable again");
         for (const w of this.waiters) w.resolve(facts);
         this.waiters.clear();
         return;
@@ -127,7 +127,7 @@ export class ServerWatch {
         if (!err.retryable) {
           this.failure = err;
           this.reason = err.message;
-          this.log.error({ engine: this.where, code: err.code }, err.message);
+          this.log.error({ server: this.where, code: err.code }, err.message);
           for (const w of this.waiters) w.reject(err);
           this.waiters.clear();
           return;
@@ -138,7 +138,7 @@ export class ServerWatch {
           if (attempts === 1) firstFailureAt = now;
           const since = Math.round((now - firstFailureAt) / 1000);
           this.log.warn(
-            { engine: this.where, code: err.code, attempts, sinceSeconds: since },
+            { server: this.where, code: err.code, attempts, sinceSeconds: since },
             attempts === 1 ? `${err.message}; retrying` : `still no model server after ${attempts} attempts (${since} s): ${err.message}`,
           );
           loggedAt = now;
