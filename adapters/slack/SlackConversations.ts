@@ -63,7 +63,7 @@ export interface IncomingSlackMessage extends SlackPlace {
   text: string;
   /** "channel", "group", "im", "mpim" (message events). */
   channelType?: string;
-  /** Files shared with the message (read into its context), and the workspace's bot token to download them. */
+  /** Files shared with the message and the workspace's bot token: read into its `context` (with the thread when the bot did not start it) once claimed. */
   files?: SlackFileRef[];
   botToken?: string;
 }
@@ -87,7 +87,6 @@ interface Turn extends SlackPlace {
   refuse: (message: string) => Promise<void>;
   /** Messages to take back with the placeholder when the request is refused (the /ask question). */
   alsoWithdraw: string[];
-  /** What the message points at (its files; the thread when the bot did not start it), read once it is claimed. */
   context?: () => ReturnType<typeof gatherSlackContext>;
 }
 
