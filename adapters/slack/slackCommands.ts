@@ -21,8 +21,8 @@ const str = (v: unknown): string | undefined => (typeof v === "string" && v.leng
 export interface SlackCommands {
   /** `/ask help`: the same answer as `/ask-help`. */
   help(place: { teamId: string; channelId: string }, respond: Respond): Promise<void>;
-  /** Whether a Stop click is for a picture; then it is handled. */
-  stopImage(requestId: string | undefined): Promise<boolean>;
+  /** Whether a Stop click is for a picture; then it is handled (a refusal told through `respond`). */
+  stopImage(requestId: string | undefined, click: { client: unknown; userId: string; respond?: Respond }): Promise<boolean>;
 }
 
 export function registerSlackCommands(app: App, deps: AdapterDeps, settings: SettingsStore, log: Logger): SlackCommands {
@@ -66,9 +66,14 @@ export function registerSlackCommands(app: App, deps: AdapterDeps, settings: Set
 
   return {
     help,
-    async stopImage(requestId) {
+    async stopImage(requestId, click) {
       if (!requestId || !isImagineRequestId(requestId)) return false;
-      await imagine.stop(requestId).catch((err: unknown) => log.warn({ err }, "could not request an image stop"));
+      const refusal = await imagine.stop(click.client as WebClient, requestId, click.userId).catch((err: unknown) => {
+        log.warn({ err }, "could not request an image stop");
+        return "I couldn't stop that picture right now, please try again in a moment.";
+      });
+      if (refusal && click.respond)
+        await click.respond({ response_type: "ephemeral", text: refusal, replace_original: false }).catch(() => {});
       return true;
     },
   };

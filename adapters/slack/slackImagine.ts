@@ -129,10 +129,32 @@ export class SlackImagine {
     await imagine.take({ input, claimKey: this.keys.claim(requestId) }, platform);
   }
 
-  /** Stop: the image worker interrupts the engine and keeps the last preview, marked stopped. */
-  async stop(requestId: string): Promise<void> {
-    await this.deps.imagine?.stop(requestId);
-    this.log.info({ requestId }, "image stop requested");
+  /**
+   * Stop: the image worker interrupts the engine and keeps the last preview, marked stopped. As for
+   * text replies, only the person who asked or a workspace admin/owner may stop a picture; the
+   * refusal (ephemeral) says so.
+   */
+  async stop(client: WebClient, requestId: string, userId: string): Promise<string | undefined> {
+    const imagine = this.deps.imagine;
+    if (!imagine) return undefined;
+    const raw = await this.deps.redis.get(imagine.keys.request(requestId)).catch(() => null);
+    const askerId = raw ? (JSON.parse(raw) as { author?: { id?: string } }).author?.id : undefined;
+    if (askerId && askerId !== userId && !(await this.isAdmin(client, userId))) {
+      this.log.info({ requestId, userId }, "image Stop refused: neither the asker nor an admin");
+      return `Only <@${askerId}> (who asked for this picture) or a workspace admin can stop it.`;
+    }
+    await imagine.stop(requestId);
+    this.log.info({ requestId, userId }, "image stop requested");
+    return undefined;
+  }
+
+  private async isAdmin(client: WebClient, userId: string): Promise<boolean> {
+    try {
+      const u = (await client.users.info({ user: userId })).user;
+      return u?.is_admin === true || u?.is_owner === true || u?.is_primary_owner === true;
+    } catch {
+      return false;
+    }
   }
 
   private async postPlaceholder(

@@ -19,6 +19,8 @@ export interface SlackMessagePlace {
   userId: string;
   /** "" while an /ask's thread does not exist yet. */
   threadTs: string;
+  /** The conversation's thread id when it is not `threadTs` (memory only; settings follow `threadTs`). */
+  conversationTs?: string;
 }
 
 /** The settings as the adapter reads and changes them. */
@@ -58,7 +60,7 @@ export function slackDraft(
   const draft: IntakeDraft = {
     requestId: p.requestId,
     // The memory scope decides: the thread's own memory (the default), the channel's, or the user's.
-    conversationKey: conversationKeyFor(place, memoryScope, p.userId),
+    conversationKey: conversationKeyFor(p.conversationTs ? { ...place, threadId: p.conversationTs } : place, memoryScope, p.userId),
     author: name.then((n): ChatAuthor => ({ id: p.userId, name: n })),
     authorId: p.userId,
     place,

@@ -222,7 +222,7 @@ export async function startSlackAdapter(deps: AdapterDeps, opts: StartSlackAdapt
     await onMessage(event as unknown as Loose, body as unknown as Loose, context as Loose, client, false);
   });
 
-  app.action(STOP_ACTION_ID, async ({ ack, action, body, context, respond }) => {
+  app.action(STOP_ACTION_ID, async ({ ack, action, body, context, respond, client }) => {
     await ack();
     const b = body as unknown as Loose;
     const container = (b.container ?? {}) as Loose;
@@ -230,7 +230,8 @@ export async function startSlackAdapter(deps: AdapterDeps, opts: StartSlackAdapt
     const channel = (b.channel ?? {}) as Loose;
     const team = (b.team ?? {}) as Loose;
     const messageTs = str(container.message_ts) ?? str(message.ts);
-    if (await commands.stopImage(str((action as unknown as Loose).value))) return;
+    const clicked = { client, userId: str(((b.user ?? {}) as Loose).id) ?? "", respond: respond as Respond | undefined };
+    if (await commands.stopImage(str((action as unknown as Loose).value), clicked)) return;
     await conversations.stop(
       {
         teamId: str(context.teamId) ?? str(team.id) ?? "",

@@ -114,6 +114,12 @@ describe("/imagine", () => {
       ? JSON.stringify(bed.sim.message("T1", "C2", placeholder.ts)?.blocks).match(/"value":"([^"]+)"/)?.[1]
       : undefined;
     expect(requestId).toMatch(/^slack-T1-imagine-/);
+    // Someone else may not stop it (only the asker or an admin); they are told so, privately.
+    bed.sim.clickButton("T1", { channel: "C2", messageTs: placeholder.ts, actionId: STOP_ACTION_ID, value: requestId!, user: "U2" });
+    const refusal = await waitFor(() => bed.sim.ephemerals("T1", "C2").find((e) => e.user === "U2"), WAIT);
+    expect(refusal.text).toBe("Only <@U1> (who asked for this picture) or a workspace admin can stop it.");
+    expect(engineSim.interrupts).toBe(interrupts);
+    expect(done(bed.sim.message("T1", "C2", placeholder.ts))).toBe(false);
     bed.sim.clickButton("T1", { channel: "C2", messageTs: placeholder.ts, actionId: STOP_ACTION_ID, value: requestId!, user: "U1" });
     const final = await waitFor(() => {
       const m = bed.sim.message("T1", "C2", placeholder.ts);
