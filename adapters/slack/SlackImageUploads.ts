@@ -56,6 +56,8 @@ interface PreviewState {
   lastPreviewAt: number;
   /** The preview showing in the thread now. */
   fileId?: string;
+  /** The final picture, once shared. */
+  finalFileId?: string;
 }
 
 export class SlackImageUploads {
@@ -70,15 +72,21 @@ export class SlackImageUploads {
     if (!image.final && now - state.lastPreviewAt < this.deps.previewIntervalMs) return undefined;
     const client = await this.deps.client(target.workspaceId);
     const threadTs = target.threadId ?? target.messageId;
-    const fileId = await this.upload(client, target, threadTs, image);
     const previous = state.fileId;
-    if (image.final) {
-      this.previews.delete(key);
-      await this.caption(client, target, image);
-    } else {
+    if (!image.final) {
+      const fileId = await this.upload(client, target, threadTs, image);
       this.track(key, { lastPreviewAt: now, fileId });
+      if (previous && previous !== fileId) await this.remove(client, target, threadTs, previous);
+      return undefined;
     }
-    if (previous && previous !== fileId) await this.remove(client, target, threadTs, previous);
+    // The final picture is shared once: a retry (the caption's edit hit a 429) only finishes the rest.
+    if (state.finalFileId === undefined) {
+      state.finalFileId = await this.upload(client, target, threadTs, image);
+      this.track(key, state);
+    }
+    await this.caption(client, target, image);
+    this.previews.delete(key);
+    if (previous) await this.remove(client, target, threadTs, previous);
     return undefined;
   }
 

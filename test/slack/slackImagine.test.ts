@@ -167,4 +167,27 @@ describe("SlackSink.showImage", () => {
     expect(liveShares("T1", "C5", parent.ts).map((m) => m.files?.[0]?.name)).toEqual(["imagine-1.png"]);
     expect(bed.sim.message("T1", "C5", target.messageId)?.text).toBe("grey\n8×8 · 4 steps · seed 1");
   });
+
+  it("a final update retried after a failed caption edit shares the picture once", async () => {
+    const parent = bed.sim.userMessage("T1", { channel: "C6", user: "U1", text: "thread" });
+    const posted = await bed.sink.post(
+      { platform: "slack", channelId: "C6", threadId: parent.ts, messageId: parent.ts, workspaceId: "T1" },
+      "…",
+    );
+    const target: ReplyTarget = { ...posted, requestId: "slack-T1-imagine-y" };
+    const png = encodePng({ width: 8, height: 8, rgb: new Uint8Array(8 * 8 * 3).fill(64) });
+    const final = {
+      bytes: png,
+      mime: "image/png" as const,
+      alt: "dark",
+      filename: "imagine-2.png",
+      caption: "dark\n8×8 · 2 steps · seed 2",
+      final: true,
+    };
+    bed.sim.failNext("chat.update", { status: 500 });
+    await expect(bed.sink.showImage(target, final)).rejects.toThrow(/HTTP 500/);
+    await bed.sink.showImage(target, final);
+    expect(liveShares("T1", "C6", parent.ts).map((m) => m.files?.[0]?.name)).toEqual(["imagine-2.png"]);
+    expect(bed.sim.message("T1", "C6", target.messageId)?.text).toBe("dark\n8×8 · 2 steps · seed 2");
+  });
 });
