@@ -60,6 +60,16 @@ describe("/imagine refusals", () => {
     expect(bed.sim.messages("T1", "C9")).toEqual([]);
   });
 
+  it("in a channel the bot is not in: asked to invite it, nothing left behind", async () => {
+    bed.sim.addChannel("T1", { id: "C8", botIsMember: false });
+    const requests = () => bed.h.redis.keys(`${bed.config.REDIS_PREFIX}:*req:slack-T1-imagine-*`);
+    const before = (await requests()).length;
+    expect(await bed.command("T1", "/imagine", "a cat", "U1", "C8")).toMatch(/Invite me to the channel first/);
+    expect(bed.sim.messages("T1", "C8")).toEqual([]);
+    // Nothing was queued in the image lane for it.
+    expect((await requests()).length).toBe(before);
+  });
+
   it("with no engine configured the command still answers, saying how to set one up", async () => {
     const off = await startSlackBed({ imagine: { engineConfigured: false } });
     try {
