@@ -108,7 +108,11 @@ describe("/imagine", () => {
     expect(previews.length).toBeGreaterThanOrEqual(1);
     await waitFor(() => previews.every((id) => bed.sim.file(id)?.deleted), WAIT);
     // Remembered in the thread's conversation: a follow-up there can refer to it.
-    const turns = await bed.h.turns(`slack:T1:C1:${parent.ts}`);
+    // (The memory commit follows the final update.)
+    const turns = await waitFor(async () => {
+      const t = await bed.h.turns(`slack:T1:C1:${parent.ts}`);
+      return t.length === 2 ? t : undefined;
+    }, WAIT);
     expect(turns.map((t) => [t.role, t.text])).toEqual([
       ["user", "/imagine a red kite"],
       ["assistant", "[image: 64×64, seed 7, 6 steps] a red kite"],
