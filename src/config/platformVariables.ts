@@ -95,4 +95,19 @@ export const slack = {
     .describe(
       '`chat.appendStream` calls per minute per workspace, shared by every streaming reply and process there (Slack\'s Tier 4: "100+ per minute"); a 429 pauses the workspace for its Retry-After and halves the rate, never below 100, then it climbs back.',
     ),
+  SLACK_SETTINGS_USERS: list.optional().meta({
+    description:
+      "Comma-separated Slack user ids (`U…`) who may change the bot's settings with `/ask-settings`, besides the workspace's admins and owners.",
+    unset: "admins and owners only",
+  }),
+  SLACK_THREAD_CONTEXT_MESSAGES: int(0, 1000)
+    .default(100)
+    .describe(
+      "A mention in a thread the bot did not start reads up to this many of the thread's earlier messages (`conversations.replies`) into the question's context, newest kept first when they do not all fit; 0: none.",
+    ),
+  SLACK_IMAGE_PREVIEW_INTERVAL_MS: int(0, 600_000)
+    .default(4000)
+    .describe(
+      "`/imagine` on Slack: at most one preview upload per picture this often (each preview is an upload shared into the thread, and the one before it is deleted); the final picture always goes up.",
+    ),
 };
