@@ -24,6 +24,9 @@ import type { Logger } from "../../src/logger.ts";
 import { type IncomingSlackMessage, type Respond, SlackConversations, USAGE } from "./SlackConversations.ts";
 import { SlackFeatures } from "./SlackFeatures.ts";
 import { slackAssistant } from "./slackAssistant.ts";
+import { registerSlackCommands } from "./slackCommands.ts";
+import { slackFilesOf } from "./slackFiles.ts";
+import { isHelpText } from "./slackHelp.ts";
 import { STOP_ACTION_ID } from "./slackMessages.ts";
 import {
   botTokens,
@@ -146,6 +149,8 @@ export async function startSlackAdapter(deps: AdapterDeps, opts: StartSlackAdapt
   });
 
   const conversations = new SlackConversations(deps, log);
+  // /ask-settings, /ask-help, /imagine.
+  const commands = registerSlackCommands(app, deps, conversations.settings, log);
 
   const onCommand = async (
     args: { command: Loose; ack: (r?: Loose) => Promise<void>; respond: Respond; client: unknown; context: Loose },
@@ -168,6 +173,7 @@ export async function startSlackAdapter(deps: AdapterDeps, opts: StartSlackAdapt
       await conversations.resetCommand(client, place, respond);
       return;
     }
+    if (isHelpText(text)) return void (await commands.help(place, respond));
     const userName = str(command.user_name);
     await conversations.ask(
       client,
@@ -195,6 +201,8 @@ export async function startSlackAdapter(deps: AdapterDeps, opts: StartSlackAdapt
     if (threadTs) m.threadTs = threadTs;
     const channelType = str(event.channel_type);
     if (channelType) m.channelType = channelType;
+    const files = slackFilesOf(event);
+    if (files.length > 0) [m.files, m.botToken] = [files, str(context.botToken)];
     await conversations.message(client as Parameters<SlackConversations["ask"]>[0], { userId: botUserId }, m, mentioned);
   };
   const slackKeys = new SlackKeys(deps.keys);
@@ -214,7 +222,7 @@ export async function startSlackAdapter(deps: AdapterDeps, opts: StartSlackAdapt
     await onMessage(event as unknown as Loose, body as unknown as Loose, context as Loose, client, false);
   });
 
-  app.action(STOP_ACTION_ID, async ({ ack, action, body, context, respond }) => {
+  app.action(STOP_ACTION_ID, async ({ ack, action, body, context, respond, client }) => {
     await ack();
     const b = body as unknown as Loose;
     const container = (b.container ?? {}) as Loose;
@@ -222,6 +230,8 @@ export async function startSlackAdapter(deps: AdapterDeps, opts: StartSlackAdapt
     const channel = (b.channel ?? {}) as Loose;
     const team = (b.team ?? {}) as Loose;
     const messageTs = str(container.message_ts) ?? str(message.ts);
+    const clicked = { client, userId: str(((b.user ?? {}) as Loose).id) ?? "", respond: respond as Respond | undefined };
+    if (await commands.stopImage(str((action as unknown as Loose).value), clicked)) return;
     await conversations.stop(
       {
         teamId: str(context.teamId) ?? str(team.id) ?? "",

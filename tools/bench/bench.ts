@@ -4,6 +4,7 @@
  *
  *   npm run bench -- [--quick] [--out FILE] [--profile] [--model PATH] [--threads N]
  *                    [--concurrency 1,4,8] [--tokens 128] [--history 300] [--followup-history 1000]
+ *                    [--peer PATH-TO-llama-batched-bench]
  *   npm run bench -- --engine openai --base-url http://127.0.0.1:8080/v1 [--quick] [--out FILE] …
  *
  * Redis (REDIS_URL) must be running; everything the benchmark writes there lives under its own
@@ -21,6 +22,7 @@ import { ensureTestModel } from "../gguf/ensureTestModel.ts";
 import { BotBench } from "./BotBench.ts";
 import { BatchProfiler } from "./batchProfiler.ts";
 import { runOpenAIBench } from "./openaiBench.ts";
+import { runPeerBench } from "./peerBench.ts";
 import { type RawRunResult, runRawBaseline } from "./rawBaseline.ts";
 import { type BenchReport, type BenchRun, formatReport } from "./report.ts";
 import { percentile, round } from "./stats.ts";
@@ -45,6 +47,8 @@ Options:
   --engine local|openai    openai: the bot in front of a remote server against direct requests to it
                            (tools/bench/openaiBench.ts; OPENAI_MODEL, OPENAI_API_KEY from the config)
   --base-url URL           the server's OpenAI base URL (default: OPENAI_BASE_URL)
+  --peer PATH              a llama-batched-bench binary of node-llama-cpp's llama.cpp release: run it on the
+                           same model and settings after the bot's runs; reports bot decode ÷ its S_TG per N
   -h, --help               show this help
 `;
 
@@ -62,6 +66,7 @@ interface BenchArgs {
   lockstepBaseline: boolean;
   engine: "local" | "openai";
   baseUrl?: string;
+  peer?: string;
 }
 
 function fail(message: string): never {
@@ -91,6 +96,7 @@ function parse(): BenchArgs {
           "followup-history": { type: "string" },
           engine: { type: "string" },
           "base-url": { type: "string" },
+          peer: { type: "string" },
           help: { type: "boolean", short: "h" },
         },
         strict: true,
@@ -127,6 +133,7 @@ function parse(): BenchArgs {
           ? "openai"
           : fail(`--engine must be local or openai, got "${values.engine}"`),
     baseUrl: values["base-url"],
+    peer: values.peer,
   };
 }
 
@@ -279,6 +286,19 @@ async function main(): Promise<void> {
       runs.push({ concurrency: n, promptTokens: Math.round(promptMean), raw, lockstep, bot: round, botProfile: profiler });
     }
 
+    if (args.peer) {
+      log(`llama.cpp peer: ${args.peer} (N = ${args.concurrency.join(", ")})`);
+      const promptTokens = Math.round(runs.reduce((a, x) => a + x.promptTokens, 0) / runs.length);
+      const peerRuns = await runPeerBench({
+        binary: args.peer,
+        model: modelPath,
+        threads,
+        promptTokens,
+        tokens: args.tokens,
+        concurrency: args.concurrency,
+      });
+      for (const run of runs) run.peer = peerRuns.find((p) => p.n === run.concurrency);
+    }
     log(`follow-up: a conversation with ~${args.followupHistory} history tokens, cold then warm (×${args.followupReps})`);
     followup = await withBot(async (bot) => {
       const cold: number[] = [];
