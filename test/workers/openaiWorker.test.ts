@@ -147,6 +147,16 @@ describe("ENGINE=openai: how replies end", () => {
     }
   });
 
+  it("a message longer than the server's context (by its tokenizer) is refused with its size; the server is not asked", async () => {
+    const client = h.client("toolong");
+    const text = "a ".repeat(2100).trim(); // 4 199 tokens to the stand-in's tokenizer; its context is 4 096
+    const request = await client.submit(text);
+    const final = await client.follow(request);
+    expect(final.note).toMatch(/^Your message is \d+ tokens long; the most I can read at once is \d+ tokens/);
+    expect(await client.waitCommitted(request)).toBe("refused");
+    expect(chatsOf(text)).toEqual([]);
+  });
+
   it("a failure a retry cannot cure (HTTP 400) shows the failure note at once; nothing is remembered", async () => {
     sim.failNext({ kind: "status", status: 400, message: "unsupported parameter" });
     const client = h.client("rejected");
