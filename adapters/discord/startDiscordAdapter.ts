@@ -194,7 +194,16 @@ class DiscordAdapter {
       author: authorOf(message.author, message.member),
       roleIds: message.member ? [...message.member.roles.cache.keys()] : null,
       text: this.userText(message),
-      hasAttachments: message.attachments.size > 0,
+      attachments: message.attachments.map((a) => ({
+        url: a.url,
+        name: a.name,
+        size: a.size,
+        ...(a.contentType ? { mimeType: a.contentType } : {}),
+      })),
+      ...(message.reference?.messageId
+        ? { reference: { channelId: message.reference.channelId, messageId: message.reference.messageId } }
+        : {}),
+      repliesToBot: message.reference !== null && message.mentions.repliedUser?.id === this.client.user!.id,
       place: () => this.api.placeOf(message.channel, message.channelId, message.guildId),
     });
   }
