@@ -20,17 +20,15 @@
  * - A bot reply deleted on Discord (MESSAGE_DELETE) stops its generation: `deleted`.
  */
 import type { ChatInputCommandInteraction } from "discord.js";
+import type { RequestContext } from "../../src/context/RequestContext.ts";
+import type { AttachmentSource } from "../../src/context/readAttachment.ts";
 import type { AdapterDeps } from "../../src/intake/AdapterDeps.ts";
 import { Intake, type IntakeDraft, type IntakePlatform, type IntakeRefusal } from "../../src/intake/Intake.ts";
 import { DiscordKeys } from "../../src/keys.ts";
 import type { Logger } from "../../src/logger.ts";
 import { normalizeUserText } from "../../src/text/normalizeUserText.ts";
 import type { ChatAuthor, ReplyTarget } from "../../src/types.ts";
-import type { RequestContext } from "../../src/context/RequestContext.ts";
-import type { AttachmentSource } from "../../src/context/readAttachment.ts";
 import { checkDiscordAccess, type DiscordAccessDecision } from "./checkDiscordAccess.ts";
-import { chatPlaceOf, type DiscordIntakeSettings, discordConversationAt, discordIntakeSettings } from "./discordPlaceSettings.ts";
-import { attachmentNotes, type DiscordReference, fetchReplyTo, readDiscordAttachments } from "./discordRequestContext.ts";
 import { type DiscordApi, PlaceholderNotPosted } from "./DiscordApi.ts";
 import { REPLY_MESSAGE_TTL_SECONDS } from "./DiscordSink.ts";
 import type { DiscordTyping } from "./DiscordTyping.ts";
@@ -38,6 +36,9 @@ import { NO_MENTIONS } from "./discordComponents.ts";
 import { type DiscordPlace, placeholderText, threadNameFor } from "./discordConversation.ts";
 import { authorOf, ephemeral, ephemeralFollowUp, rolesOf } from "./discordInteraction.ts";
 import { cannotAnswerText, DISCORD_TEXT, echoText } from "./discordMessages.ts";
+import { chatPlaceOf, type DiscordIntakeSettings, discordConversationAt, discordIntakeSettings } from "./discordPlaceSettings.ts";
+import { attachmentNotes, type DiscordReference, fetchReplyTo, readDiscordAttachments } from "./discordRequestContext.ts";
+import { resetConversation } from "./discordReset.ts";
 
 /** At most one "I can't read that" hint per bot thread in this window. */
 const THREAD_HINT_TTL_SECONDS = 600;
@@ -165,7 +166,9 @@ export class DiscordConversations {
    * the files (read while the placeholder shows).
    */
   private async contextOf(m: IncomingDiscordMessage, where: AnswerPlace): Promise<Promise<RequestContext | undefined> | undefined> {
-    const fetched = m.reference ? await fetchReplyTo((c, id) => this.api.fetchMessage(c, id), m.reference, this.api.botId, this.log) : undefined;
+    const fetched = m.reference
+      ? await fetchReplyTo((c, id) => this.api.fetchMessage(c, id), m.reference, this.api.botId, this.log)
+      : undefined;
     if (fetched && "note" in fetched) where.notes.push(fetched.note);
     const replyTo = fetched && "replyTo" in fetched ? fetched.replyTo : undefined;
     if (!replyTo && m.attachments.length === 0) return undefined;
@@ -261,33 +264,7 @@ export class DiscordConversations {
   }
 
   async reset(i: ChatInputCommandInteraction): Promise<void> {
-    const place = await this.api.placeOf(i.channel, i.channelId, i.guildId);
-    const access = this.access(place, i.user.id, rolesOf(i.member));
-    if (!access.ok) {
-      await ephemeral(i, access.message);
-      return;
-    }
-    // Claimed by the adapter first: a /reset replayed after a gateway resume does not wipe what was said since.
-    const settings = await discordIntakeSettings(this.deps, this.log, place, i.user.id);
-    const conv = discordConversationAt(place, settings.memoryScope, i.user.id);
-    try {
-      await this.deps.memory.reset(conv);
-      await this.deps.redis.del(this.dkeys.latest(conv));
-    } catch (err) {
-      this.log.warn({ err, conversation: conv }, "reset failed");
-      await ephemeral(i, DISCORD_TEXT.unavailable);
-      return;
-    }
-    this.log.info({ conversation: conv, userId: i.user.id }, "conversation reset");
-    const what =
-      place.guildId === null
-        ? "our conversation"
-        : settings.memoryScope === "user"
-          ? "our conversation here"
-          : place.isThread && settings.memoryScope === "thread"
-            ? "this thread's conversation"
-            : "this channel's conversation";
-    await ephemeral(i, DISCORD_TEXT.resetDone(what));
+    await resetConversation(i, this.deps, this.log, this.api, (place, userId, roles) => this.access(place, userId, roles));
   }
 
   // ================================================================ answering

@@ -14,12 +14,7 @@ import { type APIMessage, DiscordAPIError } from "discord.js";
 import type { Config } from "../../src/config.ts";
 import { fileKind } from "../../src/context/fileKinds.ts";
 import type { ContextAttachment, ReplyToContext } from "../../src/context/RequestContext.ts";
-import {
-  type AttachmentSource,
-  MAX_ATTACHMENTS,
-  readAttachmentOptionsFrom,
-  readAttachments,
-} from "../../src/context/readAttachment.ts";
+import { type AttachmentSource, MAX_ATTACHMENTS, readAttachmentOptionsFrom, readAttachments } from "../../src/context/readAttachment.ts";
 import { formatBytes } from "../../src/context/renderUserTurn.ts";
 import type { Logger } from "../../src/logger.ts";
 
