@@ -4,8 +4,13 @@
  * The Stop and Regenerate buttons are in DiscordButtons.ts.
  *
  * - A mention in a channel continues that channel's conversation; inside a thread, the thread's; a
- *   DM, the DM's. With DISCORD_THREAD_PER_MENTION a mention in a channel opens a thread named after
- *   the question, and plain messages in such a thread continue it without a mention.
+ *   DM, the DM's — or, by the place's `memory-scope` setting, the channel's or the person's own
+ *   (discordPlaceSettings.ts). A place switched off (`enabled`) answers with a short note. With
+ *   `thread-per-mention` (default DISCORD_THREAD_PER_MENTION) a mention in a channel opens a thread
+ *   named after the question, and plain messages in such a thread continue it without a mention.
+ *   Every request carries its place: the worker answers with that place's settings.
+ * - A mention that replies to a message brings it in as context, and attached text files are read
+ *   (discordRequestContext.ts); a reply to the bot with the ping off gets a short hint.
  * - `/ask` posts the question visibly (attributed to the asker) and answers it like a mention.
  * - Every message goes through the intake (src/intake/Intake.ts): claimed in Redis before anything
  *   is posted (a MESSAGE_CREATE or INTERACTION_CREATE replayed after a gateway resume is dropped

@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { DISABLED_TEXT, SettingsStore } from "../../src/settings/SettingsStore.ts";
 import { settingsOptionsFrom } from "../../src/settings/settingsCatalog.ts";
 import { Permission } from "../sim/discord/DiscordSimulator.ts";
-import { ALICE, BOB, CH, DM, discordTestbed, GUILD } from "./discordTestbed.ts";
+import { ALICE, BOB, BOT, CH, DM, discordTestbed, GUILD } from "./discordTestbed.ts";
 
 const tb = discordTestbed();
 const ROLE_CHANNELS = "600000000000000001";
@@ -87,6 +87,16 @@ describe("/settings", () => {
     expect(carol.content).toMatch(/history-length is now 6 for this server/);
     tb.sim.setMemberRoles(GUILD, BOB.id, [ROLE_SERVER]);
     expect((await settings("reset", { key: "all", scope: "server" }, BOB)).content).toMatch(/Reset for this server: history-length/);
+  });
+
+  it("in a channel where the bot cannot post, the change is stored and the answer says the bot can't answer there", async () => {
+    tb.sim.setMemberRoles(GUILD, BOB.id, [ROLE_CHANNELS]);
+    tb.sim.setChannelOverwrite(CH.settingsMuted, { id: BOT, type: 1, deny: Permission.SendMessages });
+    const r = await settings("set", { key: "top-k", value: "5" }, BOB, CH.settingsMuted);
+    expect(r.ephemeral).toBe(true);
+    expect(r.content).toMatch(/top-k is now 5 for this channel/);
+    expect(r.content).toMatch(/can't answer in this channel until I get the \*\*Send Messages\*\* permission/);
+    expect((await setHere(CH.settingsMuted, "top-k")).source).toBe("channel");
   });
 
   it("in a DM it says settings are per server", async () => {

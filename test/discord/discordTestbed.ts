@@ -66,6 +66,7 @@ export const CH = {
   replyCtx: "300000000000000039",
   files: "300000000000000040",
   settingsUser: "300000000000000041",
+  settingsMuted: "300000000000000042",
 } as const;
 export const THREAD = "300000000000000090";
 export const GENERAL2 = "300000000000000099";
