@@ -35,6 +35,7 @@ import { normalizeUserText } from "../../src/text/normalizeUserText.ts";
 import type { ChatAuthor, ReplyTarget } from "../../src/types.ts";
 import { checkDiscordAccess, type DiscordAccessDecision } from "./checkDiscordAccess.ts";
 import { type DiscordApi, PlaceholderNotPosted } from "./DiscordApi.ts";
+import { isImageRequest } from "./DiscordImagine.ts";
 import { REPLY_MESSAGE_TTL_SECONDS } from "./DiscordSink.ts";
 import type { DiscordTyping } from "./DiscordTyping.ts";
 import { NO_MENTIONS } from "./discordComponents.ts";
@@ -339,9 +340,9 @@ export class DiscordConversations {
       .mget(...messageIds.map((id) => this.dkeys.replyMessage(id)))
       .catch(() => []);
     for (const requestId of new Set(requestIds.filter((r): r is string => !!r))) {
-      await this.deps.ingestor
-        .markGone(requestId)
-        .catch((err: unknown) => this.log.warn({ err, requestId }, "could not stop a deleted reply"));
+      // A picture's placeholder: its generation is stopped like a Stop press.
+      const stop = isImageRequest(requestId) ? this.deps.imagine?.stop(requestId) : this.deps.ingestor.markGone(requestId);
+      await Promise.resolve(stop).catch((err: unknown) => this.log.warn({ err, requestId }, "could not stop a deleted reply"));
       this.log.info({ requestId }, "a reply was deleted on Discord; stopping it");
     }
   }

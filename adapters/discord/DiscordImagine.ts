@@ -9,17 +9,19 @@
  * starts with IMAGE_REQUEST_PREFIX; DiscordButtons hands those here. Stop interrupts the engine (the
  * last preview stays, marked stopped); Regenerate makes the picture again with a new seed, as a new
  * request with a placeholder of its own replying to the picture. Only the asker (or a member with
- * Manage Messages) may press them.
+ * Manage Messages) may press them. A picture's placeholder deleted by a moderator stops it too.
  */
 import { type ButtonInteraction, type ChatInputCommandInteraction, PermissionFlagsBits } from "discord.js";
 import { IMAGE_ENGINE_NOT_CONFIGURED_MESSAGE } from "../../src/images/imagineText.ts";
 import type { AdapterDeps } from "../../src/intake/AdapterDeps.ts";
 import type { ImagineIntake } from "../../src/intake/ImagineIntake.ts";
 import type { IntakePlatform } from "../../src/intake/Intake.ts";
+import { DiscordKeys } from "../../src/keys.ts";
 import type { Logger } from "../../src/logger.ts";
 import type { ChatAuthor, ImagineRequest, ReplyTarget } from "../../src/types.ts";
 import type { DiscordAccessDecision } from "./checkDiscordAccess.ts";
 import type { DiscordApi } from "./DiscordApi.ts";
+import { REPLY_MESSAGE_TTL_SECONDS } from "./DiscordSink.ts";
 import { NO_MENTIONS } from "./discordComponents.ts";
 import { type DiscordPlace, placeholderText } from "./discordConversation.ts";
 import { authorOf, ephemeral, ephemeralFollowUp, rolesOf } from "./discordInteraction.ts";
@@ -46,12 +48,16 @@ export function imagineEchoText(name: string, prompt: string, negative: string |
 type Access = (place: DiscordPlace, userId: string, roleIds: readonly string[] | null) => DiscordAccessDecision;
 
 export class DiscordImagine {
+  private readonly dkeys: DiscordKeys;
+
   constructor(
     private readonly deps: AdapterDeps,
     private readonly log: Logger,
     private readonly api: DiscordApi,
     private readonly access: Access,
-  ) {}
+  ) {
+    this.dkeys = new DiscordKeys(deps.keys);
+  }
 
   /** `/imagine prompt: [negative] [size] [steps] [seed]`. The interaction was claimed by the adapter. */
   async command(i: ChatInputCommandInteraction): Promise<void> {
@@ -160,6 +166,10 @@ export class DiscordImagine {
       postPlaceholder: async (draft, ahead) => {
         try {
           const posted = await this.api.postPlaceholder(place.channelId, placeholderText(ahead), draft.requestId, replyTo());
+          // Its deletion by a moderator stops the picture (DiscordConversations.deleted).
+          await this.deps.redis
+            .set(this.dkeys.replyMessage(posted.id), draft.requestId, "EX", REPLY_MESSAGE_TTL_SECONDS)
+            .catch(() => undefined);
           return {
             platform: "discord",
             channelId: place.channelId,

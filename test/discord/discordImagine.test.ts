@@ -11,7 +11,7 @@ import { type RunningDiscordAdapter, startDiscordAdapter } from "../../adapters/
 import { IMAGE_ENGINE_NOT_CONFIGURED_MESSAGE } from "../../src/images/imagineText.ts";
 import { createChatQueue, Ingestor, ingestOptionsFrom } from "../../src/queue/Ingestor.ts";
 import { A1111Engine } from "../../workers/images/A1111Engine.ts";
-import { ImageHarness, imageTestConfig } from "../helpers/imageHarness.ts";
+import { ImageHarness, imageTestConfig, until } from "../helpers/imageHarness.ts";
 import { DiscordSimulator, type MessageRecord } from "../sim/discord/DiscordSimulator.ts";
 import { ImageEngineSimulator } from "../sim/images/ImageEngineSimulator.ts";
 import { customIds } from "./discordTestbed.ts";
@@ -147,6 +147,28 @@ describe("/imagine on Discord", () => {
       expect(attachmentNames(final)).toHaveLength(1);
       expect(attachmentNames(final)[0]).toMatch(/^preview-/);
       expect(engineSim.interrupts).toBeGreaterThan(0);
+    } finally {
+      engineSim.set({ stallAtStep: undefined });
+    }
+  });
+
+  it("a moderator deleting the picture's placeholder stops the engine; nothing is posted or remembered; the next picture goes on", async () => {
+    engineSim.set({ stallAtStep: 3 });
+    try {
+      const before = engineSim.interrupts;
+      const { placeholder, echo } = await imagine({ prompt: "a doomed tower", steps: 12 }, CH2);
+      await dsim.waitFor(() => engineSim.running, 10_000, "the engine working");
+      const posted = bot(CH2).length;
+      dsim.moderatorDeletes(placeholder.id);
+      await dsim.waitFor(() => engineSim.interrupts > before, 10_000, "an interrupt");
+      const requestId = `discord-img-${echo.interactionId}`;
+      await until(
+        async () => ["done", "failed"].includes((await h.redis.hget(h.keys.reply(requestId), "state")) ?? ""),
+        "the request settled",
+        10_000,
+      );
+      expect(bot(CH2).length).toBe(posted - 1);
+      expect((await h.turns(`discord:${GUILD}:${CH2}`)).some((t) => t.text.includes("doomed"))).toBe(false);
     } finally {
       engineSim.set({ stallAtStep: undefined });
     }
