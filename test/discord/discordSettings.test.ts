@@ -99,6 +99,20 @@ describe("/settings", () => {
     expect((await setHere(CH.settingsMuted, "top-k")).source).toBe("channel");
   });
 
+  it("thread-per-mention set for a channel opens a thread there; settings set for that thread apply inside it", async () => {
+    tb.sim.setMemberRoles(GUILD, BOB.id, [ROLE_CHANNELS]);
+    await settings("set", { key: "thread-per-mention", value: "on" }, BOB, CH.settingsThread);
+    const u = tb.say(CH.settingsThread, "open a thread please");
+    const e = await tb.generated(`discord-${u.id}`);
+    expect(tb.sim.channel(u.id)).toMatchObject({ type: 11, parent_id: CH.settingsThread });
+    expect(e.request.place).toEqual({ platform: "discord", workspaceId: GUILD, channelId: CH.settingsThread, threadId: u.id });
+    const inThread = await settings("set", { key: "temperature", value: "0.1" }, BOB, u.id);
+    expect(inThread.content).toMatch(/temperature is now 0\.1 for this thread/);
+    const resolved = await store.resolve({ platform: "discord", workspaceId: GUILD, channelId: CH.settingsThread, threadId: u.id });
+    expect(resolved.values).toMatchObject({ temperature: 0.1, threadPerMention: true });
+    expect(resolved.sources).toMatchObject({ temperature: "thread", threadPerMention: "channel" });
+  });
+
   it("in a DM it says settings are per server", async () => {
     const r = await settings("show", {}, ALICE, DM);
     expect(r.content).toMatch(/per server, channel or thread/);

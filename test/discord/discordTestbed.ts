@@ -67,6 +67,7 @@ export const CH = {
   files: "300000000000000040",
   settingsUser: "300000000000000041",
   settingsMuted: "300000000000000042",
+  settingsThread: "300000000000000043",
 } as const;
 export const THREAD = "300000000000000090";
 export const GENERAL2 = "300000000000000099";
