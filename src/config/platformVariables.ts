@@ -1,6 +1,7 @@
 /** The variables of the platform adapters: Discord and Slack. */
 import { z } from "zod";
 import { bool, httpUrl, int, list } from "./configValues.ts";
+import { discordShards } from "./discordShards.ts";
 
 export const discord = {
   DISCORD_TOKEN: z
@@ -50,6 +51,11 @@ export const discord = {
     .describe(
       "Ask for the privileged Message Content intent (enable it in the Developer Portal first): needed only to read un-mentioned messages in threads the bot opened.",
     ),
+  DISCORD_SHARDS: discordShards.optional().meta({
+    description:
+      "Gateway shards this adapter process runs: `auto` (every shard Discord recommends), or ids with the total, e.g. `0-3/8` in one process and `4-7/8` in another (Discord requires sharding past 2,500 servers; DMs arrive on shard 0).",
+    unset: "one shard",
+  }),
 };
 
 export const slack = {
