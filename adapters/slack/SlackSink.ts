@@ -24,7 +24,7 @@
 import { webApi } from "@slack/bolt";
 import type { Redis } from "ioredis";
 import type { Config } from "../../src/config.ts";
-import { PlatformError, PlatformRateLimitedError } from "../../src/errors.ts";
+import { PlatformError, PlatformRateLimitedError, ReplyGoneError } from "../../src/errors.ts";
 import { type Keys, SlackKeys } from "../../src/keys.ts";
 import type { Logger } from "../../src/logger.ts";
 import { SLACK_MAX_LENGTH } from "../../src/text/splitMessage.ts";
@@ -294,7 +294,11 @@ export class SlackSink implements ReplySink {
     return client;
   }
 
-  /** The client of a workspace's token (one token: always that one). */
+  /**
+   * The client of a workspace's token (one token: always that one — the adapter answers no other
+   * workspace). Several: the workspace's own, never another's; none is a ReplyGoneError (nothing
+   * can be shown there, the reply stops).
+   */
   private async clientFor(workspaceId: string | undefined): Promise<WebClient> {
     if (this.tokens.length === 1) return this.client(this.tokens[0]!);
     this.workspaces ??= resolveWorkspaces(this.tokens, this.clientOptions).catch((err: unknown) => {
@@ -302,7 +306,11 @@ export class SlackSink implements ReplySink {
       throw err;
     });
     const ws = workspaceFor(await this.workspaces, workspaceId);
-    return this.client(ws?.token ?? this.tokens[0]!);
+    if (!ws) {
+      this.logger.error({ workspace: workspaceId }, "no bot token for this workspace; its reply is dropped");
+      throw new ReplyGoneError(`slack: no bot token for workspace ${workspaceId ?? "(none)"}`);
+    }
+    return this.client(ws.token);
   }
 }
 

@@ -6,10 +6,11 @@
  * - Events are acknowledged by Bolt before they are handled; retries and the double delivery of
  *   mentions are deduplicated by SlackConversations' claim in Redis.
  * - HTTP mode: Bolt verifies every request's signature (`v0=HMAC_SHA256(secret, v0:ts:body)`) and
- *   answers 401 to a missing, forged or older-than-5-minutes one, before any listener runs.
+ *   answers 401 to a missing, forged or older-than-5-minutes one, before any listener runs; one
+ *   dated more than 5 minutes ahead gets 401 too (`refuseFutureTimestamps`).
  * - SLACK_API_URL points the Web API, and so Socket Mode's `apps.connections.open`, elsewhere.
  * - Several bot tokens (comma-separated SLACK_BOT_TOKEN) serve several workspaces: `authorize`
- *   picks the event's workspace's token.
+ *   picks the event's workspace's token; a workspace without one is not answered (`slackAuthorize`).
  * - The AI app split view (assistant threads in the app's DM) goes through Bolt's `Assistant`
  *   middleware (`slackAssistant`): it takes the DM thread messages, which reach the same handler.
  */
@@ -24,6 +25,8 @@ import type { Logger } from "../../src/logger.ts";
 import { type IncomingSlackMessage, type Respond, SlackConversations, USAGE } from "./SlackConversations.ts";
 import { SlackFeatures } from "./SlackFeatures.ts";
 import { slackAssistant } from "./slackAssistant.ts";
+import { slackAuthorize } from "./slackAuthorize.ts";
+import { refuseFutureTimestamps } from "./slackRequestTimestamps.ts";
 import { STOP_ACTION_ID } from "./slackMessages.ts";
 import {
   botTokens,
@@ -31,7 +34,6 @@ import {
   type SlackWorkspace,
   type WebClientOptions,
   webClientOptions,
-  workspaceFor,
 } from "./slackWorkspaces.ts";
 
 export interface StartSlackAdapterOptions {
@@ -119,27 +121,16 @@ export async function startSlackAdapter(deps: AdapterDeps, opts: StartSlackAdapt
     }
     receiver = socket;
   } else {
-    receiver = new HTTPReceiver({ signingSecret: config.SLACK_SIGNING_SECRET!, logger: bolt, processBeforeResponse: false });
+    const http = new HTTPReceiver({ signingSecret: config.SLACK_SIGNING_SECRET!, logger: bolt, processBeforeResponse: false });
+    refuseFutureTimestamps(http, log);
+    receiver = http;
   }
 
   const app = new App({
     receiver,
     logger: bolt,
     clientOptions,
-    authorize: async (source) => {
-      const ws = workspaceFor(workspaces, source.teamId ?? undefined, source.enterpriseId ?? undefined);
-      if (!ws) throw new Error("no bot token");
-      if (source.teamId && ws.teamId !== source.teamId && ws.enterpriseId === undefined) {
-        log.warn({ team: source.teamId }, "event from a workspace without its own bot token; using the first token");
-      }
-      return {
-        botToken: ws.token,
-        botUserId: ws.botUserId,
-        botId: ws.botId,
-        teamId: source.teamId ?? ws.teamId,
-        enterpriseId: source.enterpriseId ?? ws.enterpriseId,
-      };
-    },
+    authorize: slackAuthorize(workspaces, log),
   });
   app.error(async (error) => {
     log.error({ err: { message: error.message, code: error.code } }, "Slack listener failed");

@@ -129,10 +129,11 @@ describe("HTTP mode: request signatures", () => {
     expect(await redis.zrange(keys.inbox(request.conversationKey), 0, -1)).toEqual([button.value]);
   });
 
-  it("answers 401 to forged, missing and stale signatures, and nothing is queued or posted", async () => {
+  it("answers 401 to forged, missing, stale and future-dated signatures, and nothing is queued or posted", async () => {
     const before = await allKeys();
     const posts = sim.calls("chat.postMessage").length;
     const stale = Math.floor(Date.now() / 1000) - 6 * 60;
+    const future = Math.floor(Date.now() / 1000) + 6 * 60;
     const mention = sim.buildEventPayload("T1", {
       type: "app_mention",
       user: "U1",
@@ -155,12 +156,16 @@ describe("HTTP mode: request signatures", () => {
         await postSigned(adapter.url!, body, { secret: SECRET, omit: "timestamp" }),
         await postSigned(adapter.url!, body, { secret: SECRET, omit: "both" }),
         await postSigned(adapter.url!, body, { secret: SECRET, timestamp: stale }),
+        await postSigned(adapter.url!, body, { secret: SECRET, timestamp: future }),
       ]) {
         expect(bad.status).toBe(401);
       }
     }
     expect(await allKeys()).toEqual(before);
     expect(sim.calls("chat.postMessage")).toHaveLength(posts);
+    // Within five minutes either way is accepted (Slack's tolerance for clock skew).
+    const skewed = Math.floor(Date.now() / 1000) + 4 * 60;
+    expect((await postSigned(adapter.url!, command("", "U2", "C2"), { secret: SECRET, timestamp: skewed })).status).toBe(200);
     // The same mention, signed correctly, is taken.
     expect((await postSigned(adapter.url!, mention, { secret: SECRET })).status).toBe(200);
     await waitFor(async () => (await inboxes()).includes("slack:T1:C2:1700000000.000100"));
