@@ -1,6 +1,7 @@
 /**
  * What the Slack adapter does with what people send, independent of how it arrives (Socket Mode or
- * HTTP): `/ask`, `/reset`, mentions, plain follow-ups in the bot's threads, DMs, and Stop clicks.
+ * HTTP): `/ask`, `/reset`, mentions, plain follow-ups in the bot's threads and DMs (Stop clicks:
+ * SlackStopButton; deleted replies and edited questions: SlackMessageChanges).
  *
  * A conversation on Slack is a thread: `slack:<teamId>:<channelId>:<threadTs>`.
  * - `/ask <question>` posts the question (attributed to the asker) as a new thread parent and answers
@@ -255,34 +256,6 @@ export class SlackConversations {
       .catch((err: unknown) => this.log.warn({ err: errorCode(err) ?? String(err) }, "could not confirm the reset"));
   }
 
-  // ------------------------------------------------------------------ Stop
-
-  /** The Stop button: ask the worker generating the reply to stop (it keeps the partial answer). */
-  async stop(
-    place: { teamId: string; channelId: string; messageTs?: string },
-    value: string | undefined,
-    respond: Respond | undefined,
-  ): Promise<void> {
-    try {
-      let requestId = value?.startsWith("slack-") ? value : undefined;
-      if (!requestId && place.messageTs)
-        requestId = (await this.redis.get(this.keys.messageRequest(place.teamId, place.channelId, place.messageTs))) ?? undefined;
-      if (!requestId) {
-        this.log.warn({ channel: place.channelId, ts: place.messageTs }, "Stop clicked on a message whose request is unknown");
-        return;
-      }
-      await this.deps.ingestor.stop(requestId);
-      this.log.info({ requestId }, "stop requested");
-    } catch (err) {
-      this.log.warn({ err }, "could not request a stop");
-      await respond?.({
-        response_type: "ephemeral",
-        text: "I couldn't stop that answer right now, please try again in a moment.",
-        replace_original: false,
-      }).catch(() => undefined);
-    }
-  }
-
   // ------------------------------------------------------------------ the common path
 
   /**
@@ -353,6 +326,8 @@ export class SlackConversations {
   /** Takes back what was posted for a refused request (placeholder, /ask question); if a delete fails, says why in place. */
   private async withdraw(t: Turn, placeholderTs: string | undefined, silent = false): Promise<void> {
     if (placeholderTs) await this.features.setStatus(t.client, t.teamId, t.channelId, t.threadTs, "");
+    // The bot's own deletion is not an admin removing a reply (SlackMessageChanges): forget the mapping first.
+    if (placeholderTs) await this.redis.del(this.keys.messageRequest(t.teamId, t.channelId, placeholderTs)).catch(() => undefined);
     for (const ts of [placeholderTs, ...t.alsoWithdraw]) {
       if (!ts) continue;
       try {

@@ -19,6 +19,8 @@
  *   where the workspace allows it, and cleared with the final edit.
  * - The WebClient neither retries nor queues on its own (`rejectRateLimitedCalls`, no retries):
  *   the ReplyStreamer decides, so nothing bypasses the budgets.
+ * - A reply message found deleted (`message_not_found`: an admin removed it) is a ReplyGoneError:
+ *   the worker stops generating, posts nothing more and remembers nothing of it.
  */
 
 import { webApi } from "@slack/bolt";
@@ -108,6 +110,10 @@ export class SlackSink implements ReplySink {
       streamBudget: this.streamBudget,
       client: (team) => this.clientFor(team),
       onStreamStarted: (placeholder) => this.answeringBelow(placeholder),
+      remember: async (placeholder, ts) => {
+        const requestId = await this.requestIdFor(placeholder);
+        if (requestId) await this.rememberRequest({ ...placeholder, messageId: ts }, requestId);
+      },
       removePlaceholder: (placeholder) => this.removePlaceholder(placeholder),
     });
   }
@@ -132,9 +138,8 @@ export class SlackSink implements ReplySink {
       await client.chat.update({ channel: target.channelId, ts: target.messageId, text: body, blocks });
     } catch (err) {
       if (slackError(err) === "message_not_found") {
-        // Someone deleted the reply: there is nothing left to show it in.
-        this.logger.warn({ channel: target.channelId, ts: target.messageId }, "the reply message is gone; edit dropped");
-        return;
+        // Someone (an admin) deleted the reply: the reply stops, nothing more is posted for it.
+        throw new ReplyGoneError(`slack chat.update: the message is gone (message_not_found)`);
       }
       throw await this.failed(err, target, "chat.update");
     }
@@ -230,6 +235,8 @@ export class SlackSink implements ReplySink {
   /** The streamed answer is complete: the placeholder, there for its Stop button, is deleted (or emptied if that fails). */
   private async removePlaceholder(placeholder: ReplyTarget): Promise<void> {
     const client = await this.clientFor(placeholder.workspaceId);
+    // Forgotten first: the adapter takes the deletion Slack reports for the bot's own doing, not a Stop.
+    await this.forgetRequest(placeholder);
     await this.editSlot(placeholder);
     try {
       await client.chat.delete({ channel: placeholder.channelId, ts: placeholder.messageId });
@@ -247,6 +254,13 @@ export class SlackSink implements ReplySink {
     await this.redis
       .set(key, requestId, "EX", MESSAGE_REQUEST_TTL_SECONDS)
       .catch((err: unknown) => this.logger.warn({ err }, "could not store a message's request id"));
+  }
+
+  /** The message no longer belongs to a request (the bot deletes it itself). */
+  private async forgetRequest(target: ReplyTarget): Promise<void> {
+    const key = this.slackKeys.messageRequest(target.workspaceId ?? "-", target.channelId, target.messageId);
+    this.requestIds.delete(key);
+    await this.redis.del(key).catch((err: unknown) => this.logger.warn({ err }, "could not forget a message's request id"));
   }
 
   private async requestIdFor(target: ReplyTarget): Promise<string> {

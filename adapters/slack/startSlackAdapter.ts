@@ -24,14 +24,17 @@ import { SlackKeys } from "../../src/keys.ts";
 import type { Logger } from "../../src/logger.ts";
 import { type IncomingSlackMessage, type Respond, SlackConversations, USAGE } from "./SlackConversations.ts";
 import { SlackFeatures } from "./SlackFeatures.ts";
+import { SlackMessageChanges } from "./SlackMessageChanges.ts";
+import { SlackStopButton } from "./SlackStopButton.ts";
 import { slackAssistant } from "./slackAssistant.ts";
 import { slackAuthorize } from "./slackAuthorize.ts";
-import { refuseFutureTimestamps } from "./slackRequestTimestamps.ts";
 import { STOP_ACTION_ID } from "./slackMessages.ts";
+import { refuseFutureTimestamps } from "./slackRequestTimestamps.ts";
 import {
   botTokens,
   resolveWorkspaces,
   type SlackWorkspace,
+  type WebClient,
   type WebClientOptions,
   webClientOptions,
 } from "./slackWorkspaces.ts";
@@ -170,8 +173,11 @@ export async function startSlackAdapter(deps: AdapterDeps, opts: StartSlackAdapt
   app.command("/ask", (args) => onCommand(args as unknown as Parameters<typeof onCommand>[0], false));
   app.command("/reset", (args) => onCommand(args as unknown as Parameters<typeof onCommand>[0], true));
 
+  const changes = new SlackMessageChanges({ redis: deps.redis, keys: new SlackKeys(deps.keys), ingestor: deps.ingestor, log });
   const onMessage = async (event: Loose, body: Loose, context: Loose, client: unknown, mentioned: boolean) => {
     const subtype = str(event.subtype);
+    const team = str(context.teamId) ?? str(body.team_id) ?? str(event.team);
+    if (team && (await changes.handle(client as WebClient, team, event, str(context.botUserId) ?? ""))) return;
     if (subtype !== undefined && !USER_SUBTYPES.has(subtype)) return;
     if (event.bot_id !== undefined || event.bot_profile !== undefined) return;
     const userId = str(event.user);
@@ -205,21 +211,26 @@ export async function startSlackAdapter(deps: AdapterDeps, opts: StartSlackAdapt
     await onMessage(event as unknown as Loose, body as unknown as Loose, context as Loose, client, false);
   });
 
-  app.action(STOP_ACTION_ID, async ({ ack, action, body, context, respond }) => {
+  const stopButton = new SlackStopButton({ redis: deps.redis, keys: deps.keys, slackKeys, ingestor: deps.ingestor, log });
+  app.action(STOP_ACTION_ID, async ({ ack, action, body, context, respond, client }) => {
     await ack();
     const b = body as unknown as Loose;
     const container = (b.container ?? {}) as Loose;
     const message = (b.message ?? {}) as Loose;
     const channel = (b.channel ?? {}) as Loose;
     const team = (b.team ?? {}) as Loose;
+    const user = (b.user ?? {}) as Loose;
     const messageTs = str(container.message_ts) ?? str(message.ts);
-    await conversations.stop(
+    const value = str((action as unknown as Loose).value);
+    await stopButton.click(
+      client,
       {
         teamId: str(context.teamId) ?? str(team.id) ?? "",
         channelId: str(container.channel_id) ?? str(channel.id) ?? "",
+        userId: str(user.id) ?? "",
         ...(messageTs ? { messageTs } : {}),
+        ...(value ? { value } : {}),
       },
-      str((action as unknown as Loose).value),
       respond as Respond | undefined,
     );
   });
