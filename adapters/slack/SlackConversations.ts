@@ -10,8 +10,11 @@
  *   continues that thread's conversation.
  * - In threads the bot started, plain messages continue the conversation without a mention
  *   (SLACK_THREAD_FOLLOWUPS), unless they mention someone else and not the bot.
- * - In a DM, every top-level message starts a conversation answered in its thread; replies in the
- *   thread continue it.
+ * - In a DM, every top-level message continues the DM's one conversation (`DM_CONVERSATION`), answered
+ *   in the message's thread; replies in those threads continue it too. Other DM threads (the AI
+ *   app's assistant threads) are conversations of their own.
+ * - A message with files but no text is told to write its question; an edited question is answered
+ *   as it was sent (SlackMessageChanges says so).
  *
  * Every message goes through the intake (src/intake/Intake.ts): it is claimed in Redis before
  * anything is posted (`SET NX` on the request id), so Slack's double delivery of a mention
@@ -30,9 +33,14 @@ import type { ReplyTarget } from "../../src/types.ts";
 import { SlackFeatures, STATUS_THINKING } from "./SlackFeatures.ts";
 import { MESSAGE_REQUEST_TTL_SECONDS } from "./SlackSink.ts";
 import { SlackUserNames } from "./SlackUserNames.ts";
-import { slackConversationKey } from "./slackConversation.ts";
+import { DM_CONVERSATION, RESET_TEXT, slackConversationKey } from "./slackConversation.ts";
 import { askedMessage, cannotPostText, fromSlackText, placeholderMessage, slackReplyText } from "./slackMessages.ts";
 import type { WebClient } from "./slackWorkspaces.ts";
+
+/** A message with files and no text. */
+export const FILE_WITHOUT_TEXT =
+  "I got your file, but no question with it — write what you'd like to know in the same message as the file.";
+const EMPTY_DM = "Your message is empty — write your question and I'll answer.";
 
 export const USAGE =
   "Ask me something: `/ask <your question>` — I answer in a new thread, and you can keep talking to me there " +
@@ -60,6 +68,8 @@ export interface IncomingSlackMessage extends SlackPlace {
   text: string;
   /** "channel", "group", "im", "mpim" (message events). */
   channelType?: string;
+  /** Files came with the message. */
+  hasFiles?: boolean;
 }
 
 export interface SlackBotIdentity {
@@ -70,8 +80,12 @@ export interface SlackBotIdentity {
 interface Turn extends SlackPlace {
   client: WebClient;
   requestId: string;
-  /** The conversation's thread (an `/ask` learns it once its question is posted). */
+  /** The thread the reply goes in (an `/ask` learns it once its question is posted). */
   threadTs: string;
+  /** The conversation's thread id when it is not `threadTs` (a DM's: DM_CONVERSATION). */
+  conversationTs?: string;
+  /** What an empty message is told (default: the intake's text and the usage). */
+  emptyText?: string;
   text: string;
   /** The thread is the bot's (its plain follow-ups continue the conversation). */
   botThread: boolean;
@@ -161,12 +175,13 @@ export class SlackConversations {
     await reply(await this.resetLatest(client, place));
   }
 
-  /** Resets the user's latest thread conversation in the channel; returns what to tell them. */
+  /** Resets the user's latest thread conversation in the channel (a DM: its conversation); returns what to tell them. */
   private async resetLatest(client: WebClient, place: SlackPlace): Promise<string> {
     const lastKey = this.keys.lastThread(place.teamId, place.channelId, place.userId);
+    const isDm = place.channelId.startsWith("D");
     let threadTs: string | null;
     try {
-      threadTs = await this.redis.get(lastKey);
+      threadTs = isDm ? DM_CONVERSATION : await this.redis.get(lastKey);
       if (threadTs) {
         await this.deps.memory.reset(slackConversationKey(place.teamId, place.channelId, threadTs));
         await this.redis.del(lastKey);
@@ -175,18 +190,13 @@ export class SlackConversations {
       this.log.warn({ err }, "reset failed: Redis unavailable");
       return UNAVAILABLE;
     }
-    if (!threadTs) {
-      return (
-        "There is nothing to reset: you have no conversation with me in this channel. Every `/ask` starts a fresh " +
-        "conversation in its own thread; to clear a thread's conversation, mention me in that thread with `reset`."
-      );
-    }
+    if (!threadTs) return RESET_TEXT.nothing;
+    if (threadTs === DM_CONVERSATION) return RESET_TEXT.done("our conversation");
     const link = await client.chat
       .getPermalink({ channel: place.channelId, message_ts: threadTs })
       .then((r) => r.permalink)
       .catch(() => undefined);
-    const where = link ? `<${link}|this thread>` : "your latest thread in this channel";
-    return `Done — I forgot our conversation in ${where}; your next message there starts fresh. (Each \`/ask\` starts a new conversation anyway.)`;
+    return RESET_TEXT.done(`our conversation in ${link ? `<${link}|this thread>` : "your latest thread in this channel"}`);
   }
 
   // ------------------------------------------------------------------ messages and mentions
@@ -201,6 +211,9 @@ export class SlackConversations {
     const inThread = m.threadTs !== undefined && m.threadTs !== m.ts;
     const threadTs = inThread ? m.threadTs! : m.ts;
     let botThread = !inThread || isDm;
+    // A DM is one conversation; a thread in it too when it is one the bot answered a top-level message in.
+    const dmWide = isDm && (!inThread || (await this.threadKind(m.teamId, m.channelId, threadTs)) === DM_CONVERSATION);
+    const conversationTs = dmWide ? DM_CONVERSATION : threadTs;
     if (inThread && !isDm) {
       botThread = await this.isBotThread(m.teamId, m.channelId, threadTs);
       if (!mentionsBot) {
@@ -216,10 +229,12 @@ export class SlackConversations {
     const place: SlackPlace = { teamId: m.teamId, channelId: m.channelId, userId: m.userId };
     const refuse = (message: string) => this.ephemeral(client, place, threadTs, message);
     if (/^\/?reset[.!]?$/i.test(text)) {
-      await this.resetThread(client, place, requestId, inThread ? threadTs : undefined, refuse);
+      await this.resetThread(client, place, requestId, inThread || isDm ? { conversationTs, threadTs, dm: dmWide } : undefined, refuse);
       return;
     }
-    await this.take({ ...place, client, requestId, threadTs, text, botThread, refuse, alsoWithdraw: [] });
+    const turn: Turn = { ...place, client, requestId, threadTs, conversationTs, text, botThread, refuse, alsoWithdraw: [] };
+    if (isDm || m.hasFiles) turn.emptyText = m.hasFiles ? FILE_WITHOUT_TEXT : EMPTY_DM;
+    await this.take(turn);
   }
 
   /** "@bot reset": in a thread, forget that thread's conversation; outside one, like `/reset`. */
@@ -227,7 +242,7 @@ export class SlackConversations {
     client: WebClient,
     place: SlackPlace,
     requestId: string,
-    threadTs: string | undefined,
+    where: { conversationTs: string; threadTs: string; dm: boolean } | undefined,
     refuse: (m: string) => Promise<void>,
   ): Promise<void> {
     const claim = await this.intake.claim(this.keys.claim(requestId));
@@ -236,12 +251,12 @@ export class SlackConversations {
       await refuse(UNAVAILABLE);
       return;
     }
-    if (threadTs === undefined) {
+    if (where === undefined) {
       await refuse(await this.resetLatest(client, place));
       return;
     }
     try {
-      await this.deps.memory.reset(slackConversationKey(place.teamId, place.channelId, threadTs));
+      await this.deps.memory.reset(slackConversationKey(place.teamId, place.channelId, where.conversationTs));
     } catch (err) {
       this.log.warn({ err }, "reset failed: Redis unavailable");
       await refuse(UNAVAILABLE);
@@ -250,8 +265,8 @@ export class SlackConversations {
     await client.chat
       .postMessage({
         channel: place.channelId,
-        thread_ts: threadTs,
-        text: "🧹 Done — I forgot this thread's conversation. The next message here starts fresh.",
+        thread_ts: where.threadTs,
+        text: RESET_TEXT.done(where.dm ? "our conversation" : "this thread's conversation"),
       })
       .catch((err: unknown) => this.log.warn({ err: errorCode(err) ?? String(err) }, "could not confirm the reset"));
   }
@@ -264,13 +279,13 @@ export class SlackConversations {
    */
   private async take(t: Turn, prepare?: () => Promise<boolean>): Promise<void> {
     const platform: IntakePlatform = {
-      refuse: (r) => t.refuse(refusalText(r)),
+      refuse: (r) => t.refuse(r.code === "EMPTY_MESSAGE" && t.emptyText ? t.emptyText : refusalText(r)),
       prepare: async (): Promise<IntakeDraft | null> => {
         if (prepare && !(await prepare())) return null;
         const name = this.names.lookup(t.client, t.teamId, t.userId, t.userName);
         return {
           requestId: t.requestId,
-          conversationKey: slackConversationKey(t.teamId, t.channelId, t.threadTs),
+          conversationKey: slackConversationKey(t.teamId, t.channelId, t.conversationTs ?? t.threadTs),
           author: name.then((n) => ({ id: t.userId, name: n })),
           authorId: t.userId,
         };
@@ -307,8 +322,10 @@ export class SlackConversations {
     const book = this.redis
       .multi()
       .set(this.keys.messageRequest(t.teamId, t.channelId, ts), t.requestId, "EX", MESSAGE_REQUEST_TTL_SECONDS);
-    if (t.botThread) book.set(this.keys.botThread(t.teamId, t.channelId, t.threadTs), "1", "EX", ttl);
-    book.set(this.keys.lastThread(t.teamId, t.channelId, t.userId), t.threadTs, "EX", ttl);
+    const conversationTs = t.conversationTs ?? t.threadTs;
+    const kind = conversationTs === DM_CONVERSATION ? DM_CONVERSATION : "1";
+    if (t.botThread) book.set(this.keys.botThread(t.teamId, t.channelId, t.threadTs), kind, "EX", ttl);
+    book.set(this.keys.lastThread(t.teamId, t.channelId, t.userId), conversationTs, "EX", ttl);
     await book.exec().catch((err: unknown) => this.log.warn({ err: String(err) }, "could not store the thread's bookkeeping"));
     // After the placeholder: Slack clears a thread's status when the app posts there.
     await this.features.setStatus(t.client, t.teamId, t.channelId, t.threadTs, STATUS_THINKING);
@@ -341,6 +358,11 @@ export class SlackConversations {
         }
       }
     }
+  }
+
+  /** The bot's mark on a thread: "1" (its thread), DM_CONVERSATION (a DM thread of the DM's conversation), or null. */
+  private async threadKind(teamId: string, channelId: string, threadTs: string): Promise<string | null> {
+    return this.redis.get(this.keys.botThread(teamId, channelId, threadTs)).catch(() => null);
   }
 
   private async isBotThread(teamId: string, channelId: string, threadTs: string): Promise<boolean> {

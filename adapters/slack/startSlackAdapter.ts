@@ -192,6 +192,7 @@ export async function startSlackAdapter(deps: AdapterDeps, opts: StartSlackAdapt
     if (threadTs) m.threadTs = threadTs;
     const channelType = str(event.channel_type);
     if (channelType) m.channelType = channelType;
+    if (Array.isArray(event.files) && event.files.length > 0) m.hasFiles = true;
     await conversations.message(client as Parameters<SlackConversations["ask"]>[0], { userId: botUserId }, m, mentioned);
   };
   const slackKeys = new SlackKeys(deps.keys);
