@@ -17,6 +17,7 @@ import type { WebClient } from "./slackWorkspaces.ts";
 
 export const STOPPED_BEFORE_START = "Stopped before it started.";
 export const onlyAskerCanStop = (askerId: string): string => `Only <@${askerId}>, who asked, or a workspace admin can stop this answer.`;
+const ATTACH_WAIT_TRIES = 30;
 const COULD_NOT_STOP = "I couldn't stop that answer right now, please try again in a moment.";
 
 export interface SlackStopButtonDeps {
@@ -56,8 +57,7 @@ export class SlackStopButton {
         log.warn({ channel: c.channelId, ts: c.messageTs }, "Stop clicked on a message whose request is unknown");
         return;
       }
-      const raw = await redis.get(keys.request(requestId));
-      request = raw ? (JSON.parse(raw) as ChatRequest) : undefined;
+      request = await this.request(requestId);
     } catch (err) {
       log.warn({ err: String(err) }, "could not read the request of a Stop click");
       await tell(INTAKE_TEXT.unavailable);
@@ -84,6 +84,20 @@ export class SlackStopButton {
       await client.chat
         .update({ channel: channelId, ts: messageId, text: STOPPED_BEFORE_START, blocks: [] })
         .catch((err: unknown) => log.warn({ err: slackError(err) ?? String(err) }, "could not show the stop in the placeholder"));
+    }
+  }
+
+  /**
+   * The request, once its placeholder is attached to its place (a click can come in the moment
+   * between the placeholder's post and the attach: a reserved request is waited for, briefly).
+   */
+  private async request(requestId: string): Promise<ChatRequest | undefined> {
+    for (let i = 0; ; i++) {
+      const raw = await this.deps.redis.get(this.deps.keys.request(requestId));
+      const request = raw ? (JSON.parse(raw) as Partial<ChatRequest>) : undefined;
+      if (!request || (request.reply && request.author)) return request as ChatRequest | undefined;
+      if (i >= ATTACH_WAIT_TRIES) return undefined;
+      await new Promise((r) => setTimeout(r, 100));
     }
   }
 

@@ -150,7 +150,7 @@ describe("workspaces", () => {
   it("a workspace without its own token gets no answer, and nothing is posted anywhere with another's token", async () => {
     const posts = sim.calls("chat.postMessage").length;
     const sent = sim.userMentions("T3", { channel: "C9", user: "U1", text: "hello from T3" });
-    expect((await sent.event.waitAck()).status).toBe(200);
+    await sent.event.waitAck();
     // A sentinel in T1 afterwards is answered: by then T3's mention was handled (and refused).
     const sentinel = sim.userMentions("T1", { channel: "C8", user: "U1", text: "sentinel", alsoMessageEvent: false });
     await generation(`slack-T1-C8-${sentinel.ts}`);
