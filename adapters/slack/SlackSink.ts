@@ -35,7 +35,7 @@ import { editBudgetKeys, SlackEditBudget, streamBudgetKeys } from "./SlackEditBu
 import { SlackFeatures, waitingStatus } from "./SlackFeatures.ts";
 import { SlackStreams } from "./SlackStreams.ts";
 import { slackError, toPlatformError } from "./slackApiErrors.ts";
-import { slackTextWithNote, streamingBlocks } from "./slackMessages.ts";
+import { slackReplyText, slackTextWithNote, streamingBlocks } from "./slackMessages.ts";
 import {
   botTokens,
   resolveWorkspaces,
@@ -116,6 +116,11 @@ export class SlackSink implements ReplySink {
       },
       removePlaceholder: (placeholder) => this.removePlaceholder(placeholder),
     });
+  }
+
+  /** A reply's Markdown as sent (mrkdwn, escapes): the ReplyStreamer splits so every message fits. */
+  sentLength(text: string): number {
+    return slackReplyText(text).length;
   }
 
   /**

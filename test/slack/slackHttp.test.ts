@@ -208,7 +208,7 @@ describe("commands and refusals", () => {
         .map((e) => e.text);
     expect((await postSigned(adapter.url!, command("", "U5", "C5", "/reset"), { secret: SECRET })).status).toBe(200);
     await waitFor(() => responses().length === 1);
-    expect(responses()[0]).toMatch(/^There is nothing to reset/);
+    expect(responses()[0]).toMatch(/^I have no recent conversation of yours in this channel/);
 
     await postSigned(adapter.url!, command("remember this", "U5", "C5"), { secret: SECRET });
     const parent = await waitFor(() => sim.messages("T1", "C5").find((m) => !m.reply));
@@ -217,7 +217,7 @@ describe("commands and refusals", () => {
     await redis.rpush(keys.turns(conv), JSON.stringify({ role: "user", text: "remember this", at: 1 }));
     await postSigned(adapter.url!, command("reset", "U5", "C5"), { secret: SECRET });
     await waitFor(() => responses().length === 2);
-    expect(responses()[1]).toMatch(/^Done — I forgot our conversation in <https:\/\/[^|]+\|this thread>/);
+    expect(responses()[1]).toMatch(/^🧹 Done — I've forgotten our conversation in <https:\/\/[^|]+\|this thread>\.$/);
     expect(await redis.exists(keys.turns(conv))).toBe(0);
     expect(await redis.get(keys.epoch(conv))).toBe("1");
     expect(sim.messages("T1", "C5").filter((m) => !m.reply)).toHaveLength(1); // "/ask reset" asked nothing
@@ -284,9 +284,9 @@ describe("commands and refusals", () => {
       for (const e of [...ignored.map((i) => i.event), edit]) expect((await e.waitAck()).status).toBe(200);
       const dm = sim.userMessage("T1", { channel: "D9", user: "U9", text: "hello bot" });
       const request = await storedRequest(`slack-T1-D9-${dm.ts}`);
-      expect(request.conversationKey).toBe(`slack:T1:D9:${dm.ts}`);
+      expect(request.conversationKey).toBe("slack:T1:D9:dm");
       expect(request.reply.threadId).toBe(dm.ts);
-      expect((await inboxes()).filter((c) => c.includes(":D9:") || c.includes(":C9:"))).toEqual([`slack:T1:D9:${dm.ts}`]);
+      expect((await inboxes()).filter((c) => c.includes(":D9:") || c.includes(":C9:"))).toEqual(["slack:T1:D9:dm"]);
       expect(sim.messages("T1", "C9").filter((m) => m.user === "U0BOT")).toHaveLength(0);
     } finally {
       sim.setHttpDelivery(undefined);
