@@ -75,6 +75,8 @@ export class SlackSink implements ReplySink {
   private readonly clients = new Map<string, WebClient>();
   private workspaces: Promise<SlackWorkspace[]> | undefined;
   private readonly requestIds = new Map<string, string>();
+  /** Placeholders this process has shown a reply's text in (their next edits are not a first text). */
+  private readonly showing = new Set<string>();
 
   constructor(
     config: Config,
@@ -138,9 +140,13 @@ export class SlackSink implements ReplySink {
     const client = await this.clientFor(target.workspaceId);
     const body = slackTextWithNote(text, opts.note);
     const blocks = opts.final ? [] : streamingBlocks(body, await this.requestIdFor(target));
-    await this.editSlot(target);
+    // A reply's first text goes before further edits of replies that already show text.
+    const shownKey = `${target.workspaceId ?? "-"}|${target.channelId}|${target.messageId}`;
+    const first = target.userId !== undefined && !this.showing.has(shownKey);
+    await this.editSlot(target, first);
     try {
       await client.chat.update({ channel: target.channelId, ts: target.messageId, text: body, blocks });
+      if (first) this.remember(this.showing, shownKey);
     } catch (err) {
       if (slackError(err) === "message_not_found") {
         // Someone (an admin) deleted the reply: the reply stops, nothing more is posted for it.
@@ -155,18 +161,22 @@ export class SlackSink implements ReplySink {
 
   /**
    * The line moved: show a waiting message's place in line — in the thread's status where the
-   * workspace allows it, and in its placeholder when the edit budget has a slot free right now.
+   * workspace allows it, and in its placeholder when the edit budget has a slot free right now
+   * (first texts go first); else PlatformRateLimitedError: the PlaceNotifier asks again later
+   * with the newest place (coalesced, never dropped).
    */
   async queued(target: ReplyTarget, ahead: number): Promise<void> {
     if (target.threadId && target.workspaceId) {
       const client = await this.clientFor(target.workspaceId);
       await this.features.setStatus(client, target.workspaceId, target.channelId, target.threadId, waitingStatus(ahead));
     }
+    let wait: number;
     try {
-      if ((await this.budget.confirm(target.workspaceId ?? "-")) > 0) return;
+      wait = await this.budget.confirm(target.workspaceId ?? "-");
     } catch {
       return;
     }
+    if (wait > 0) throw new PlatformRateLimitedError(wait);
     const client = await this.clientFor(target.workspaceId);
     const text =
       ahead <= 0 ? "⏳ Next in line…" : `⏳ Waiting — ${ahead} message${ahead === 1 ? "" : "s"} ahead of yours in this conversation…`;
@@ -217,9 +227,9 @@ export class SlackSink implements ReplySink {
   }
 
   /** Takes a slot of the workspace's edit budget (a Redis hiccup: go ahead; Slack's own 429s are still honoured). */
-  private async editSlot(target: ReplyTarget): Promise<void> {
+  private async editSlot(target: ReplyTarget, first = false): Promise<void> {
     try {
-      await this.budget.acquire(target.workspaceId ?? "-");
+      await this.budget.acquire(target.workspaceId ?? "-", { first });
     } catch (err) {
       this.logger.warn({ err }, "could not take a slot of the Slack edit budget; editing anyway");
     }
@@ -282,6 +292,14 @@ export class SlackSink implements ReplySink {
     // A miss is remembered too: the adapter maps a placeholder before it queues the request.
     this.cache(key, stored ?? "");
     return stored ?? "";
+  }
+
+  private remember(set: Set<string>, key: string): void {
+    if (set.size >= CACHE_MAX) {
+      const oldest = set.values().next().value;
+      if (oldest !== undefined) set.delete(oldest);
+    }
+    set.add(key);
   }
 
   private cache(key: string, requestId: string): void {
