@@ -43,7 +43,7 @@ export class SlackStopButton {
   constructor(private readonly deps: SlackStopButtonDeps) {}
 
   async click(client: WebClient, c: StopClick, respond: Respond | undefined): Promise<void> {
-    const { redis, keys, slackKeys, ingestor, log } = this.deps;
+    const { redis, slackKeys, ingestor, log } = this.deps;
     const tell = (text: string) =>
       respond?.({ response_type: "ephemeral", text, replace_original: false }).catch((err: unknown) =>
         log.warn({ err: String(err) }, "could not answer a Stop click"),

@@ -15,8 +15,7 @@
  *   call may or may not have landed (network drop, 5xx), the text was split or rewritten — the
  *   message stops streaming and from then on its whole text is set with `chat.update`: nothing is
  *   appended twice, nothing is lost. A 429 is thrown for the ReplyStreamer to wait out (Retry-After),
- *   and slows the workspace's stream budget down. A stream found deleted (`message_not_found`) is a
- *   ReplyGoneError: the reply stops and nothing more is posted.
+ *   and slows the workspace's stream budget down; a deleted stream (`message_not_found`): ReplyGoneError.
  * - Refusals that hold for the whole workspace (`unknown_method`, `feature_not_enabled`,
  *   `missing_scope`, …) latch streaming off there (SlackFeatures); a 429 on the start or a channel
  *   without a recipient sends only that reply the `chat.update` way.
