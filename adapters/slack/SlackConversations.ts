@@ -290,7 +290,7 @@ export class SlackConversations {
           authorId: t.userId,
         };
       },
-      postPlaceholder: () => this.postPlaceholder(t),
+      postPlaceholder: (_draft, ahead) => this.postPlaceholder(t, ahead),
       withdraw: async (placeholder, refusal) => {
         await this.withdraw(t, placeholder?.messageId, refusal === undefined);
         if (refusal) await t.refuse(refusal.userMessage);
@@ -300,13 +300,13 @@ export class SlackConversations {
   }
 
   /** Posts the placeholder in the thread, and the thread's bookkeeping; null (having told the asker) when it cannot. */
-  private async postPlaceholder(t: Turn): Promise<ReplyTarget | null> {
+  private async postPlaceholder(t: Turn, ahead: number): Promise<ReplyTarget | null> {
     let ts: string | undefined;
     try {
       const posted = await t.client.chat.postMessage({
         channel: t.channelId,
         thread_ts: t.threadTs,
-        ...placeholderMessage(t.requestId),
+        ...placeholderMessage(t.requestId, ahead),
         unfurl_links: false,
         unfurl_media: false,
       });

@@ -35,7 +35,7 @@ import { editBudgetKeys, SlackEditBudget, streamBudgetKeys } from "./SlackEditBu
 import { SlackFeatures, waitingStatus } from "./SlackFeatures.ts";
 import { SlackStreams } from "./SlackStreams.ts";
 import { slackError, toPlatformError } from "./slackApiErrors.ts";
-import { slackReplyText, slackTextWithNote, streamingBlocks } from "./slackMessages.ts";
+import { PLACEHOLDER_TEXT, slackReplyText, slackTextWithNote, streamingBlocks, waitingText } from "./slackMessages.ts";
 import {
   botTokens,
   resolveWorkspaces,
@@ -178,8 +178,7 @@ export class SlackSink implements ReplySink {
     }
     if (wait > 0) throw new PlatformRateLimitedError(wait);
     const client = await this.clientFor(target.workspaceId);
-    const text =
-      ahead <= 0 ? "⏳ Next in line…" : `⏳ Waiting — ${ahead} message${ahead === 1 ? "" : "s"} ahead of yours in this conversation…`;
+    const text = waitingText(ahead);
     try {
       await client.chat.update({
         channel: target.channelId,
@@ -189,6 +188,26 @@ export class SlackSink implements ReplySink {
       });
     } catch (err) {
       if (slackError(err) === "message_not_found") return;
+      throw await this.failed(err, target, "chat.update");
+    }
+  }
+
+  /**
+   * Generation started for a placeholder that showed a place in line: "⏳ Thinking…" (Stop stays),
+   * if an edit slot is free right now — else the first text, which goes first, replaces it soon.
+   */
+  async started(target: ReplyTarget): Promise<void> {
+    try {
+      if ((await this.budget.confirm(target.workspaceId ?? "-")) > 0) return;
+    } catch {
+      return;
+    }
+    const client = await this.clientFor(target.workspaceId);
+    const blocks = streamingBlocks(PLACEHOLDER_TEXT, await this.requestIdFor(target));
+    try {
+      await client.chat.update({ channel: target.channelId, ts: target.messageId, text: PLACEHOLDER_TEXT, blocks });
+    } catch (err) {
+      if (slackError(err) === "message_not_found") throw new ReplyGoneError("slack chat.update: the placeholder is gone");
       throw await this.failed(err, target, "chat.update");
     }
   }

@@ -125,6 +125,8 @@ describe("Stop", () => {
     const second = sim.userMentions("T1", { channel: "C3", user: "U1", text: "second", threadTs: first.sent.ts, alsoMessageEvent: false });
     const secondId = `slack-T1-C3-${second.ts}`;
     const placeholder = await waitFor(() => sim.thread("T1", "C3", first.sent.ts).find((m) => bot(m) && stopValue(m) === secondId));
+    // Posted showing its place in line, not "Thinking…".
+    expect(placeholder.versions[0]).toBe("⏳ Waiting — 1 message ahead of yours in this conversation…");
     await sim
       .clickButton("T1", { channel: "C3", messageTs: placeholder.ts, actionId: STOP_ACTION_ID, value: secondId, user: "U1" })
       .waitAck();

@@ -188,6 +188,21 @@ describe("place in line", () => {
   });
 });
 
+describe("generation starts after a wait", () => {
+  it("a placeholder that showed its place in line says Thinking… again (Stop kept) when generation starts", async () => {
+    const c = config();
+    const sink = sinkFor(c);
+    const target = { ...(await placeholder("C-started")), requestId: "slack-T1-C-started-1" };
+    await sink.queued(target, 1);
+    await new Promise((r) => setTimeout(r, 50));
+    await sink.started(target);
+    const m = sim.message("T1", "C-started", target.messageId)!;
+    expect(m.versions.slice(-2)).toEqual(["⏳ Waiting — 1 message ahead of yours in this conversation…", "⏳ Thinking…"]);
+    const blocks = m.blocks as Array<{ type: string; elements?: Array<{ value: string }> }>;
+    expect(blocks.at(-1)?.elements?.[0]?.value).toBe("slack-T1-C-started-1");
+  });
+});
+
 describe("long replies", () => {
   it("continue in thread messages of at most 4000 characters, fences balanced, nothing lost, no Stop button left", async () => {
     const c = config();
