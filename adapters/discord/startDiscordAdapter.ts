@@ -23,6 +23,7 @@ import {
   Partials,
   type RESTPostAPIApplicationCommandsJSONBody,
 } from "discord.js";
+import type { DiscordShards } from "../../src/config/discordShards.ts";
 import type { AdapterDeps, RunningAdapter } from "../../src/intake/AdapterDeps.ts";
 import { DiscordKeys } from "../../src/keys.ts";
 import type { Logger } from "../../src/logger.ts";
@@ -49,6 +50,13 @@ export interface DiscordAdapterOptions {
 }
 
 export type RunningDiscordAdapter = RunningAdapter & { client: Client };
+
+/** discord.js's shard options for `DISCORD_SHARDS` (none: one shard). */
+export function shardOptions(shards: DiscordShards | undefined): Partial<ClientOptions> {
+  if (!shards) return {};
+  if (shards.ids === "auto") return { shards: "auto" };
+  return { shards: shards.ids, shardCount: shards.count };
+}
 
 /** The slash commands, registered (bulk overwrite) at start. */
 export function discordCommands(opts: { allowDms: boolean; maxInputChars: number }): RESTPostAPIApplicationCommandsJSONBody[] {
@@ -93,6 +101,8 @@ class DiscordAdapter {
   private readonly buttons: DiscordButtons;
   private readonly dkeys: DiscordKeys;
   private connected = false;
+  /** Shards of this process that are disconnected or reconnecting right now. */
+  private readonly down = new Set<number>();
   private closed = false;
 
   constructor(
@@ -113,6 +123,7 @@ class DiscordAdapter {
       allowedMentions: { parse: [], repliedUser: false },
       failIfNotExists: false,
       ...(config.DISCORD_API_URL ? { rest: { api: config.DISCORD_API_URL } } : {}),
+      ...shardOptions(config.DISCORD_SHARDS),
       ...opts.clientOptions,
     });
     const limits = new DiscordRateLimits(new SharedRateLimits(deps.redis, deps.keys));
@@ -131,7 +142,7 @@ class DiscordAdapter {
   }
 
   isReady(): boolean {
-    return this.connected && this.client.isReady() && !this.closed;
+    return this.connected && this.down.size === 0 && this.client.isReady() && !this.closed;
   }
 
   async start(): Promise<void> {
@@ -150,18 +161,28 @@ class DiscordAdapter {
       const ids = packet.d?.ids ?? (packet.d?.id ? [packet.d.id] : []);
       void this.conversations.deleted(ids).catch((err) => this.log.warn({ err }, "deletion handler failed"));
     });
-    client.on(Events.ShardReady, () => (this.connected = true));
-    client.on(Events.ShardResume, () => (this.connected = true));
-    client.on(Events.ShardDisconnect, () => (this.connected = false));
-    client.on(Events.ShardReconnecting, () => (this.connected = false));
+    const up = (shard: number) => this.down.delete(shard);
+    const lost = (shard: number) => {
+      this.down.add(shard);
+      this.log.warn({ shard }, "gateway shard disconnected; discord.js reconnects it");
+    };
+    client.on(Events.ShardReady, up);
+    client.on(Events.ShardResume, up);
+    client.on(Events.ShardDisconnect, (_event, shard) => lost(shard));
+    client.on(Events.ShardReconnecting, lost);
     client.on(Events.Error, (err) => this.log.error({ err }, "discord client error"));
     client.on(Events.Warn, (msg) => this.log.warn({ msg }, "discord client warning"));
     const ready = new Promise<void>((resolve) => client.once(Events.ClientReady, () => resolve()));
     await client.login(this.config.DISCORD_TOKEN);
     await ready;
     this.connected = true;
-    await this.registerCommands();
-    this.log.info({ user: client.user?.tag, guilds: client.guilds.cache.size }, "discord adapter ready");
+    const shards = client.options.shards;
+    // One process registers the commands: the one with shard 0 (every process when unsharded).
+    if (!Array.isArray(shards) || shards.includes(0)) await this.registerCommands();
+    this.log.info(
+      { user: client.user?.tag, guilds: client.guilds.cache.size, shards, shardCount: client.options.shardCount },
+      "discord adapter ready",
+    );
   }
 
   private async registerCommands(): Promise<void> {

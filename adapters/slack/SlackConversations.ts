@@ -13,14 +13,13 @@
  * - In a DM, every top-level message continues the DM's one conversation (`DM_CONVERSATION`), answered
  *   in the message's thread; replies in those threads continue it too. Other DM threads (the AI
  *   app's assistant threads) are conversations of their own.
- * - A message with files but no text is told to write its question; an edited question is answered
- *   as it was sent (SlackMessageChanges says so).
+ * - An edited question is answered as it was sent (SlackMessageChanges says so).
  *
- * Every message goes through the intake (src/intake/Intake.ts): it is claimed in Redis before
- * anything is posted (`SET NX` on the request id), so Slack's double delivery of a mention
- * (`app_mention` + `message`) and its retries (`retry_num`, `retry_attempt`) produce exactly one
- * reply. The placeholder ("⏳ Thinking…" with a Stop button) is posted at once; the worker edits it.
- * A refused message's placeholder (and `/ask` question) is deleted, and the asker told privately.
+ * Every message goes through the intake (src/intake/Intake.ts), claimed in Redis first (`SET NX`), so
+ * Slack's double delivery of a mention and its retries produce one reply; the place's settings
+ * decide whether it is answered and its conversation (slackPlaceSettings); its files and thread are
+ * read meanwhile (slackRequestContext). The placeholder (with Stop) is posted at once; the worker
+ * edits it. A refused message's placeholder (and `/ask` question) is deleted, the asker told privately.
  */
 import type { Redis } from "ioredis";
 import type { AdapterDeps } from "../../src/intake/AdapterDeps.ts";
@@ -28,18 +27,20 @@ import { Intake, type IntakeDraft, type IntakePlatform, type IntakeRefusal } fro
 import { INTAKE_TEXT } from "../../src/intake/intakeMessages.ts";
 import { SlackKeys } from "../../src/keys.ts";
 import type { Logger } from "../../src/logger.ts";
+import type { SettingsStore } from "../../src/settings/SettingsStore.ts";
 import { normalizeUserText, stripSlackMention } from "../../src/text/normalizeUserText.ts";
 import type { ReplyTarget } from "../../src/types.ts";
 import { SlackFeatures, STATUS_THINKING } from "./SlackFeatures.ts";
 import { MESSAGE_REQUEST_TTL_SECONDS } from "./SlackSink.ts";
 import { SlackUserNames } from "./SlackUserNames.ts";
 import { DM_CONVERSATION, RESET_TEXT, slackConversationKey } from "./slackConversation.ts";
+import type { SlackFileRef } from "./slackFiles.ts";
 import { askedMessage, cannotPostText, fromSlackText, placeholderMessage, slackReplyText } from "./slackMessages.ts";
+import { checkPlace, slackDraft, slackSettingsStore } from "./slackPlaceSettings.ts";
+import { FILES_ONLY_TEXT, gatherSlackContext, type SlackContextDeps } from "./slackRequestContext.ts";
 import type { WebClient } from "./slackWorkspaces.ts";
 
-/** A message with files and no text. */
-export const FILE_WITHOUT_TEXT =
-  "I got your file, but no question with it — write what you'd like to know in the same message as the file.";
+/** An empty DM (a DM with only a file asks about the file: slackRequestContext's FILES_ONLY_TEXT). */
 const EMPTY_DM = "Your message is empty — write your question and I'll answer.";
 
 export const USAGE =
@@ -68,8 +69,9 @@ export interface IncomingSlackMessage extends SlackPlace {
   text: string;
   /** "channel", "group", "im", "mpim" (message events). */
   channelType?: string;
-  /** Files came with the message. */
-  hasFiles?: boolean;
+  /** Files shared with the message and the workspace's bot token: read into its `context` (with the thread when the bot did not start it) once claimed. */
+  files?: SlackFileRef[];
+  botToken?: string;
 }
 
 export interface SlackBotIdentity {
@@ -95,6 +97,7 @@ interface Turn extends SlackPlace {
   refuse: (message: string) => Promise<void>;
   /** Messages to take back with the placeholder when the request is refused (the /ask question). */
   alsoWithdraw: string[];
+  context?: () => ReturnType<typeof gatherSlackContext>;
 }
 
 const errorCode = (err: unknown): string | undefined => (err as { data?: { error?: string } }).data?.error;
@@ -105,6 +108,8 @@ export class SlackConversations {
   private readonly intake: Intake;
   private readonly names: SlackUserNames;
   private readonly features: SlackFeatures;
+  readonly settings: SettingsStore;
+  private readonly contextDeps: SlackContextDeps;
 
   constructor(
     private readonly deps: AdapterDeps,
@@ -114,6 +119,8 @@ export class SlackConversations {
     this.keys = new SlackKeys(deps.keys);
     this.names = new SlackUserNames(log);
     this.features = new SlackFeatures(deps.redis, this.keys, log);
+    this.settings = slackSettingsStore(deps, log);
+    this.contextDeps = { config: deps.config, log, names: this.names };
     this.intake = new Intake({ redis: deps.redis, keys: deps.keys, ingestor: deps.ingestor, logger: log });
   }
 
@@ -225,15 +232,17 @@ export class SlackConversations {
       return;
     }
     const requestId = `slack-${m.teamId}-${m.channelId}-${m.ts}`;
-    const text = normalizeUserText(fromSlackText(stripSlackMention(m.text, bot.userId)));
+    let text = normalizeUserText(fromSlackText(stripSlackMention(m.text, bot.userId)));
+    if (text === "" && (m.files?.length ?? 0) > 0) text = FILES_ONLY_TEXT;
     const place: SlackPlace = { teamId: m.teamId, channelId: m.channelId, userId: m.userId };
     const refuse = (message: string) => this.ephemeral(client, place, threadTs, message);
     if (/^\/?reset[.!]?$/i.test(text)) {
       await this.resetThread(client, place, requestId, inThread || isDm ? { conversationTs, threadTs, dm: dmWide } : undefined, refuse);
       return;
     }
-    const turn: Turn = { ...place, client, requestId, threadTs, conversationTs, text, botThread, refuse, alsoWithdraw: [] };
-    if (isDm || m.hasFiles) turn.emptyText = m.hasFiles ? FILE_WITHOUT_TEXT : EMPTY_DM;
+    const context = () => gatherSlackContext(this.contextDeps, client, { ...m, threadTs }, bot, inThread && !botThread && !isDm);
+    const turn: Turn = { ...place, client, requestId, threadTs, conversationTs, text, botThread, refuse, alsoWithdraw: [], context };
+    if (isDm) turn.emptyText = EMPTY_DM;
     await this.take(turn);
   }
 
@@ -281,14 +290,10 @@ export class SlackConversations {
     const platform: IntakePlatform = {
       refuse: (r) => t.refuse(r.code === "EMPTY_MESSAGE" && t.emptyText ? t.emptyText : refusalText(r)),
       prepare: async (): Promise<IntakeDraft | null> => {
+        const here = await checkPlace(this.settings, this.log, t);
+        if (!here.enabled) return t.refuse(here.userMessage).then(() => null);
         if (prepare && !(await prepare())) return null;
-        const name = this.names.lookup(t.client, t.teamId, t.userId, t.userName);
-        return {
-          requestId: t.requestId,
-          conversationKey: slackConversationKey(t.teamId, t.channelId, t.conversationTs ?? t.threadTs),
-          author: name.then((n) => ({ id: t.userId, name: n })),
-          authorId: t.userId,
-        };
+        return slackDraft(t, here.memoryScope, this.names.lookup(t.client, t.teamId, t.userId, t.userName), t.context?.());
       },
       postPlaceholder: (_draft, ahead) => this.postPlaceholder(t, ahead),
       withdraw: async (placeholder, refusal) => {

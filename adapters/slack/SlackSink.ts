@@ -30,9 +30,10 @@ import { PlatformError, PlatformRateLimitedError, ReplyGoneError } from "../../s
 import { type Keys, SlackKeys } from "../../src/keys.ts";
 import type { Logger } from "../../src/logger.ts";
 import { SLACK_MAX_LENGTH } from "../../src/text/splitMessage.ts";
-import type { EditOptions, ReplySink, ReplyTarget } from "../../src/types.ts";
+import type { EditOptions, ReplyImage, ReplySink, ReplyTarget } from "../../src/types.ts";
 import { editBudgetKeys, SlackEditBudget, streamBudgetKeys } from "./SlackEditBudget.ts";
 import { SlackFeatures, waitingStatus } from "./SlackFeatures.ts";
+import { SlackImageUploads } from "./SlackImageUploads.ts";
 import { SlackStreams } from "./SlackStreams.ts";
 import { slackError, toPlatformError } from "./slackApiErrors.ts";
 import { PLACEHOLDER_TEXT, slackReplyText, slackTextWithNote, streamingBlocks, waitingText } from "./slackMessages.ts";
@@ -69,6 +70,7 @@ export class SlackSink implements ReplySink {
   readonly streamBudget: SlackEditBudget;
   readonly features: SlackFeatures;
   private readonly streams: SlackStreams;
+  private readonly images: SlackImageUploads;
   private readonly slackKeys: SlackKeys;
   private readonly tokens: string[];
   private readonly clientOptions: NonNullable<WebClientOptions>;
@@ -118,6 +120,18 @@ export class SlackSink implements ReplySink {
       },
       removePlaceholder: (placeholder) => this.removePlaceholder(placeholder),
     });
+    this.images = new SlackImageUploads({
+      logger,
+      client: (team) => this.clientFor(team),
+      editSlot: (target) => this.editSlot(target),
+      failed: (err, target, what) => this.failed(err, target, what),
+      previewIntervalMs: config.SLACK_IMAGE_PREVIEW_INTERVAL_MS,
+    });
+  }
+
+  /** /imagine: each picture is a file shared into the reply's thread, replacing the preview before it (SlackImageUploads). */
+  showImage(target: ReplyTarget, image: ReplyImage): Promise<undefined> {
+    return this.images.show(target, image);
   }
 
   /** A reply's Markdown as sent (mrkdwn, escapes): the ReplyStreamer splits so every message fits. */

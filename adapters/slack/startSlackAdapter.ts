@@ -28,6 +28,9 @@ import { SlackMessageChanges } from "./SlackMessageChanges.ts";
 import { SlackStopButton } from "./SlackStopButton.ts";
 import { slackAssistant } from "./slackAssistant.ts";
 import { slackAuthorize } from "./slackAuthorize.ts";
+import { registerSlackCommands } from "./slackCommands.ts";
+import { slackFilesOf } from "./slackFiles.ts";
+import { isHelpText } from "./slackHelp.ts";
 import { STOP_ACTION_ID } from "./slackMessages.ts";
 import { refuseFutureTimestamps } from "./slackRequestTimestamps.ts";
 import {
@@ -140,6 +143,8 @@ export async function startSlackAdapter(deps: AdapterDeps, opts: StartSlackAdapt
   });
 
   const conversations = new SlackConversations(deps, log);
+  // /ask-settings, /ask-help, /imagine.
+  const commands = registerSlackCommands(app, deps, conversations.settings, log);
 
   const onCommand = async (
     args: { command: Loose; ack: (r?: Loose) => Promise<void>; respond: Respond; client: unknown; context: Loose },
@@ -162,6 +167,7 @@ export async function startSlackAdapter(deps: AdapterDeps, opts: StartSlackAdapt
       await conversations.resetCommand(client, place, respond);
       return;
     }
+    if (isHelpText(text)) return void (await commands.help(place, respond));
     const userName = str(command.user_name);
     await conversations.ask(
       client,
@@ -192,7 +198,8 @@ export async function startSlackAdapter(deps: AdapterDeps, opts: StartSlackAdapt
     if (threadTs) m.threadTs = threadTs;
     const channelType = str(event.channel_type);
     if (channelType) m.channelType = channelType;
-    if (Array.isArray(event.files) && event.files.length > 0) m.hasFiles = true;
+    const files = slackFilesOf(event);
+    if (files.length > 0) [m.files, m.botToken] = [files, str(context.botToken)];
     await conversations.message(client as Parameters<SlackConversations["ask"]>[0], { userId: botUserId }, m, mentioned);
   };
   const slackKeys = new SlackKeys(deps.keys);
@@ -223,6 +230,8 @@ export async function startSlackAdapter(deps: AdapterDeps, opts: StartSlackAdapt
     const user = (b.user ?? {}) as Loose;
     const messageTs = str(container.message_ts) ?? str(message.ts);
     const value = str((action as unknown as Loose).value);
+    const clicked = { client, userId: str(user.id) ?? "", respond: respond as Respond | undefined };
+    if (await commands.stopImage(value, clicked)) return;
     await stopButton.click(
       client,
       {

@@ -1,6 +1,7 @@
 /** The variables of the platform adapters: Discord and Slack. */
 import { z } from "zod";
 import { bool, httpUrl, int, list } from "./configValues.ts";
+import { discordShards } from "./discordShards.ts";
 
 export const discord = {
   DISCORD_TOKEN: z
@@ -45,6 +46,11 @@ export const discord = {
     .describe(
       "Ask for the privileged Message Content intent (enable it in the Developer Portal first): needed only to read un-mentioned messages in threads the bot opened.",
     ),
+  DISCORD_SHARDS: discordShards.optional().meta({
+    description:
+      "Gateway shards this adapter process runs: `auto` (every shard Discord recommends), or ids with the total, e.g. `0-3/8` in one process and `4-7/8` in another (Discord requires sharding past 2,500 servers; DMs arrive on shard 0).",
+    unset: "one shard",
+  }),
 };
 
 export const slack = {
@@ -88,5 +94,20 @@ export const slack = {
     .default(400)
     .describe(
       '`chat.appendStream` calls per minute per workspace, shared by every streaming reply and process there (Slack\'s Tier 4: "100+ per minute"); a 429 pauses the workspace for its Retry-After and halves the rate, never below 100, then it climbs back.',
+    ),
+  SLACK_SETTINGS_USERS: list.optional().meta({
+    description:
+      "Comma-separated Slack user ids (`U…`) who may change the bot's settings with `/ask-settings`, besides the workspace's admins and owners.",
+    unset: "admins and owners only",
+  }),
+  SLACK_THREAD_CONTEXT_MESSAGES: int(0, 1000)
+    .default(100)
+    .describe(
+      "A mention in a thread the bot did not start reads up to this many of the thread's earlier messages (`conversations.replies`) into the question's context, newest kept first when they do not all fit; 0: none.",
+    ),
+  SLACK_IMAGE_PREVIEW_INTERVAL_MS: int(0, 600_000)
+    .default(4000)
+    .describe(
+      "`/imagine` on Slack: at most one preview upload per picture this often (each preview is an upload shared into the thread, and the one before it is deleted); the final picture always goes up.",
     ),
 };

@@ -44,7 +44,7 @@ describe("place in line", () => {
       for (const p of phs) {
         const shown = tb.sim.history(p.id).map((v) => v.content);
         const places = shown.map(waitingPlace);
-        const firstOther = places.findIndex((n) => n === undefined);
+        const firstOther = places.indexOf(undefined);
         // Waiting texts first, then the answer starting — never a place in line after that.
         expect(places.slice(firstOther).every((n) => n === undefined)).toBe(true);
         const waiting = places.slice(0, firstOther === -1 ? places.length : firstOther) as number[];

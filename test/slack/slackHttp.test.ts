@@ -316,7 +316,7 @@ describe("commands and refusals", () => {
 });
 
 describe("app manifest", () => {
-  it("creates the app in one step: Socket Mode, interactivity, both commands, the AI side panel, the scopes and events the adapter uses", () => {
+  it("creates the app in one step: Socket Mode, interactivity, every command, the AI side panel, the scopes and events the adapter uses", () => {
     const manifest = readFileSync(new URL("../../adapters/slack/manifest.yml", import.meta.url), "utf8");
     const live = manifest
       .split("\n")
@@ -324,7 +324,7 @@ describe("app manifest", () => {
       .join("\n");
     expect(live).toMatch(/^\s+socket_mode_enabled: true$/m);
     expect(live).toMatch(/interactivity:\n(?:\s+.*\n)*?\s+is_enabled: true/);
-    for (const command of ["/ask", "/reset"]) expect(live).toContain(`- command: ${command}\n`);
+    for (const command of ["/ask", "/reset", "/ask-help", "/ask-settings", "/imagine"]) expect(live).toContain(`- command: ${command}\n`);
     const list = (section: string) =>
       [...new RegExp(`${section}:\\n((?:\\s+- .*\\n?)+)`).exec(live)![1]!.matchAll(/- (\S+)/g)].map((m) => m[1]);
     expect(list("bot").sort()).toEqual([
@@ -333,8 +333,11 @@ describe("app manifest", () => {
       "channels:history",
       "chat:write",
       "commands",
+      "files:read",
+      "files:write",
       "groups:history",
       "im:history",
+      "mpim:history",
       "users:read",
     ]);
     expect(list("bot_events").sort()).toEqual([
@@ -344,6 +347,7 @@ describe("app manifest", () => {
       "message.channels",
       "message.groups",
       "message.im",
+      "message.mpim",
     ]);
     expect(live).toMatch(/messages_tab_enabled: true/);
     // The AI side panel, with prompts the way Slack's manifest takes them.

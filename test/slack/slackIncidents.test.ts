@@ -5,11 +5,11 @@
  * against the Slack simulator, a real worker on the tiny model (chat.update path), the real Redis.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FILE_WITHOUT_TEXT } from "../../adapters/slack/SlackConversations.ts";
 import { EDITED_QUESTION_NOTE } from "../../adapters/slack/SlackMessageChanges.ts";
 import { createSlackSink } from "../../adapters/slack/SlackSink.ts";
 import { STOPPED_BEFORE_START } from "../../adapters/slack/SlackStopButton.ts";
 import { STOP_ACTION_ID } from "../../adapters/slack/slackMessages.ts";
+import { FILES_ONLY_TEXT } from "../../adapters/slack/slackRequestContext.ts";
 import { type SlackAdapter, startSlackAdapter } from "../../adapters/slack/startSlackAdapter.ts";
 import { ConversationMemory } from "../../src/memory/ConversationMemory.ts";
 import type { ChatRequest } from "../../src/types.ts";
@@ -187,12 +187,15 @@ describe("DMs, files and edits", () => {
     expect((await generation(`slack-T1-D5-${d.ts}`)).history).toEqual([]);
   });
 
-  it("a DM with only a file is told to write its question; nothing is queued or left behind", async () => {
-    const f = sim.userMessage("T1", { channel: "D6", user: "U6", text: "", files: [{ name: "notes.txt", content: "hello" }] });
+  it("a DM with only a file is answered about the file, in the DM's conversation; an empty DM is told to write", async () => {
+    const f = sim.userMessage("T1", { channel: "D6", user: "U6", text: "", files: [{ name: "notes.txt", content: "hello there" }] });
+    const e = await generation(`slack-T1-D6-${f.ts}`);
+    expect(e.request.text).toBe(FILES_ONLY_TEXT);
+    expect(e.request.conversationKey).toBe("slack:T1:D6:dm");
+    const empty = sim.userMessage("T1", { channel: "D6", user: "U6", text: " " });
     const told = await waitFor(() => sim.ephemerals("T1", "D6").find((x) => x.user === "U6"));
-    expect(told.text).toBe(FILE_WITHOUT_TEXT);
-    expect(sim.messages("T1", "D6", { includeDeleted: true }).filter(bot)).toEqual([]);
-    expect(await h.redis.exists(h.keys.request(`slack-T1-D6-${f.ts}`))).toBe(0);
+    expect(told.text).toMatch(/^Your message is empty — write your question/);
+    expect(await h.redis.exists(h.keys.request(`slack-T1-D6-${empty.ts}`))).toBe(0);
   });
 
   it("an edited question keeps its answer to the original; the asker is told once", async () => {

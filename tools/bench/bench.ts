@@ -4,6 +4,7 @@
  *
  *   npm run bench -- [--quick] [--out FILE] [--profile] [--model PATH] [--threads N]
  *                    [--concurrency 1,4,8] [--tokens 128] [--history 300] [--followup-history 1000]
+ *                    [--peer PATH-TO-llama-batched-bench]
  *
  * Redis (REDIS_URL) must be running; everything the benchmark writes there lives under its own
  * prefix and is removed at the end.
@@ -19,6 +20,7 @@ import { ModelRunner } from "../../workers/inference/ModelRunner.ts";
 import { ensureTestModel } from "../gguf/ensureTestModel.ts";
 import { BotBench } from "./BotBench.ts";
 import { BatchProfiler } from "./batchProfiler.ts";
+import { runPeerBench } from "./peerBench.ts";
 import { type RawRunResult, runRawBaseline } from "./rawBaseline.ts";
 import { type BenchReport, type BenchRun, formatReport } from "./report.ts";
 import { percentile } from "./stats.ts";
@@ -40,6 +42,8 @@ Options:
   --tokens N               tokens generated per reply (default: 128; quick: 32)
   --history N              prompt tokens per conversation (default: 300; quick: 150)
   --followup-history N     history tokens of the follow-up conversation (default: 1000; quick: 600)
+  --peer PATH              a llama-batched-bench binary of node-llama-cpp's llama.cpp release: run it on the
+                           same model and settings after the bot's runs; reports bot decode ÷ its S_TG per N
   -h, --help               show this help
 `;
 
@@ -55,6 +59,7 @@ interface BenchArgs {
   followupHistory: number;
   followupReps: number;
   lockstepBaseline: boolean;
+  peer?: string;
 }
 
 function fail(message: string): never {
@@ -82,6 +87,7 @@ function parse(): BenchArgs {
           tokens: { type: "string" },
           history: { type: "string" },
           "followup-history": { type: "string" },
+          peer: { type: "string" },
           help: { type: "boolean", short: "h" },
         },
         strict: true,
@@ -111,6 +117,7 @@ function parse(): BenchArgs {
     followupHistory: positiveInt("followup-history", values["followup-history"], quick ? 600 : 1000),
     followupReps: quick ? 1 : 2,
     lockstepBaseline: !quick || values.profile === true,
+    peer: values.peer,
   };
 }
 
@@ -254,6 +261,19 @@ async function main(): Promise<void> {
       runs.push({ concurrency: n, promptTokens: Math.round(promptMean), raw, lockstep, bot: round, botProfile: profiler });
     }
 
+    if (args.peer) {
+      log(`llama.cpp peer: ${args.peer} (N = ${args.concurrency.join(", ")})`);
+      const promptTokens = Math.round(runs.reduce((a, x) => a + x.promptTokens, 0) / runs.length);
+      const peerRuns = await runPeerBench({
+        binary: args.peer,
+        model: modelPath,
+        threads,
+        promptTokens,
+        tokens: args.tokens,
+        concurrency: args.concurrency,
+      });
+      for (const run of runs) run.peer = peerRuns.find((p) => p.n === run.concurrency);
+    }
     log(`follow-up: a conversation with ~${args.followupHistory} history tokens, cold then warm (×${args.followupReps})`);
     followup = await withBot(async (bot) => {
       const cold: number[] = [];

@@ -2,6 +2,7 @@
 import path from "node:path";
 import type { BotRound } from "./BotBench.ts";
 import type { BatchProfiler } from "./batchProfiler.ts";
+import type { PeerRun } from "./peerBench.ts";
 import type { RawRunResult } from "./rawBaseline.ts";
 import { percentile, round } from "./stats.ts";
 
@@ -13,6 +14,8 @@ export interface BenchRun {
   lockstep?: RawRunResult;
   bot: BotRound;
   botProfile?: BatchProfiler;
+  /** llama-batched-bench on the same model and settings (`--peer`). */
+  peer?: PeerRun;
 }
 
 export interface BenchReport {
@@ -47,6 +50,12 @@ export interface BenchJson {
     ttft_p50_ms: number;
     ttft_p95_ms: number;
     queue_overhead_p50_ms: number;
+    /** Generated tokens/s while all N replies decode (no prompt evaluation). */
+    raw_decode_tokens_per_s: number;
+    bot_decode_tokens_per_s: number;
+    /** llama-batched-bench's S_TG at this N (`--peer`), and the bot's decode rate over it. */
+    peer_decode_tokens_per_s: number | null;
+    bot_vs_peer_decode: number | null;
   }>;
   followup: { history_tokens: number; cold_ttft_ms: number; warm_ttft_ms: number; speedup: number } | null;
 }
@@ -85,6 +94,10 @@ export function formatReport(r: BenchReport): { table: string; json: BenchJson }
         ttft_p50_ms: round(percentile(ttft, 50), 1),
         ttft_p95_ms: round(percentile(ttft, 95), 1),
         queue_overhead_p50_ms: round(percentile(queue, 50), 1),
+        raw_decode_tokens_per_s: round(run.raw.decodeTokensPerS, 2),
+        bot_decode_tokens_per_s: round(run.bot.decodeTokensPerS, 2),
+        peer_decode_tokens_per_s: run.peer ? round(run.peer.decodeTokensPerS, 2) : null,
+        bot_vs_peer_decode: run.peer ? round(run.bot.decodeTokensPerS / run.peer.decodeTokensPerS, 3) : null,
       };
     }),
     followup: r.followup
@@ -104,6 +117,7 @@ export function formatReport(r: BenchReport): { table: string; json: BenchJson }
   );
   lines.push("");
   const showLockstep = r.runs.some((x) => x.lockstep);
+  const showPeer = r.runs.some((x) => x.peer);
   const header = [
     "N",
     "prompt",
@@ -113,6 +127,7 @@ export function formatReport(r: BenchReport): { table: string; json: BenchJson }
     "ratio",
     "raw decode",
     "bot decode",
+    ...(showPeer ? ["llama.cpp S_TG", "bot ÷ S_TG"] : []),
     "TTFT p50",
     "TTFT p95",
     "queue p50",
@@ -128,6 +143,7 @@ export function formatReport(r: BenchReport): { table: string; json: BenchJson }
       f(j.ratio, 3),
       f(run.raw.decodeTokensPerS),
       f(run.bot.decodeTokensPerS),
+      ...(showPeer ? [f(j.peer_decode_tokens_per_s ?? Number.NaN), f(j.bot_vs_peer_decode ?? Number.NaN, 3)] : []),
       `${f(j.ttft_p50_ms, 0)} ms`,
       `${f(j.ttft_p95_ms, 0)} ms`,
       `${f(j.queue_overhead_p50_ms, 1)} ms`,
@@ -201,6 +217,10 @@ export function formatReport(r: BenchReport): { table: string; json: BenchJson }
     const runTop = r.runs.find((x) => x.concurrency === top.concurrency)!;
     const decodeScale = runTop.bot.decodeTokensPerS / runFirst.bot.decodeTokensPerS;
     check(decodeScale >= 1.8, `bot decode tokens/s at N=${top.concurrency} ≥ 1.8 × N=1 (${f(decodeScale, 2)}×)`);
+  }
+  if (showPeer) {
+    const peerRatios = json.runs.map((x) => x.bot_vs_peer_decode).filter((x): x is number => x !== null);
+    check(Math.min(...peerRatios) >= 1.0, `bot decode ≥ 1.0 × llama.cpp S_TG at every N (lowest ${f(Math.min(...peerRatios), 3)})`);
   }
   lines.push(`(${f(r.elapsedS, 0)} s)`);
   return { table: lines.join("\n"), json };
