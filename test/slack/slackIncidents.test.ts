@@ -105,6 +105,28 @@ describe("an admin deletes the answer while it streams", () => {
   });
 });
 
+describe("message_deleted", () => {
+  it("a waiting reply's placeholder deleted by an admin: the deletion event alone stops it (no edit needed), nothing is posted", async () => {
+    const first = await mentionStreaming("C4", "U1", "a long first answer");
+    const second = sim.userMentions("T1", { channel: "C4", user: "U1", text: "second", threadTs: first.sent.ts, alsoMessageEvent: false });
+    const secondId = `slack-T1-C4-${second.ts}`;
+    const placeholder = await waitFor(() => sim.thread("T1", "C4", first.sent.ts).find((m) => bot(m) && stopValue(m) === secondId));
+    await waitFor(async () => (await h.redis.exists(h.keys.request(secondId))) === 1); // attached
+    await sim.deleteMessage("T1", { channel: "C4", ts: placeholder.ts, by: "UADMIN" }).waitAck();
+    // Marked gone while the first answer is still being written: the event did it, not an edit.
+    await waitFor(async () => (await h.redis.exists(h.keys.gone(secondId))) === 1);
+    expect(events.some((e) => e.request.requestId === first.requestId)).toBe(false);
+    await sim
+      .clickButton("T1", { channel: "C4", messageTs: first.reply.ts, actionId: STOP_ACTION_ID, value: first.requestId, user: "U1" })
+      .waitAck();
+    await generation(first.requestId);
+    const third = sim.userMentions("T1", { channel: "C4", user: "U1", text: "third", threadTs: first.sent.ts, alsoMessageEvent: false });
+    await generation(`slack-T1-C4-${third.ts}`);
+    expect(events.some((e) => e.request.requestId === secondId)).toBe(false);
+    expect(sim.calls("chat.update").some((c) => c.params.ts === placeholder.ts)).toBe(false);
+  });
+});
+
 describe("Stop", () => {
   it("by someone else is refused privately; a workspace admin may stop it", async () => {
     const { requestId, reply } = await mentionStreaming("C2", "U1", "a long tale please");
