@@ -14,6 +14,8 @@ import { startOps } from "../src/ops/startOps.ts";
 import { createChatQueue, Ingestor, ingestOptionsFrom } from "../src/queue/Ingestor.ts";
 import { createImageQueue } from "../src/queue/imageQueue.ts";
 import { connectRedis, createRedis } from "../src/redisConnection.ts";
+import { SettingsStore } from "../src/settings/SettingsStore.ts";
+import { settingsOptionsFrom } from "../src/settings/settingsCatalog.ts";
 import type { Engine } from "../workers/engine/Engine.ts";
 import { runMain } from "./runMain.ts";
 import { platformSinks } from "./wiring/platformSinks.ts";
@@ -69,6 +71,7 @@ runMain(async () => {
       { redis, keys, queue: imageQueue, logger, instrument },
       imagineIntakeOptionsFrom(config, { rateLimit: true }),
     ),
+    settings: new SettingsStore(redis, keys, settingsOptionsFrom(config), logger),
   };
   if (!config.EXTERNAL_WORKERS) {
     worker = await startWorkerRoles({

@@ -191,6 +191,10 @@ export class DiscordKeys {
   threadHint(threadId: string): string {
     return `${this.base}:hint:${threadId}`;
   }
+  /** A person was told recently in a channel to keep the ping on when replying to the bot (one hint per window). */
+  pingHint(channelId: string, userId: string): string {
+    return `${this.base}:pinghint:${channelId}:${userId}`;
+  }
 }
 
 /** Keys of the Slack adapter and sink. */

@@ -129,6 +129,11 @@ export interface EditOptions {
 export interface ReplySink {
   /** The longest text one message may carry; longer replies continue in follow-up messages. */
   readonly maxLength: number;
+  /**
+   * How long `text` is once the sink has converted it for sending (Slack: mrkdwn with escapes),
+   * when that can be longer than `text`: replies are split so that every message fits as sent.
+   */
+  sentLength?(text: string): number;
   /** Replace the text of an existing message. */
   edit(target: ReplyTarget, text: string, opts: EditOptions): Promise<void>;
   /** Post an overflow message after `after`; returns where it lives. `opts` as for `edit`. */

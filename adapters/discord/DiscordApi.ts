@@ -152,6 +152,16 @@ export class DiscordApi {
     await this.client.rest.patch(route, { body: { ...body, allowed_mentions: NO_MENTIONS } });
   }
 
+  /** A message, through the REST API (a replied-to one). Throws when Discord refuses (deleted: 10008; not visible: 50001). */
+  async fetchMessage(channelId: string, messageId: string): Promise<APIMessage> {
+    return (await this.client.rest.get(Routes.channelMessage(channelId, messageId))) as APIMessage;
+  }
+
+  /** The bot's own user id. */
+  get botId(): string {
+    return this.client.user?.id ?? "";
+  }
+
   /** Delete a message; failures are ignored (it may be gone already). */
   async delete(channelId: string, messageId: string): Promise<void> {
     await this.client.rest.delete(Routes.channelMessage(channelId, messageId)).catch(() => {});

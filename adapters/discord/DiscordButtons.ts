@@ -113,7 +113,13 @@ export class DiscordButtons {
       { text: old?.text ?? "(regenerate)" }, // claimed by the adapter before anything was answered
       {
         refuse: (r) => ephemeral(i, r.userMessage),
-        prepare: () => ({ requestId, conversationKey: conv, author: authorOf(i.user, i.member), regenerate: true }),
+        prepare: () => ({
+          requestId,
+          conversationKey: conv,
+          author: authorOf(i.user, i.member),
+          regenerate: true,
+          ...(old?.place ? { place: old.place } : {}),
+        }),
         postPlaceholder: async () => {
           const target: ReplyTarget = { ...first, requestId };
           // The earlier answer's overflow messages are reused (or emptied) by the new one; deleting any of them stops it.

@@ -4,8 +4,13 @@
  * The Stop and Regenerate buttons are in DiscordButtons.ts.
  *
  * - A mention in a channel continues that channel's conversation; inside a thread, the thread's; a
- *   DM, the DM's. With DISCORD_THREAD_PER_MENTION a mention in a channel opens a thread named after
- *   the question, and plain messages in such a thread continue it without a mention.
+ *   DM, the DM's — or, by the place's `memory-scope` setting, the channel's or the person's own
+ *   (discordPlaceSettings.ts). A place switched off (`enabled`) answers with a short note. With
+ *   `thread-per-mention` (default DISCORD_THREAD_PER_MENTION) a mention in a channel opens a thread
+ *   named after the question, and plain messages in such a thread continue it without a mention.
+ *   Every request carries its place: the worker answers with that place's settings.
+ * - A mention that replies to a message brings it in as context, and attached text files are read
+ *   (discordRequestContext.ts); a reply to the bot with the ping off gets a short hint.
  * - `/ask` posts the question visibly (attributed to the asker) and answers it like a mention.
  * - Every message goes through the intake (src/intake/Intake.ts): claimed in Redis before anything
  *   is posted (a MESSAGE_CREATE or INTERACTION_CREATE replayed after a gateway resume is dropped
@@ -20,6 +25,8 @@
  * - A bot reply deleted on Discord (MESSAGE_DELETE) stops its generation: `deleted`.
  */
 import type { ChatInputCommandInteraction } from "discord.js";
+import type { RequestContext } from "../../src/context/RequestContext.ts";
+import type { AttachmentSource } from "../../src/context/readAttachment.ts";
 import type { AdapterDeps } from "../../src/intake/AdapterDeps.ts";
 import { Intake, type IntakeDraft, type IntakePlatform, type IntakeRefusal } from "../../src/intake/Intake.ts";
 import { DiscordKeys } from "../../src/keys.ts";
@@ -28,15 +35,21 @@ import { normalizeUserText } from "../../src/text/normalizeUserText.ts";
 import type { ChatAuthor, ReplyTarget } from "../../src/types.ts";
 import { checkDiscordAccess, type DiscordAccessDecision } from "./checkDiscordAccess.ts";
 import { type DiscordApi, PlaceholderNotPosted } from "./DiscordApi.ts";
+import { isImageRequest } from "./DiscordImagine.ts";
 import { REPLY_MESSAGE_TTL_SECONDS } from "./DiscordSink.ts";
 import type { DiscordTyping } from "./DiscordTyping.ts";
 import { NO_MENTIONS } from "./discordComponents.ts";
-import { type DiscordPlace, discordConversationKey, placeholderText, threadNameFor } from "./discordConversation.ts";
+import { type DiscordPlace, placeholderText, threadNameFor } from "./discordConversation.ts";
 import { authorOf, ephemeral, ephemeralFollowUp, rolesOf } from "./discordInteraction.ts";
 import { cannotAnswerText, DISCORD_TEXT, echoText } from "./discordMessages.ts";
+import { chatPlaceOf, type DiscordIntakeSettings, discordConversationAt, discordIntakeSettings } from "./discordPlaceSettings.ts";
+import { attachmentNotes, type DiscordReference, fetchReplyTo, readDiscordAttachments } from "./discordRequestContext.ts";
+import { resetConversation } from "./discordReset.ts";
 
 /** At most one "I can't read that" hint per bot thread in this window. */
 const THREAD_HINT_TTL_SECONDS = 600;
+/** At most one "keep the ping on" hint per person and channel in this window. */
+const PING_HINT_TTL_SECONDS = 3600;
 
 /** A user's message, as the gateway delivered it (bots, webhooks and system messages are already dropped). */
 export interface IncomingDiscordMessage {
@@ -52,7 +65,12 @@ export interface IncomingDiscordMessage {
   roleIds: readonly string[] | null;
   /** The text for the model: the bot's mention removed, other mentions as readable names. */
   text: string;
-  hasAttachments: boolean;
+  /** The files attached to it (read as text where they are text). */
+  attachments: AttachmentSource[];
+  /** The message it replies to, if it is a reply. */
+  reference?: DiscordReference;
+  /** It replies to one of the bot's messages (pinging the bot or not). */
+  repliesToBot: boolean;
   /** Where it happened (may fetch the channel). */
   place(): Promise<DiscordPlace>;
 }
@@ -89,17 +107,20 @@ export class DiscordConversations {
     // In a guild, only mentions count — except in a thread the bot opened for a question.
     let inBotThread = false;
     if (!inDm && !m.mentionsBot) {
-      if (!this.config.DISCORD_THREAD_PER_MENTION || !m.inThread) return;
-      inBotThread = await this.isBotThread(m.channelId);
-      if (!inBotThread) return;
+      inBotThread = m.inThread && (await this.isBotThread(m.channelId));
+      if (!inBotThread) {
+        if (m.repliesToBot) await this.pingHint(m);
+        return;
+      }
     }
     const place = await m.place();
+    const hasFiles = m.attachments.length > 0;
     const reply = (content: string) => this.api.replyTo(m.channelId, m.id, content);
-    const where: AnswerPlace = { place, replyTo: m.id, notes: m.hasAttachments ? [DISCORD_TEXT.attachmentsIgnored] : [] };
-    const refused = (r: IntakeRefusal) =>
-      reply(r.code === "EMPTY_MESSAGE" && m.hasAttachments ? DISCORD_TEXT.onlyAttachments : r.userMessage);
+    const where: AnswerPlace = { place, replyTo: m.id, notes: attachmentNotes(m.attachments, this.config) };
+    const refused = (r: IntakeRefusal) => reply(r.userMessage);
+    let settings: DiscordIntakeSettings | undefined;
     await this.intake.take(
-      { text: m.text, claimKey: this.dkeys.seen(m.id) },
+      { text: m.text.length === 0 && hasFiles ? DISCORD_TEXT.onlyFiles : m.text, claimKey: this.dkeys.seen(m.id) },
       {
         ...this.answering(where, refused, async (err) => {
           // Nowhere to say it in the channel: tell the author privately.
@@ -113,7 +134,7 @@ export class DiscordConversations {
             await reply(access.message);
             return false;
           }
-          if (inBotThread && !m.mentionsBot && m.text.length === 0 && !m.hasAttachments) {
+          if (inBotThread && !m.mentionsBot && m.text.length === 0 && !hasFiles) {
             // Without the Message Content intent Discord does not show us what was written.
             const first = await this.deps.redis
               .set(this.dkeys.threadHint(place.channelId), "1", "EX", THREAD_HINT_TTL_SECONDS, "NX")
@@ -121,23 +142,56 @@ export class DiscordConversations {
             if (first) await reply(DISCORD_TEXT.threadHint);
             return false;
           }
+          settings = await discordIntakeSettings(this.deps, this.log, place, m.author.id);
+          if (!settings.enabled) {
+            await reply(settings.userMessage ?? DISCORD_TEXT.disabled);
+            return false;
+          }
           return true;
         },
         refuse: refused,
         prepare: async () => {
-          if (this.config.DISCORD_THREAD_PER_MENTION && !inDm && !place.isThread) {
+          if (settings?.threadPerMention && !inDm && !place.isThread) {
             const thread = await this.openThread(place, m.id, m.text);
             if (thread) {
               where.place = thread;
               where.replyTo = undefined; // the question is the thread's starter message
             }
-          } else if (this.config.DISCORD_THREAD_PER_MENTION && place.isThread) {
+          } else if (place.isThread && inBotThread) {
             await this.refreshBotThread(place.channelId);
           }
-          return this.draft(`discord-${m.id}`, where.place, m.author);
+          const context = await this.contextOf(m, where);
+          return { ...this.draft(`discord-${m.id}`, where.place, m.author, settings), context };
         },
       },
     );
+  }
+
+  /**
+   * The replied-to message (fetched now: a note in the placeholder when it cannot be shown) and
+   * the files (read while the placeholder shows).
+   */
+  private async contextOf(m: IncomingDiscordMessage, where: AnswerPlace): Promise<Promise<RequestContext | undefined> | undefined> {
+    const fetched = m.reference
+      ? await fetchReplyTo((c, id) => this.api.fetchMessage(c, id), m.reference, this.api.botId, this.log)
+      : undefined;
+    if (fetched && "note" in fetched) where.notes.push(fetched.note);
+    const replyTo = fetched && "replyTo" in fetched ? fetched.replyTo : undefined;
+    if (!replyTo && m.attachments.length === 0) return undefined;
+    return (async () => {
+      const context: RequestContext = {};
+      if (replyTo) context.replyTo = replyTo;
+      if (m.attachments.length > 0) context.attachments = await readDiscordAttachments(m.attachments, this.config);
+      return context;
+    })();
+  }
+
+  /** A reply to the bot with the ping turned off reaches no one: say once in a while how to ask. */
+  private async pingHint(m: IncomingDiscordMessage): Promise<void> {
+    const first = await this.deps.redis
+      .set(this.dkeys.pingHint(m.channelId, m.author.id), "1", "EX", PING_HINT_TTL_SECONDS, "NX")
+      .catch(() => null);
+    if (first) await this.api.replyTo(m.channelId, m.id, DISCORD_TEXT.pingHint);
   }
 
   // ================================================================ commands
@@ -148,6 +202,11 @@ export class DiscordConversations {
     if (!access.ok) {
       this.log.info({ reason: access.reason, userId: i.user.id, channelId: place.channelId }, "refused");
       await ephemeral(i, access.message);
+      return;
+    }
+    const settings = await discordIntakeSettings(this.deps, this.log, place, i.user.id);
+    if (!settings.enabled) {
+      await ephemeral(i, settings.userMessage ?? DISCORD_TEXT.disabled);
       return;
     }
     const text = normalizeUserText(i.options.getString("prompt", true));
@@ -174,14 +233,14 @@ export class DiscordConversations {
         prepare: async () => {
           // The question stays visible to everyone in the channel; the answer replies to it.
           where.replyTo = await this.echo(i, author.name, text, place.channelId);
-          if (this.config.DISCORD_THREAD_PER_MENTION && place.guildId !== null && !place.isThread && where.replyTo) {
+          if (settings.threadPerMention && place.guildId !== null && !place.isThread && where.replyTo) {
             const thread = await this.openThread(place, where.replyTo, text);
             if (thread) {
               where.place = thread;
               where.replyTo = undefined;
             }
           }
-          return this.draft(`discord-${i.id}`, where.place, author);
+          return this.draft(`discord-${i.id}`, where.place, author, settings);
         },
       },
     );
@@ -211,32 +270,15 @@ export class DiscordConversations {
   }
 
   async reset(i: ChatInputCommandInteraction): Promise<void> {
-    const place = await this.api.placeOf(i.channel, i.channelId, i.guildId);
-    const access = this.access(place, i.user.id, rolesOf(i.member));
-    if (!access.ok) {
-      await ephemeral(i, access.message);
-      return;
-    }
-    // Claimed by the adapter first: a /reset replayed after a gateway resume does not wipe what was said since.
-    const conv = discordConversationKey(place);
-    try {
-      await this.deps.memory.reset(conv);
-      await this.deps.redis.del(this.dkeys.latest(conv));
-    } catch (err) {
-      this.log.warn({ err, conversation: conv }, "reset failed");
-      await ephemeral(i, DISCORD_TEXT.unavailable);
-      return;
-    }
-    this.log.info({ conversation: conv, userId: i.user.id }, "conversation reset");
-    const what =
-      place.guildId === null ? "our conversation" : place.isThread ? "this thread's conversation" : "this channel's conversation";
-    await ephemeral(i, DISCORD_TEXT.resetDone(what));
+    await resetConversation(i, this.deps, this.log, this.api, (place, userId, roles) => this.access(place, userId, roles));
   }
 
   // ================================================================ answering
 
-  private draft(requestId: string, place: DiscordPlace, author: ChatAuthor): IntakeDraft {
-    return { requestId, conversationKey: discordConversationKey(place), author };
+  /** The request at `place`: its conversation by the place's memory scope, the place for the worker's settings. */
+  private draft(requestId: string, place: DiscordPlace, author: ChatAuthor, settings: DiscordIntakeSettings | undefined): IntakeDraft {
+    const scope = settings?.memoryScope ?? this.config.MEMORY_SCOPE;
+    return { requestId, conversationKey: discordConversationAt(place, scope, author.id), author, place: chatPlaceOf(place) };
   }
 
   /**
@@ -298,9 +340,9 @@ export class DiscordConversations {
       .mget(...messageIds.map((id) => this.dkeys.replyMessage(id)))
       .catch(() => []);
     for (const requestId of new Set(requestIds.filter((r): r is string => !!r))) {
-      await this.deps.ingestor
-        .markGone(requestId)
-        .catch((err: unknown) => this.log.warn({ err, requestId }, "could not stop a deleted reply"));
+      // A picture's placeholder: its generation is stopped like a Stop press.
+      const stop = isImageRequest(requestId) ? this.deps.imagine?.stop(requestId) : this.deps.ingestor.markGone(requestId);
+      await Promise.resolve(stop).catch((err: unknown) => this.log.warn({ err, requestId }, "could not stop a deleted reply"));
       this.log.info({ requestId }, "a reply was deleted on Discord; stopping it");
     }
   }

@@ -30,7 +30,7 @@ import type { Logger } from "../../src/logger.ts";
 import { SharedRateLimits } from "../../src/stream/SharedRateLimits.ts";
 import { composeWithNote } from "../../src/text/composeWithNote.ts";
 import { DISCORD_MAX_LENGTH } from "../../src/text/splitMessage.ts";
-import type { EditOptions, ReplySink, ReplyTarget } from "../../src/types.ts";
+import type { EditOptions, ReplyImage, ReplySink, ReplyTarget } from "../../src/types.ts";
 import { NO_MENTIONS, regenerateRow, replyNonce, stopRow } from "./discordComponents.ts";
 import { THINKING_TEXT, waitingText } from "./discordConversation.ts";
 import { DiscordRateLimits } from "./discordRateLimits.ts";
@@ -41,6 +41,10 @@ const GONE_MESSAGE_ID = "0";
 const GONE_CODES = new Set([10003, 10008, 50001, 50013, 50083]);
 /** What an empty message shows (Discord refuses empty content); never gets a Regenerate button. */
 const EMPTY_TEXT = "…";
+/** Least time between two preview uploads into one message (ms): a preview sooner than this is skipped (the next or the final one follows). */
+export const IMAGE_PREVIEW_MIN_INTERVAL_MS = 3000;
+/** Longest attachment description (alt text) Discord keeps. */
+const ALT_TEXT_MAX = 1024;
 /** How long a follow-up's message → request mapping is kept (its deletion stops the reply). */
 export const REPLY_MESSAGE_TTL_SECONDS = 24 * 3600;
 
@@ -52,6 +56,8 @@ export interface DiscordSinkOptions {
   /** Share rate limits with the adapter and other workers, and map follow-ups to their request. */
   redis?: Redis;
   keys?: Keys;
+  /** Least time between two preview uploads into one message (default IMAGE_PREVIEW_MIN_INTERVAL_MS). */
+  minPreviewIntervalMs?: number;
 }
 
 /**
@@ -81,7 +87,9 @@ export function createDiscordSink(
     limits.attach(rest);
   }
   const replies = opts.redis && opts.keys ? { redis: opts.redis, keys: new DiscordKeys(opts.keys) } : undefined;
-  return new DiscordSink(rest, logger.child({ platform: "discord" }), opts.minEditIntervalMs, limits, replies);
+  const sink = new DiscordSink(rest, logger.child({ platform: "discord" }), opts.minEditIntervalMs, limits, replies);
+  if (opts.minPreviewIntervalMs !== undefined) sink.minPreviewIntervalMs = opts.minPreviewIntervalMs;
+  return sink;
 }
 
 const ONLY_NOTE = /^\s*-# ([^\n]*)$/;
@@ -105,6 +113,9 @@ function hasAnswer(text: string): boolean {
 
 export class DiscordSink implements ReplySink {
   readonly maxLength = DISCORD_MAX_LENGTH;
+  minPreviewIntervalMs = IMAGE_PREVIEW_MIN_INTERVAL_MS;
+  /** When each message last got a preview (skipped ones do not count); final images clear it. */
+  private readonly previewAt = new Map<string, number>();
 
   constructor(
     private readonly rest: REST,
@@ -131,6 +142,44 @@ export class DiscordSink implements ReplySink {
   /** Generation started: the placeholder that showed a place in line says "Thinking…" (the Stop button stays). */
   async started(target: ReplyTarget): Promise<void> {
     await this.patch(target, { content: THINKING_TEXT, allowed_mentions: NO_MENTIONS }, "started");
+  }
+
+  /**
+   * An image into the reply message, replacing the one shown before: a multipart PATCH whose
+   * `attachments` lists only the new file (Discord drops the others). A preview sooner than
+   * `minPreviewIntervalMs` after the last one is skipped — uploads are heavy and share the
+   * channel's edit budget; the final image always goes, without the Stop button and with
+   * Regenerate. A refused upload (too large: 413; no Attach Files permission) is a 4xx
+   * PlatformError, so the worker says so in text.
+   */
+  async showImage(target: ReplyTarget, image: ReplyImage): Promise<undefined> {
+    if (target.messageId === GONE_MESSAGE_ID) return undefined;
+    const last = this.previewAt.get(target.messageId);
+    if (!image.final && last !== undefined && Date.now() - last < this.minPreviewIntervalMs) {
+      this.logger.debug({ messageId: target.messageId }, "preview skipped: the last one is too recent");
+      return undefined;
+    }
+    const body: Record<string, unknown> = {
+      content: discordContent(image.caption),
+      allowed_mentions: NO_MENTIONS,
+      attachments: [{ id: 0, filename: image.filename, description: image.alt.slice(0, ALT_TEXT_MAX) }],
+    };
+    // Intermediate previews leave the buttons alone (a Stop already pressed is not brought back).
+    if (image.final) body.components = target.requestId ? [regenerateRow(target.requestId)] : [];
+    const route = Routes.channelMessage(target.channelId, target.messageId);
+    try {
+      await this.waitBudget("PATCH", route, 0, "image");
+      await this.rest.patch(route, { body, files: [{ name: image.filename, data: image.bytes, contentType: image.mime }] });
+    } catch (err) {
+      if (err instanceof DiscordAPIError && err.code === 50013) {
+        // Missing Attach Files: the message is still there; only the picture is refused.
+        throw new PlatformError(`discord image refused: ${err.status} ${err.code} ${err.message}`, err.status, { cause: err });
+      }
+      throw this.failure(err, "image", target);
+    }
+    if (image.final) this.previewAt.delete(target.messageId);
+    else this.previewAt.set(target.messageId, Date.now());
+    return undefined;
   }
 
   async post(after: ReplyTarget, text: string, opts?: EditOptions): Promise<ReplyTarget> {

@@ -10,8 +10,13 @@ const ECHO_MAX = 1800;
 
 export const DISCORD_TEXT = {
   unavailable: INTAKE_TEXT.unavailable,
-  attachmentsIgnored: "attachments are ignored — I can only read text",
-  onlyAttachments: "I can only read text — attachments are ignored. Write your question in the message.",
+  /** The message text the model gets when a mention brings only files. */
+  onlyFiles: "(no message — only the attached files)",
+  disabled: "I'm switched off here.",
+  imagineNotPosted: "I couldn't post the picture's placeholder here — I may be missing permissions in this channel.",
+  settingsUnavailable: "Settings are not available on this deployment.",
+  pingHint:
+    "-# I only see replies that keep the ping on (the **@ON** switch when you reply), mentions of me, and `/ask`. `/help` says more.",
   threadHint: "I can only read messages here that mention me or reply to one of mine.",
   unknownCommand: "Unknown command.",
   unknownButton: "Unknown button.",

@@ -12,17 +12,7 @@
  * deleted bot reply stops its generation. The REST client shares its rate-limit knowledge with the
  * workers' (DiscordRateLimits).
  */
-import {
-  Client,
-  type ClientOptions,
-  Events,
-  GatewayIntentBits,
-  type Interaction,
-  type Message,
-  Options,
-  Partials,
-  type RESTPostAPIApplicationCommandsJSONBody,
-} from "discord.js";
+import { Client, type ClientOptions, Events, GatewayIntentBits, type Interaction, type Message, Options, Partials } from "discord.js";
 import type { DiscordShards } from "../../src/config/discordShards.ts";
 import type { AdapterDeps, RunningAdapter } from "../../src/intake/AdapterDeps.ts";
 import { DiscordKeys } from "../../src/keys.ts";
@@ -32,13 +22,15 @@ import { normalizeUserText, stripDiscordMention } from "../../src/text/normalize
 import { DiscordApi } from "./DiscordApi.ts";
 import { DiscordButtons } from "./DiscordButtons.ts";
 import { DiscordConversations } from "./DiscordConversations.ts";
+import { DiscordImagine, isImageRequest } from "./DiscordImagine.ts";
+import { DiscordSettingsCommand } from "./DiscordSettingsCommand.ts";
 import { DiscordTyping } from "./DiscordTyping.ts";
+import { discordCommands } from "./discordCommands.ts";
+import { parseButtonId } from "./discordComponents.ts";
+import { runHelp } from "./discordHelp.ts";
 import { authorOf, ephemeral } from "./discordInteraction.ts";
 import { DISCORD_TEXT } from "./discordMessages.ts";
 import { DiscordRateLimits } from "./discordRateLimits.ts";
-
-/** The longest `/ask` prompt Discord lets a string option carry. */
-const DISCORD_OPTION_MAX = 6000;
 
 export interface DiscordAdapterOptions {
   /** Extra discord.js client options (tests: cache settings, timeouts). */
@@ -56,29 +48,6 @@ export function shardOptions(shards: DiscordShards | undefined): Partial<ClientO
   if (!shards) return {};
   if (shards.ids === "auto") return { shards: "auto" };
   return { shards: shards.ids, shardCount: shards.count };
-}
-
-/** The slash commands, registered (bulk overwrite) at start. */
-export function discordCommands(opts: { allowDms: boolean; maxInputChars: number }): RESTPostAPIApplicationCommandsJSONBody[] {
-  const contexts = opts.allowDms ? [0, 1] : [0];
-  return [
-    {
-      name: "ask",
-      description: "Ask the model a question (the same as mentioning me)",
-      options: [
-        {
-          type: 3,
-          name: "prompt",
-          description: "Your question",
-          required: true,
-          max_length: Math.min(DISCORD_OPTION_MAX, opts.maxInputChars),
-        },
-      ],
-      contexts,
-      integration_types: [0],
-    },
-    { name: "reset", description: "Forget this channel's (or thread's, or DM's) conversation", contexts, integration_types: [0] },
-  ] as RESTPostAPIApplicationCommandsJSONBody[];
 }
 
 export async function startDiscordAdapter(deps: AdapterDeps, opts: DiscordAdapterOptions = {}): Promise<RunningDiscordAdapter> {
@@ -99,6 +68,8 @@ class DiscordAdapter {
   private readonly typing: DiscordTyping;
   private readonly conversations: DiscordConversations;
   private readonly buttons: DiscordButtons;
+  private readonly settings: DiscordSettingsCommand;
+  private readonly imagine: DiscordImagine;
   private readonly dkeys: DiscordKeys;
   private connected = false;
   /** Shards of this process that are disconnected or reconnecting right now. */
@@ -135,6 +106,8 @@ class DiscordAdapter {
     this.buttons = new DiscordButtons(deps, this.log, api, this.conversations.intake, (place, userId, roleIds) =>
       this.conversations.access(place, userId, roleIds),
     );
+    this.settings = new DiscordSettingsCommand(deps, this.log, api);
+    this.imagine = new DiscordImagine(deps, this.log, api, (place, userId, roleIds) => this.conversations.access(place, userId, roleIds));
   }
 
   private get config() {
@@ -186,7 +159,7 @@ class DiscordAdapter {
   }
 
   private async registerCommands(): Promise<void> {
-    const defs = discordCommands({ allowDms: this.config.DISCORD_ALLOW_DMS, maxInputChars: this.config.MAX_INPUT_CHARS });
+    const defs = discordCommands(this.config);
     const guild = this.config.DISCORD_COMMAND_GUILD;
     try {
       if (guild) await this.client.application!.commands.set(defs, guild);
@@ -215,7 +188,16 @@ class DiscordAdapter {
       author: authorOf(message.author, message.member),
       roleIds: message.member ? [...message.member.roles.cache.keys()] : null,
       text: this.userText(message),
-      hasAttachments: message.attachments.size > 0,
+      attachments: message.attachments.map((a) => ({
+        url: a.url,
+        name: a.name,
+        size: a.size,
+        ...(a.contentType ? { mimeType: a.contentType } : {}),
+      })),
+      ...(message.reference?.messageId
+        ? { reference: { channelId: message.reference.channelId, messageId: message.reference.messageId } }
+        : {}),
+      repliesToBot: message.reference !== null && message.mentions.repliedUser?.id === this.client.user!.id,
       place: () => this.api.placeOf(message.channel, message.channelId, message.guildId),
     });
   }
@@ -241,6 +223,11 @@ class DiscordAdapter {
 
   private async onInteraction(i: Interaction): Promise<void> {
     if (this.closed) return;
+    if (i.isAutocomplete()) {
+      if (i.commandName === "settings") await this.settings.autocomplete(i);
+      else await i.respond([]).catch(() => undefined);
+      return;
+    }
     if (i.isChatInputCommand() || i.isButton()) {
       // Claimed before anything is answered: an interaction replayed after a resume does nothing
       // (a second callback would be refused with 40060 anyway, and /reset must not wipe again).
@@ -251,10 +238,17 @@ class DiscordAdapter {
     if (i.isChatInputCommand()) {
       if (i.commandName === "ask") return this.conversations.ask(i);
       if (i.commandName === "reset") return this.conversations.reset(i);
+      if (i.commandName === "help") return runHelp(i, this.deps, this.api, this.log);
+      if (i.commandName === "settings") return this.settings.run(i);
+      if (i.commandName === "imagine") return this.imagine.command(i);
       await ephemeral(i, DISCORD_TEXT.unknownCommand);
       return;
     }
-    if (i.isButton()) return this.buttons.click(i);
+    if (i.isButton()) {
+      const parsed = parseButtonId(i.customId);
+      if (parsed && isImageRequest(parsed.requestId)) return this.imagine.click(i, parsed.action, parsed.requestId);
+      return this.buttons.click(i);
+    }
     if (i.isRepliable()) await ephemeral(i, DISCORD_TEXT.unknownCommand);
   }
 }

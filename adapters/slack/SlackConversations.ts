@@ -1,6 +1,7 @@
 /**
  * What the Slack adapter does with what people send, independent of how it arrives (Socket Mode or
- * HTTP): `/ask`, `/reset`, mentions, plain follow-ups in the bot's threads, DMs, and Stop clicks.
+ * HTTP): `/ask`, `/reset`, mentions, plain follow-ups in the bot's threads and DMs (Stop clicks:
+ * SlackStopButton; deleted replies and edited questions: SlackMessageChanges).
  *
  * A conversation on Slack is a thread: `slack:<teamId>:<channelId>:<threadTs>`.
  * - `/ask <question>` posts the question (attributed to the asker) as a new thread parent and answers
@@ -9,8 +10,10 @@
  *   continues that thread's conversation.
  * - In threads the bot started, plain messages continue the conversation without a mention
  *   (SLACK_THREAD_FOLLOWUPS), unless they mention someone else and not the bot.
- * - In a DM, every top-level message starts a conversation answered in its thread; replies in the
- *   thread continue it.
+ * - In a DM, every top-level message continues the DM's one conversation (`DM_CONVERSATION`), answered
+ *   in the message's thread; replies in those threads continue it too. Other DM threads (the AI
+ *   app's assistant threads) are conversations of their own.
+ * - An edited question is answered as it was sent (SlackMessageChanges says so).
  *
  * Every message goes through the intake (src/intake/Intake.ts), claimed in Redis first (`SET NX`), so
  * Slack's double delivery of a mention and its retries produce one reply; the place's settings
@@ -30,12 +33,15 @@ import type { ReplyTarget } from "../../src/types.ts";
 import { SlackFeatures, STATUS_THINKING } from "./SlackFeatures.ts";
 import { MESSAGE_REQUEST_TTL_SECONDS } from "./SlackSink.ts";
 import { SlackUserNames } from "./SlackUserNames.ts";
-import { slackConversationKey } from "./slackConversation.ts";
+import { DM_CONVERSATION, RESET_TEXT, slackConversationKey } from "./slackConversation.ts";
 import type { SlackFileRef } from "./slackFiles.ts";
 import { askedMessage, cannotPostText, fromSlackText, placeholderMessage, slackReplyText } from "./slackMessages.ts";
 import { checkPlace, slackDraft, slackSettingsStore } from "./slackPlaceSettings.ts";
 import { FILES_ONLY_TEXT, gatherSlackContext, type SlackContextDeps } from "./slackRequestContext.ts";
 import type { WebClient } from "./slackWorkspaces.ts";
+
+/** An empty DM (a DM with only a file asks about the file: slackRequestContext's FILES_ONLY_TEXT). */
+const EMPTY_DM = "Your message is empty — write your question and I'll answer.";
 
 export const USAGE =
   "Ask me something: `/ask <your question>` — I answer in a new thread, and you can keep talking to me there " +
@@ -76,8 +82,12 @@ export interface SlackBotIdentity {
 interface Turn extends SlackPlace {
   client: WebClient;
   requestId: string;
-  /** The conversation's thread (an `/ask` learns it once its question is posted). */
+  /** The thread the reply goes in (an `/ask` learns it once its question is posted). */
   threadTs: string;
+  /** The conversation's thread id when it is not `threadTs` (a DM's: DM_CONVERSATION). */
+  conversationTs?: string;
+  /** What an empty message is told (default: the intake's text and the usage). */
+  emptyText?: string;
   text: string;
   /** The thread is the bot's (its plain follow-ups continue the conversation). */
   botThread: boolean;
@@ -172,12 +182,13 @@ export class SlackConversations {
     await reply(await this.resetLatest(client, place));
   }
 
-  /** Resets the user's latest thread conversation in the channel; returns what to tell them. */
+  /** Resets the user's latest thread conversation in the channel (a DM: its conversation); returns what to tell them. */
   private async resetLatest(client: WebClient, place: SlackPlace): Promise<string> {
     const lastKey = this.keys.lastThread(place.teamId, place.channelId, place.userId);
+    const isDm = place.channelId.startsWith("D");
     let threadTs: string | null;
     try {
-      threadTs = await this.redis.get(lastKey);
+      threadTs = isDm ? DM_CONVERSATION : await this.redis.get(lastKey);
       if (threadTs) {
         await this.deps.memory.reset(slackConversationKey(place.teamId, place.channelId, threadTs));
         await this.redis.del(lastKey);
@@ -186,18 +197,13 @@ export class SlackConversations {
       this.log.warn({ err }, "reset failed: Redis unavailable");
       return UNAVAILABLE;
     }
-    if (!threadTs) {
-      return (
-        "There is nothing to reset: you have no conversation with me in this channel. Every `/ask` starts a fresh " +
-        "conversation in its own thread; to clear a thread's conversation, mention me in that thread with `reset`."
-      );
-    }
+    if (!threadTs) return RESET_TEXT.nothing;
+    if (threadTs === DM_CONVERSATION) return RESET_TEXT.done("our conversation");
     const link = await client.chat
       .getPermalink({ channel: place.channelId, message_ts: threadTs })
       .then((r) => r.permalink)
       .catch(() => undefined);
-    const where = link ? `<${link}|this thread>` : "your latest thread in this channel";
-    return `Done — I forgot our conversation in ${where}; your next message there starts fresh. (Each \`/ask\` starts a new conversation anyway.)`;
+    return RESET_TEXT.done(`our conversation in ${link ? `<${link}|this thread>` : "your latest thread in this channel"}`);
   }
 
   // ------------------------------------------------------------------ messages and mentions
@@ -212,6 +218,9 @@ export class SlackConversations {
     const inThread = m.threadTs !== undefined && m.threadTs !== m.ts;
     const threadTs = inThread ? m.threadTs! : m.ts;
     let botThread = !inThread || isDm;
+    // A DM is one conversation; a thread in it too when it is one the bot answered a top-level message in.
+    const dmWide = isDm && (!inThread || (await this.threadKind(m.teamId, m.channelId, threadTs)) === DM_CONVERSATION);
+    const conversationTs = dmWide ? DM_CONVERSATION : threadTs;
     if (inThread && !isDm) {
       botThread = await this.isBotThread(m.teamId, m.channelId, threadTs);
       if (!mentionsBot) {
@@ -228,11 +237,13 @@ export class SlackConversations {
     const place: SlackPlace = { teamId: m.teamId, channelId: m.channelId, userId: m.userId };
     const refuse = (message: string) => this.ephemeral(client, place, threadTs, message);
     if (/^\/?reset[.!]?$/i.test(text)) {
-      await this.resetThread(client, place, requestId, inThread ? threadTs : undefined, refuse);
+      await this.resetThread(client, place, requestId, inThread || isDm ? { conversationTs, threadTs, dm: dmWide } : undefined, refuse);
       return;
     }
     const context = () => gatherSlackContext(this.contextDeps, client, { ...m, threadTs }, bot, inThread && !botThread && !isDm);
-    await this.take({ ...place, client, requestId, threadTs, text, botThread, refuse, alsoWithdraw: [], context });
+    const turn: Turn = { ...place, client, requestId, threadTs, conversationTs, text, botThread, refuse, alsoWithdraw: [], context };
+    if (isDm) turn.emptyText = EMPTY_DM;
+    await this.take(turn);
   }
 
   /** "@bot reset": in a thread, forget that thread's conversation; outside one, like `/reset`. */
@@ -240,7 +251,7 @@ export class SlackConversations {
     client: WebClient,
     place: SlackPlace,
     requestId: string,
-    threadTs: string | undefined,
+    where: { conversationTs: string; threadTs: string; dm: boolean } | undefined,
     refuse: (m: string) => Promise<void>,
   ): Promise<void> {
     const claim = await this.intake.claim(this.keys.claim(requestId));
@@ -249,12 +260,12 @@ export class SlackConversations {
       await refuse(UNAVAILABLE);
       return;
     }
-    if (threadTs === undefined) {
+    if (where === undefined) {
       await refuse(await this.resetLatest(client, place));
       return;
     }
     try {
-      await this.deps.memory.reset(slackConversationKey(place.teamId, place.channelId, threadTs));
+      await this.deps.memory.reset(slackConversationKey(place.teamId, place.channelId, where.conversationTs));
     } catch (err) {
       this.log.warn({ err }, "reset failed: Redis unavailable");
       await refuse(UNAVAILABLE);
@@ -263,38 +274,10 @@ export class SlackConversations {
     await client.chat
       .postMessage({
         channel: place.channelId,
-        thread_ts: threadTs,
-        text: "🧹 Done — I forgot this thread's conversation. The next message here starts fresh.",
+        thread_ts: where.threadTs,
+        text: RESET_TEXT.done(where.dm ? "our conversation" : "this thread's conversation"),
       })
       .catch((err: unknown) => this.log.warn({ err: errorCode(err) ?? String(err) }, "could not confirm the reset"));
-  }
-
-  // ------------------------------------------------------------------ Stop
-
-  /** The Stop button: ask the worker generating the reply to stop (it keeps the partial answer). */
-  async stop(
-    place: { teamId: string; channelId: string; messageTs?: string },
-    value: string | undefined,
-    respond: Respond | undefined,
-  ): Promise<void> {
-    try {
-      let requestId = value?.startsWith("slack-") ? value : undefined;
-      if (!requestId && place.messageTs)
-        requestId = (await this.redis.get(this.keys.messageRequest(place.teamId, place.channelId, place.messageTs))) ?? undefined;
-      if (!requestId) {
-        this.log.warn({ channel: place.channelId, ts: place.messageTs }, "Stop clicked on a message whose request is unknown");
-        return;
-      }
-      await this.deps.ingestor.stop(requestId);
-      this.log.info({ requestId }, "stop requested");
-    } catch (err) {
-      this.log.warn({ err }, "could not request a stop");
-      await respond?.({
-        response_type: "ephemeral",
-        text: "I couldn't stop that answer right now, please try again in a moment.",
-        replace_original: false,
-      }).catch(() => undefined);
-    }
   }
 
   // ------------------------------------------------------------------ the common path
@@ -305,14 +288,14 @@ export class SlackConversations {
    */
   private async take(t: Turn, prepare?: () => Promise<boolean>): Promise<void> {
     const platform: IntakePlatform = {
-      refuse: (r) => t.refuse(refusalText(r)),
+      refuse: (r) => t.refuse(r.code === "EMPTY_MESSAGE" && t.emptyText ? t.emptyText : refusalText(r)),
       prepare: async (): Promise<IntakeDraft | null> => {
         const here = await checkPlace(this.settings, this.log, t);
         if (!here.enabled) return t.refuse(here.userMessage).then(() => null);
         if (prepare && !(await prepare())) return null;
         return slackDraft(t, here.memoryScope, this.names.lookup(t.client, t.teamId, t.userId, t.userName), t.context?.());
       },
-      postPlaceholder: () => this.postPlaceholder(t),
+      postPlaceholder: (_draft, ahead) => this.postPlaceholder(t, ahead),
       withdraw: async (placeholder, refusal) => {
         await this.withdraw(t, placeholder?.messageId, refusal === undefined);
         if (refusal) await t.refuse(refusal.userMessage);
@@ -322,13 +305,13 @@ export class SlackConversations {
   }
 
   /** Posts the placeholder in the thread, and the thread's bookkeeping; null (having told the asker) when it cannot. */
-  private async postPlaceholder(t: Turn): Promise<ReplyTarget | null> {
+  private async postPlaceholder(t: Turn, ahead: number): Promise<ReplyTarget | null> {
     let ts: string | undefined;
     try {
       const posted = await t.client.chat.postMessage({
         channel: t.channelId,
         thread_ts: t.threadTs,
-        ...placeholderMessage(t.requestId),
+        ...placeholderMessage(t.requestId, ahead),
         unfurl_links: false,
         unfurl_media: false,
       });
@@ -344,8 +327,10 @@ export class SlackConversations {
     const book = this.redis
       .multi()
       .set(this.keys.messageRequest(t.teamId, t.channelId, ts), t.requestId, "EX", MESSAGE_REQUEST_TTL_SECONDS);
-    if (t.botThread) book.set(this.keys.botThread(t.teamId, t.channelId, t.threadTs), "1", "EX", ttl);
-    book.set(this.keys.lastThread(t.teamId, t.channelId, t.userId), t.threadTs, "EX", ttl);
+    const conversationTs = t.conversationTs ?? t.threadTs;
+    const kind = conversationTs === DM_CONVERSATION ? DM_CONVERSATION : "1";
+    if (t.botThread) book.set(this.keys.botThread(t.teamId, t.channelId, t.threadTs), kind, "EX", ttl);
+    book.set(this.keys.lastThread(t.teamId, t.channelId, t.userId), conversationTs, "EX", ttl);
     await book.exec().catch((err: unknown) => this.log.warn({ err: String(err) }, "could not store the thread's bookkeeping"));
     // After the placeholder: Slack clears a thread's status when the app posts there.
     await this.features.setStatus(t.client, t.teamId, t.channelId, t.threadTs, STATUS_THINKING);
@@ -363,6 +348,8 @@ export class SlackConversations {
   /** Takes back what was posted for a refused request (placeholder, /ask question); if a delete fails, says why in place. */
   private async withdraw(t: Turn, placeholderTs: string | undefined, silent = false): Promise<void> {
     if (placeholderTs) await this.features.setStatus(t.client, t.teamId, t.channelId, t.threadTs, "");
+    // The bot's own deletion is not an admin removing a reply (SlackMessageChanges): forget the mapping first.
+    if (placeholderTs) await this.redis.del(this.keys.messageRequest(t.teamId, t.channelId, placeholderTs)).catch(() => undefined);
     for (const ts of [placeholderTs, ...t.alsoWithdraw]) {
       if (!ts) continue;
       try {
@@ -376,6 +363,11 @@ export class SlackConversations {
         }
       }
     }
+  }
+
+  /** The bot's mark on a thread: "1" (its thread), DM_CONVERSATION (a DM thread of the DM's conversation), or null. */
+  private async threadKind(teamId: string, channelId: string, threadTs: string): Promise<string | null> {
+    return this.redis.get(this.keys.botThread(teamId, channelId, threadTs)).catch(() => null);
   }
 
   private async isBotThread(teamId: string, channelId: string, threadTs: string): Promise<boolean> {

@@ -16,10 +16,22 @@
  * set: the stream budget) also halves its calls per window on a 429, down to the floor, and climbs
  * back by a quarter of that per window without one (additive increase, multiplicative decrease).
  * The current rate lives in Redis as well.
+ *
+ * Priority (`acquire(team, { first: true })`: a reply's first text): the caller skips the line of
+ * reserved slots and confirms as soon as the cap allows, and while any such caller waits (a set of
+ * waiters in Redis, each refreshed as it polls, dropped when stale), ordinary confirms yield — so a
+ * reply that shows nothing yet goes before further edits of replies that already show text, and
+ * twelve questions at once each show an answer start within a few slots. A lone `confirm` (places
+ * in line) yields as well, and never waits: it says how long to wait instead.
  */
 import { randomBytes } from "node:crypto";
 import type { Redis } from "ioredis";
 import type { SlackKeys } from "../../src/keys.ts";
+
+/** A priority waiter that has not polled for this long is gone (its process died). */
+const WAITER_STALE_MS = 5000;
+/** A priority waiter polls at least this often (it stays fresh). */
+const WAITER_POLL_MS = 1000;
 
 const NOW = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
@@ -50,13 +62,20 @@ return slot - now
 `;
 
 const CONFIRM = `
--- KEYS: send log, blocked-until, limit   ARGV: limit, windowMs, member
+-- KEYS: send log, blocked-until, priority waiters, limit   ARGV: limit, windowMs, member, waiter ('' = ordinary)
 ${NOW}
 ${LIMIT}
 local blocked = tonumber(redis.call('GET', KEYS[2]) or '0')
 if blocked > now then return blocked - now end
 local window = tonumber(ARGV[2])
 local minGap = math.floor(math.ceil(window / limit) / 2)
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', string.format('%.0f', now - ${WAITER_STALE_MS}))
+if ARGV[4] == '' then
+  if redis.call('ZCARD', KEYS[3]) > 0 then return math.max(1, minGap) end
+else
+  redis.call('ZADD', KEYS[3], now, ARGV[4])
+  redis.call('PEXPIRE', KEYS[3], ${WAITER_STALE_MS * 2})
+end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%.0f', now - window))
 if redis.call('ZCARD', KEYS[1]) >= limit then
   local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
@@ -68,6 +87,7 @@ if last[2] ~= nil and now - tonumber(last[2]) < minGap then
 end
 redis.call('ZADD', KEYS[1], now, ARGV[3])
 redis.call('PEXPIRE', KEYS[1], window * 2)
+if ARGV[4] ~= '' then redis.call('ZREM', KEYS[3], ARGV[4]) end
 return 0
 `;
 
@@ -171,25 +191,38 @@ export class SlackEditBudget {
     );
   }
 
-  /** Record a send now if the cap allows; else how long to wait before asking again (ms). */
-  async confirm(teamId: string): Promise<number> {
+  /**
+   * Record a send now if the cap allows (and, for an ordinary call, no priority caller waits); else
+   * how long to wait before asking again (ms). `waiter`: a priority caller's id.
+   */
+  async confirm(teamId: string, waiter = ""): Promise<number> {
     const member = `${Date.now()}-${randomBytes(4).toString("hex")}`;
     return Number(
       await this.redis.eval(
         CONFIRM,
-        3,
+        4,
         this.keys.log(teamId),
         this.keys.blocked(teamId),
+        `${this.keys.next(teamId)}:first`,
         this.keys.limit(teamId),
         String(this.limit),
         String(this.capWindowMs),
         member,
+        waiter,
       ),
     );
   }
 
-  /** Take a slot and wait until a call may go out. */
-  async acquire(teamId: string): Promise<void> {
+  /** Take a slot and wait until a call may go out; `first`: ahead of the reserved slots (a reply's first text). */
+  async acquire(teamId: string, opts: { first?: boolean } = {}): Promise<void> {
+    if (opts.first) {
+      const waiter = randomBytes(6).toString("hex");
+      for (;;) {
+        const more = await this.confirm(teamId, waiter);
+        if (more <= 0) return;
+        await sleep(Math.min(more, WAITER_POLL_MS));
+      }
+    }
     const wait = await this.reserve(teamId);
     if (wait > 0) await sleep(wait);
     for (;;) {

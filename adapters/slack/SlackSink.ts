@@ -19,12 +19,14 @@
  *   where the workspace allows it, and cleared with the final edit.
  * - The WebClient neither retries nor queues on its own (`rejectRateLimitedCalls`, no retries):
  *   the ReplyStreamer decides, so nothing bypasses the budgets.
+ * - A reply message found deleted (`message_not_found`: an admin removed it) is a ReplyGoneError:
+ *   the worker stops generating, posts nothing more and remembers nothing of it.
  */
 
 import { webApi } from "@slack/bolt";
 import type { Redis } from "ioredis";
 import type { Config } from "../../src/config.ts";
-import { PlatformError, PlatformRateLimitedError } from "../../src/errors.ts";
+import { PlatformError, PlatformRateLimitedError, ReplyGoneError } from "../../src/errors.ts";
 import { type Keys, SlackKeys } from "../../src/keys.ts";
 import type { Logger } from "../../src/logger.ts";
 import { SLACK_MAX_LENGTH } from "../../src/text/splitMessage.ts";
@@ -34,7 +36,7 @@ import { SlackFeatures, waitingStatus } from "./SlackFeatures.ts";
 import { SlackImageUploads } from "./SlackImageUploads.ts";
 import { SlackStreams } from "./SlackStreams.ts";
 import { slackError, toPlatformError } from "./slackApiErrors.ts";
-import { slackTextWithNote, streamingBlocks } from "./slackMessages.ts";
+import { PLACEHOLDER_TEXT, slackReplyText, slackTextWithNote, streamingBlocks, waitingText } from "./slackMessages.ts";
 import {
   botTokens,
   resolveWorkspaces,
@@ -75,6 +77,8 @@ export class SlackSink implements ReplySink {
   private readonly clients = new Map<string, WebClient>();
   private workspaces: Promise<SlackWorkspace[]> | undefined;
   private readonly requestIds = new Map<string, string>();
+  /** Placeholders this process has shown a reply's text in (their next edits are not a first text). */
+  private readonly showing = new Set<string>();
 
   constructor(
     config: Config,
@@ -110,6 +114,10 @@ export class SlackSink implements ReplySink {
       streamBudget: this.streamBudget,
       client: (team) => this.clientFor(team),
       onStreamStarted: (placeholder) => this.answeringBelow(placeholder),
+      remember: async (placeholder, ts) => {
+        const requestId = await this.requestIdFor(placeholder);
+        if (requestId) await this.rememberRequest({ ...placeholder, messageId: ts }, requestId);
+      },
       removePlaceholder: (placeholder) => this.removePlaceholder(placeholder),
     });
     this.images = new SlackImageUploads({
@@ -124,6 +132,11 @@ export class SlackSink implements ReplySink {
   /** /imagine: each picture is a file shared into the reply's thread, replacing the preview before it (SlackImageUploads). */
   showImage(target: ReplyTarget, image: ReplyImage): Promise<undefined> {
     return this.images.show(target, image);
+  }
+
+  /** A reply's Markdown as sent (mrkdwn, escapes): the ReplyStreamer splits so every message fits. */
+  sentLength(text: string): number {
+    return slackReplyText(text).length;
   }
 
   /**
@@ -141,14 +154,17 @@ export class SlackSink implements ReplySink {
     const client = await this.clientFor(target.workspaceId);
     const body = slackTextWithNote(text, opts.note);
     const blocks = opts.final ? [] : streamingBlocks(body, await this.requestIdFor(target));
-    await this.editSlot(target);
+    // A reply's first text goes before further edits of replies that already show text.
+    const shownKey = `${target.workspaceId ?? "-"}|${target.channelId}|${target.messageId}`;
+    const first = target.userId !== undefined && !this.showing.has(shownKey);
+    await this.editSlot(target, first);
     try {
       await client.chat.update({ channel: target.channelId, ts: target.messageId, text: body, blocks });
+      if (first) this.remember(this.showing, shownKey);
     } catch (err) {
       if (slackError(err) === "message_not_found") {
-        // Someone deleted the reply: there is nothing left to show it in.
-        this.logger.warn({ channel: target.channelId, ts: target.messageId }, "the reply message is gone; edit dropped");
-        return;
+        // Someone (an admin) deleted the reply: the reply stops, nothing more is posted for it.
+        throw new ReplyGoneError(`slack chat.update: the message is gone (message_not_found)`);
       }
       throw await this.failed(err, target, "chat.update");
     }
@@ -159,21 +175,24 @@ export class SlackSink implements ReplySink {
 
   /**
    * The line moved: show a waiting message's place in line — in the thread's status where the
-   * workspace allows it, and in its placeholder when the edit budget has a slot free right now.
+   * workspace allows it, and in its placeholder when the edit budget has a slot free right now
+   * (first texts go first); else PlatformRateLimitedError: the PlaceNotifier asks again later
+   * with the newest place (coalesced, never dropped).
    */
   async queued(target: ReplyTarget, ahead: number): Promise<void> {
     if (target.threadId && target.workspaceId) {
       const client = await this.clientFor(target.workspaceId);
       await this.features.setStatus(client, target.workspaceId, target.channelId, target.threadId, waitingStatus(ahead));
     }
+    let wait: number;
     try {
-      if ((await this.budget.confirm(target.workspaceId ?? "-")) > 0) return;
+      wait = await this.budget.confirm(target.workspaceId ?? "-");
     } catch {
       return;
     }
+    if (wait > 0) throw new PlatformRateLimitedError(wait);
     const client = await this.clientFor(target.workspaceId);
-    const text =
-      ahead <= 0 ? "⏳ Next in line…" : `⏳ Waiting — ${ahead} message${ahead === 1 ? "" : "s"} ahead of yours in this conversation…`;
+    const text = waitingText(ahead);
     try {
       await client.chat.update({
         channel: target.channelId,
@@ -183,6 +202,26 @@ export class SlackSink implements ReplySink {
       });
     } catch (err) {
       if (slackError(err) === "message_not_found") return;
+      throw await this.failed(err, target, "chat.update");
+    }
+  }
+
+  /**
+   * Generation started for a placeholder that showed a place in line: "⏳ Thinking…" (Stop stays),
+   * if an edit slot is free right now — else the first text, which goes first, replaces it soon.
+   */
+  async started(target: ReplyTarget): Promise<void> {
+    try {
+      if ((await this.budget.confirm(target.workspaceId ?? "-")) > 0) return;
+    } catch {
+      return;
+    }
+    const client = await this.clientFor(target.workspaceId);
+    const blocks = streamingBlocks(PLACEHOLDER_TEXT, await this.requestIdFor(target));
+    try {
+      await client.chat.update({ channel: target.channelId, ts: target.messageId, text: PLACEHOLDER_TEXT, blocks });
+    } catch (err) {
+      if (slackError(err) === "message_not_found") throw new ReplyGoneError("slack chat.update: the placeholder is gone");
       throw await this.failed(err, target, "chat.update");
     }
   }
@@ -221,9 +260,9 @@ export class SlackSink implements ReplySink {
   }
 
   /** Takes a slot of the workspace's edit budget (a Redis hiccup: go ahead; Slack's own 429s are still honoured). */
-  private async editSlot(target: ReplyTarget): Promise<void> {
+  private async editSlot(target: ReplyTarget, first = false): Promise<void> {
     try {
-      await this.budget.acquire(target.workspaceId ?? "-");
+      await this.budget.acquire(target.workspaceId ?? "-", { first });
     } catch (err) {
       this.logger.warn({ err }, "could not take a slot of the Slack edit budget; editing anyway");
     }
@@ -244,6 +283,8 @@ export class SlackSink implements ReplySink {
   /** The streamed answer is complete: the placeholder, there for its Stop button, is deleted (or emptied if that fails). */
   private async removePlaceholder(placeholder: ReplyTarget): Promise<void> {
     const client = await this.clientFor(placeholder.workspaceId);
+    // Forgotten first: the adapter takes the deletion Slack reports for the bot's own doing, not a Stop.
+    await this.forgetRequest(placeholder);
     await this.editSlot(placeholder);
     try {
       await client.chat.delete({ channel: placeholder.channelId, ts: placeholder.messageId });
@@ -263,6 +304,13 @@ export class SlackSink implements ReplySink {
       .catch((err: unknown) => this.logger.warn({ err }, "could not store a message's request id"));
   }
 
+  /** The message no longer belongs to a request (the bot deletes it itself). */
+  private async forgetRequest(target: ReplyTarget): Promise<void> {
+    const key = this.slackKeys.messageRequest(target.workspaceId ?? "-", target.channelId, target.messageId);
+    this.requestIds.delete(key);
+    await this.redis.del(key).catch((err: unknown) => this.logger.warn({ err }, "could not forget a message's request id"));
+  }
+
   private async requestIdFor(target: ReplyTarget): Promise<string> {
     if (target.requestId) return target.requestId;
     const key = this.slackKeys.messageRequest(target.workspaceId ?? "-", target.channelId, target.messageId);
@@ -277,6 +325,14 @@ export class SlackSink implements ReplySink {
     // A miss is remembered too: the adapter maps a placeholder before it queues the request.
     this.cache(key, stored ?? "");
     return stored ?? "";
+  }
+
+  private remember(set: Set<string>, key: string): void {
+    if (set.size >= CACHE_MAX) {
+      const oldest = set.values().next().value;
+      if (oldest !== undefined) set.delete(oldest);
+    }
+    set.add(key);
   }
 
   private cache(key: string, requestId: string): void {
@@ -308,7 +364,11 @@ export class SlackSink implements ReplySink {
     return client;
   }
 
-  /** The client of a workspace's token (one token: always that one). */
+  /**
+   * The client of a workspace's token (one token: always that one — the adapter answers no other
+   * workspace). Several: the workspace's own, never another's; none is a ReplyGoneError (nothing
+   * can be shown there, the reply stops).
+   */
   private async clientFor(workspaceId: string | undefined): Promise<WebClient> {
     if (this.tokens.length === 1) return this.client(this.tokens[0]!);
     this.workspaces ??= resolveWorkspaces(this.tokens, this.clientOptions).catch((err: unknown) => {
@@ -316,7 +376,11 @@ export class SlackSink implements ReplySink {
       throw err;
     });
     const ws = workspaceFor(await this.workspaces, workspaceId);
-    return this.client(ws?.token ?? this.tokens[0]!);
+    if (!ws) {
+      this.logger.error({ workspace: workspaceId }, "no bot token for this workspace; its reply is dropped");
+      throw new ReplyGoneError(`slack: no bot token for workspace ${workspaceId ?? "(none)"}`);
+    }
+    return this.client(ws.token);
   }
 }
 

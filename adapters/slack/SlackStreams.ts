@@ -15,7 +15,7 @@
  *   call may or may not have landed (network drop, 5xx), the text was split or rewritten — the
  *   message stops streaming and from then on its whole text is set with `chat.update`: nothing is
  *   appended twice, nothing is lost. A 429 is thrown for the ReplyStreamer to wait out (Retry-After),
- *   and slows the workspace's stream budget down.
+ *   and slows the workspace's stream budget down; a deleted stream (`message_not_found`): ReplyGoneError.
  * - Refusals that hold for the whole workspace (`unknown_method`, `feature_not_enabled`,
  *   `missing_scope`, …) latch streaming off there (SlackFeatures); a 429 on the start or a channel
  *   without a recipient sends only that reply the `chat.update` way.
@@ -27,7 +27,7 @@
  */
 import { createHash } from "node:crypto";
 import type { Redis } from "ioredis";
-import { PlatformError, PlatformRateLimitedError } from "../../src/errors.ts";
+import { PlatformError, PlatformRateLimitedError, ReplyGoneError } from "../../src/errors.ts";
 import type { SlackKeys } from "../../src/keys.ts";
 import type { Logger } from "../../src/logger.ts";
 import { escapeSlackMarkdown, stableMarkdownLength } from "../../src/text/escapeMentions.ts";
@@ -40,8 +40,7 @@ import type { WebClient } from "./slackWorkspaces.ts";
 
 /** Shown under a stream a crashed or stopped worker left behind, when the retry continues below it. */
 export const INTERRUPTED_STREAM_NOTE = "interrupted by a worker restart — the answer continues below";
-/** How long a stream's record is kept. */
-const RECORD_TTL_SECONDS = 24 * 3600;
+const RECORD_TTL_SECONDS = 24 * 3600; // how long a stream's record is kept
 const LIVE_MAX = 2000;
 
 export interface SlackStreamsDeps {
@@ -57,6 +56,8 @@ export interface SlackStreamsDeps {
   onStreamStarted?(placeholder: ReplyTarget): Promise<void>;
   /** A placeholder's answer landed in its own message: the placeholder goes. */
   removePlaceholder?(placeholder: ReplyTarget): Promise<void>;
+  /** A stream message `ts` now shows the placeholder's reply (its deletion stops the reply too). */
+  remember?(placeholder: ReplyTarget, ts: string): Promise<void>;
 }
 
 /** A stream as recorded in Redis. */
@@ -189,14 +190,18 @@ export class SlackStreams {
     if (recipient.recipientTeamId) record.recipientTeamId = recipient.recipientTeamId;
     const live: Live = { mode: "streaming", record };
     await this.save(where, logicalTs ?? ts, record);
-    if (logicalTs !== undefined && logicalTs !== ts) await this.deps.onStreamStarted?.(where);
+    if (logicalTs !== undefined && logicalTs !== ts) {
+      await this.deps.remember?.(where, ts);
+      await this.deps.onStreamStarted?.(where);
+    }
     return live;
   }
 
   // ------------------------------------------------------------------ delivering
 
   private async deliver(live: Live, target: ReplyTarget, text: string, opts: EditOptions): Promise<void> {
-    if (live.mode === "gone" || !live.record) return;
+    if (live.mode === "gone") throw new ReplyGoneError("slack: the streamed reply is gone");
+    if (!live.record) return;
     const ends = opts.final || opts.note !== undefined;
     if (live.mode === "streaming") {
       // The last call of a stream closes an open code block too (the note goes under it).
@@ -263,8 +268,7 @@ export class SlackStreams {
     const code = slackError(err);
     if (code === "message_not_found") {
       live.mode = "gone";
-      this.deps.logger.warn({ channel: target.channelId, ts: live.record?.ts }, "the streamed reply is gone; delivery dropped");
-      return;
+      throw new ReplyGoneError(`slack ${what}: the streamed reply is gone (message_not_found)`);
     }
     // Closed by Slack: nothing to stop. Anything else may have landed: stop it before replacing the text.
     live.mode = "plain";
@@ -299,7 +303,7 @@ export class SlackStreams {
         const code = slackError(err);
         if (code === "message_not_found") {
           live.mode = "gone";
-          return;
+          throw new ReplyGoneError("slack chat.update: the reply is gone (message_not_found)");
         }
         if (code === "streaming_state_conflict") {
           live.mustStop = true;

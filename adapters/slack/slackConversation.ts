@@ -5,3 +5,18 @@ import type { ConversationKey } from "../../src/types.ts";
 export function slackConversationKey(teamId: string, channelId: string, threadTs: string): ConversationKey {
   return `slack:${teamId}:${channelId}:${threadTs}`;
 }
+
+/**
+ * The thread id of a DM's own conversation: every top-level message of a DM (and replies in the
+ * threads the bot answered them in) is one conversation, `slack:<teamId>:<D…>:dm`. Assistant
+ * threads (the split view) and other threads of a DM stay conversations of their own.
+ */
+export const DM_CONVERSATION = "dm";
+
+/** What `/reset` and "@bot reset" say (the same words as on Discord: "🧹 Done — I've forgotten …"). */
+export const RESET_TEXT = {
+  done: (what: string): string => `🧹 Done — I've forgotten ${what}.`,
+  nothing:
+    "I have no recent conversation of yours in this channel to forget (each `/ask` starts a fresh one anyway). " +
+    "To clear an older thread's conversation, mention me in that thread with `reset`.",
+} as const;

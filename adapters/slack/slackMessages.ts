@@ -51,9 +51,15 @@ export function streamingBlocks(mrkdwn: string, requestId: string): types.KnownB
   return [...sections.map((text): types.SectionBlock => ({ type: "section", text: { type: "mrkdwn", text } })), stopButtonBlock(requestId)];
 }
 
-/** The placeholder reply the adapter posts at once. */
-export function placeholderMessage(requestId: string): { text: string; blocks: types.KnownBlock[] } {
-  return { text: PLACEHOLDER_TEXT, blocks: streamingBlocks(PLACEHOLDER_TEXT, requestId) };
+/** A waiting message's place in line (`ahead` messages of its conversation before it; 0: next). */
+export function waitingText(ahead: number): string {
+  return ahead <= 0 ? "⏳ Next in line…" : `⏳ Waiting — ${ahead} message${ahead === 1 ? "" : "s"} ahead of yours in this conversation…`;
+}
+
+/** The placeholder reply the adapter posts at once: "Thinking…", or its place in line when others are ahead. */
+export function placeholderMessage(requestId: string, ahead = 0): { text: string; blocks: types.KnownBlock[] } {
+  const text = ahead > 0 ? waitingText(ahead) : PLACEHOLDER_TEXT;
+  return { text, blocks: streamingBlocks(text, requestId) };
 }
 
 /** The thread parent of an `/ask`: who asked, and the question quoted (plain text, nothing pings). */

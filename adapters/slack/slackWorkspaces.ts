@@ -4,7 +4,8 @@
  * `SLACK_BOT_TOKEN` holds one bot token (`xoxb-…`), or several separated by commas when the same
  * app is installed in several workspaces: each token is asked who it is (`auth.test`) once, and
  * events, edits and posts of a workspace use that workspace's token. A workspace no token was
- * found for uses the first token (an org-wide Enterprise Grid install has one token for all).
+ * found for gets none — never another workspace's (an org-wide Enterprise Grid install has one
+ * token for its whole org: found by the enterprise id).
  */
 import { webApi } from "@slack/bolt";
 import type { Config } from "../../src/config.ts";
@@ -66,7 +67,7 @@ export async function resolveWorkspaces(tokens: readonly string[], options: WebC
   );
 }
 
-/** Finds a workspace's entry (by team, then enterprise), else the first. */
+/** Finds a workspace's entry (by team, then enterprise); undefined when no token belongs to it. */
 export function workspaceFor(
   workspaces: readonly SlackWorkspace[],
   teamId: string | undefined,
@@ -74,7 +75,6 @@ export function workspaceFor(
 ): SlackWorkspace | undefined {
   return (
     workspaces.find((w) => teamId !== undefined && w.teamId === teamId) ??
-    workspaces.find((w) => enterpriseId !== undefined && w.enterpriseId === enterpriseId) ??
-    workspaces[0]
+    workspaces.find((w) => enterpriseId !== undefined && w.enterpriseId === enterpriseId)
   );
 }

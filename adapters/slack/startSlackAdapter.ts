@@ -6,10 +6,11 @@
  * - Events are acknowledged by Bolt before they are handled; retries and the double delivery of
  *   mentions are deduplicated by SlackConversations' claim in Redis.
  * - HTTP mode: Bolt verifies every request's signature (`v0=HMAC_SHA256(secret, v0:ts:body)`) and
- *   answers 401 to a missing, forged or older-than-5-minutes one, before any listener runs.
+ *   answers 401 to a missing, forged or older-than-5-minutes one, before any listener runs; one
+ *   dated more than 5 minutes ahead gets 401 too (`refuseFutureTimestamps`).
  * - SLACK_API_URL points the Web API, and so Socket Mode's `apps.connections.open`, elsewhere.
  * - Several bot tokens (comma-separated SLACK_BOT_TOKEN) serve several workspaces: `authorize`
- *   picks the event's workspace's token.
+ *   picks the event's workspace's token; a workspace without one is not answered (`slackAuthorize`).
  * - The AI app split view (assistant threads in the app's DM) goes through Bolt's `Assistant`
  *   middleware (`slackAssistant`): it takes the DM thread messages, which reach the same handler.
  */
@@ -23,18 +24,22 @@ import { SlackKeys } from "../../src/keys.ts";
 import type { Logger } from "../../src/logger.ts";
 import { type IncomingSlackMessage, type Respond, SlackConversations, USAGE } from "./SlackConversations.ts";
 import { SlackFeatures } from "./SlackFeatures.ts";
+import { SlackMessageChanges } from "./SlackMessageChanges.ts";
+import { SlackStopButton } from "./SlackStopButton.ts";
 import { slackAssistant } from "./slackAssistant.ts";
+import { slackAuthorize } from "./slackAuthorize.ts";
 import { registerSlackCommands } from "./slackCommands.ts";
 import { slackFilesOf } from "./slackFiles.ts";
 import { isHelpText } from "./slackHelp.ts";
 import { STOP_ACTION_ID } from "./slackMessages.ts";
+import { refuseFutureTimestamps } from "./slackRequestTimestamps.ts";
 import {
   botTokens,
   resolveWorkspaces,
   type SlackWorkspace,
+  type WebClient,
   type WebClientOptions,
   webClientOptions,
-  workspaceFor,
 } from "./slackWorkspaces.ts";
 
 export interface StartSlackAdapterOptions {
@@ -122,27 +127,16 @@ export async function startSlackAdapter(deps: AdapterDeps, opts: StartSlackAdapt
     }
     receiver = socket;
   } else {
-    receiver = new HTTPReceiver({ signingSecret: config.SLACK_SIGNING_SECRET!, logger: bolt, processBeforeResponse: false });
+    const http = new HTTPReceiver({ signingSecret: config.SLACK_SIGNING_SECRET!, logger: bolt, processBeforeResponse: false });
+    refuseFutureTimestamps(http, log);
+    receiver = http;
   }
 
   const app = new App({
     receiver,
     logger: bolt,
     clientOptions,
-    authorize: async (source) => {
-      const ws = workspaceFor(workspaces, source.teamId ?? undefined, source.enterpriseId ?? undefined);
-      if (!ws) throw new Error("no bot token");
-      if (source.teamId && ws.teamId !== source.teamId && ws.enterpriseId === undefined) {
-        log.warn({ team: source.teamId }, "event from a workspace without its own bot token; using the first token");
-      }
-      return {
-        botToken: ws.token,
-        botUserId: ws.botUserId,
-        botId: ws.botId,
-        teamId: source.teamId ?? ws.teamId,
-        enterpriseId: source.enterpriseId ?? ws.enterpriseId,
-      };
-    },
+    authorize: slackAuthorize(workspaces, log),
   });
   app.error(async (error) => {
     log.error({ err: { message: error.message, code: error.code } }, "Slack listener failed");
@@ -185,8 +179,11 @@ export async function startSlackAdapter(deps: AdapterDeps, opts: StartSlackAdapt
   app.command("/ask", (args) => onCommand(args as unknown as Parameters<typeof onCommand>[0], false));
   app.command("/reset", (args) => onCommand(args as unknown as Parameters<typeof onCommand>[0], true));
 
+  const changes = new SlackMessageChanges({ redis: deps.redis, keys: new SlackKeys(deps.keys), ingestor: deps.ingestor, log });
   const onMessage = async (event: Loose, body: Loose, context: Loose, client: unknown, mentioned: boolean) => {
     const subtype = str(event.subtype);
+    const team = str(context.teamId) ?? str(body.team_id) ?? str(event.team);
+    if (team && (await changes.handle(client as WebClient, team, event, str(context.botUserId) ?? ""))) return;
     if (subtype !== undefined && !USER_SUBTYPES.has(subtype)) return;
     if (event.bot_id !== undefined || event.bot_profile !== undefined) return;
     const userId = str(event.user);
@@ -222,6 +219,7 @@ export async function startSlackAdapter(deps: AdapterDeps, opts: StartSlackAdapt
     await onMessage(event as unknown as Loose, body as unknown as Loose, context as Loose, client, false);
   });
 
+  const stopButton = new SlackStopButton({ redis: deps.redis, keys: deps.keys, slackKeys, ingestor: deps.ingestor, log });
   app.action(STOP_ACTION_ID, async ({ ack, action, body, context, respond, client }) => {
     await ack();
     const b = body as unknown as Loose;
@@ -229,16 +227,20 @@ export async function startSlackAdapter(deps: AdapterDeps, opts: StartSlackAdapt
     const message = (b.message ?? {}) as Loose;
     const channel = (b.channel ?? {}) as Loose;
     const team = (b.team ?? {}) as Loose;
+    const user = (b.user ?? {}) as Loose;
     const messageTs = str(container.message_ts) ?? str(message.ts);
-    const clicked = { client, userId: str(((b.user ?? {}) as Loose).id) ?? "", respond: respond as Respond | undefined };
-    if (await commands.stopImage(str((action as unknown as Loose).value), clicked)) return;
-    await conversations.stop(
+    const value = str((action as unknown as Loose).value);
+    const clicked = { client, userId: str(user.id) ?? "", respond: respond as Respond | undefined };
+    if (await commands.stopImage(value, clicked)) return;
+    await stopButton.click(
+      client,
       {
         teamId: str(context.teamId) ?? str(team.id) ?? "",
         channelId: str(container.channel_id) ?? str(channel.id) ?? "",
+        userId: str(user.id) ?? "",
         ...(messageTs ? { messageTs } : {}),
+        ...(value ? { value } : {}),
       },
-      str((action as unknown as Loose).value),
       respond as Respond | undefined,
     );
   });

@@ -36,9 +36,14 @@ export const discord = {
     description: "Comma-separated user ids allowed to use the bot (see `DISCORD_ALLOWED_ROLES`).",
     unset: "everyone",
   }),
+  DISCORD_SETTINGS_ROLES: list.optional().meta({
+    description:
+      "Comma-separated role ids whose members may use `/settings` at every scope, besides members with Manage Channels (channel and thread settings) or Manage Server (server settings).",
+    unset: "only those permissions",
+  }),
   DISCORD_COMMAND_GUILD: z.string().trim().optional().meta({
     description:
-      "Register `/ask` and `/reset` in this server (guild) only: they appear at once, while global registration can take a while to show up everywhere.",
+      "Register the slash commands (`/ask`, `/reset`, `/settings`, `/help`, `/imagine`) in this server (guild) only: they appear at once, while global registration can take a while to show up everywhere.",
     unset: "global commands",
   }),
   DISCORD_MESSAGE_CONTENT_INTENT: bool

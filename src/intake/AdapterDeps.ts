@@ -5,6 +5,7 @@ import type { Keys } from "../keys.ts";
 import type { Logger } from "../logger.ts";
 import type { ConversationMemory } from "../memory/ConversationMemory.ts";
 import type { Ingestor } from "../queue/Ingestor.ts";
+import type { SettingsStore } from "../settings/SettingsStore.ts";
 import type { ImagineIntake } from "./ImagineIntake.ts";
 
 export interface AdapterDeps {
@@ -17,6 +18,8 @@ export interface AdapterDeps {
   memory: ConversationMemory;
   /** /imagine: the image lane's intake (absent in tests that do not need it). */
   imagine?: ImagineIntake;
+  /** Per-place settings (admin commands, intake checks); absent: the defaults apply everywhere. */
+  settings?: SettingsStore;
 }
 
 export interface RunningAdapter {

@@ -2,14 +2,15 @@
  * Decides when the user sees a reply's text: throttled snapshots of the latest text, at most one
  * edit in flight, the next no sooner than the interval, rate limits honoured, and the final text
  * always lands. Text longer than one message continues in follow-up messages, split at paragraph
- * or line boundaries and never inside a code block. Whitespace-only snapshots are not shown (a
+ * or line boundaries and never inside a code block, each within the sink's limit as sent
+ * (`sentLength`: Slack's mrkdwn can be longer than the Markdown). Whitespace-only snapshots are not shown (a
  * message of nothing but "…"). When the sink finds the reply's message gone (ReplyGoneError) the
  * streamer stops for good: nothing more is edited or posted, and `onGone` stops the generation.
  */
 import { randomUUID } from "node:crypto";
 import { LockLostError, PlatformRateLimitedError, ReplyGoneError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
-import { type ChunkPart, splitMessageParts } from "../text/splitMessage.ts";
+import { type SentChunk, splitToFit } from "../text/splitToFit.ts";
 import type { EditOptions, ReplySink, ReplyTarget } from "../types.ts";
 
 /** Room kept in each message for the note the sink shows under the answer (`EditOptions.note`). */
@@ -227,7 +228,8 @@ export class ReplyStreamer {
 
   private async deliver(text: string, final: boolean, note?: string): Promise<void> {
     const limit = Number.isFinite(this.sink.maxLength) ? this.sink.maxLength - NOTE_RESERVE : Infinity;
-    const parts: Array<Pick<ChunkPart, "text" | "close">> = Number.isFinite(limit) ? splitMessageParts(text, limit) : [{ text, close: "" }];
+    const measure = this.sink.sentLength?.bind(this.sink);
+    const parts: SentChunk[] = Number.isFinite(limit) ? splitToFit(text, limit, measure) : [{ text, close: "" }];
     if (parts.length === 0) parts.push({ text: "", close: "" });
     this.lastStart = Date.now();
     const attempt = this.attempt;

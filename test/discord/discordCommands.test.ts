@@ -13,7 +13,7 @@ const { say, generated, botMessages, expectNoPings, useAdapter } = tb;
 
 describe("slash commands", () => {
   it("/ask answers like a mention; /reset empties the memory and confirms ephemerally; unknown commands are answered", async () => {
-    expect(tb.sim.commands.map((c) => c.name).sort()).toEqual(["ask", "reset"]);
+    expect(tb.sim.commands.map((c) => c.name).sort()).toEqual(["ask", "help", "imagine", "reset", "settings"]);
     const ask = tb.sim.interaction({ type: 2, name: "ask", options: { prompt: "tell me a story" }, channelId: CH.cmd, user: ALICE });
     const echo = await ask.waitForResponse((r) => r.kind === "callback");
     expect(echo.status).toBeLessThan(300);

@@ -125,7 +125,7 @@ describe("mentions", () => {
     ]);
   });
 
-  it("an empty mention, an attachment-only message and an attachment with text are answered with what was done", async () => {
+  it("an empty mention is refused; an image alone or with text is answered, its placeholder saying images are not read", async () => {
     const empty = say(CH.input, "");
     const onlyFile = tb.sim.userSays({
       channelId: CH.input,
@@ -145,8 +145,10 @@ describe("mentions", () => {
     const replyOf = (id: string) =>
       tb.sim.waitFor(() => botMessages(CH.input).find((m) => m.messageReference?.message_id === id), 5000, `a reply to ${id}`);
     expect((await replyOf(empty.id)).content).toMatch(/empty/i);
-    expect((await replyOf(onlyFile.id)).content).toMatch(/attachments are ignored/i);
-    expect(tb.sim.history(e.request.reply.messageId)[0]!.content).toContain("attachments are ignored");
+    const alone = await generated(`discord-${onlyFile.id}`);
+    expect(tb.sim.history(alone.request.reply.messageId)[0]!.content).toContain("cat.png: images are not read");
+    expect(alone.request.context?.attachments?.[0]).toMatchObject({ name: "cat.png", note: expect.stringMatching(/image/) });
+    expect(tb.sim.history(e.request.reply.messageId)[0]!.content).toContain("cat.png: images are not read");
     expect(e.request.text).toBe("what is in it?");
     expectNoPings([CH.input]);
   });

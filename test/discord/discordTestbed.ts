@@ -59,6 +59,15 @@ export const CH = {
   regenLong: "300000000000000033",
   blank: "300000000000000034",
   goneLong: "300000000000000035",
+  // issues 15, 16
+  settings: "300000000000000036",
+  settingsOff: "300000000000000037",
+  pingHint: "300000000000000038",
+  replyCtx: "300000000000000039",
+  files: "300000000000000040",
+  settingsUser: "300000000000000041",
+  settingsMuted: "300000000000000042",
+  settingsThread: "300000000000000043",
 } as const;
 export const THREAD = "300000000000000090";
 export const GENERAL2 = "300000000000000099";

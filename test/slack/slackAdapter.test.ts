@@ -183,10 +183,10 @@ describe("/ask", () => {
     expect(e2.history.map((t) => t.text)).toEqual(["same channel id, other workspace", e.result.text]);
   });
 
-  it("a DM thread is a conversation", async () => {
+  it("a DM is a conversation, answered in the message's thread", async () => {
     const dm = sim.userMessage("T1", { channel: "D1", user: "U3", text: "hi in a DM" });
     const e = await generation(`slack-T1-D1-${dm.ts}`);
-    expect(e.request.conversationKey).toBe(`slack:T1:D1:${dm.ts}`);
+    expect(e.request.conversationKey).toBe("slack:T1:D1:dm");
     const reply = sim.thread("T1", "D1", dm.ts).find((m) => m.user === "U0BOT")!;
     await finalReply("T1", "D1", reply.ts);
     const next = sim.userMessage("T1", { channel: "D1", user: "U3", text: "and again", threadTs: dm.ts });

@@ -129,10 +129,11 @@ describe("HTTP mode: request signatures", () => {
     expect(await redis.zrange(keys.inbox(request.conversationKey), 0, -1)).toEqual([button.value]);
   });
 
-  it("answers 401 to forged, missing and stale signatures, and nothing is queued or posted", async () => {
+  it("answers 401 to forged, missing, stale and future-dated signatures, and nothing is queued or posted", async () => {
     const before = await allKeys();
     const posts = sim.calls("chat.postMessage").length;
     const stale = Math.floor(Date.now() / 1000) - 6 * 60;
+    const future = Math.floor(Date.now() / 1000) + 6 * 60;
     const mention = sim.buildEventPayload("T1", {
       type: "app_mention",
       user: "U1",
@@ -155,12 +156,16 @@ describe("HTTP mode: request signatures", () => {
         await postSigned(adapter.url!, body, { secret: SECRET, omit: "timestamp" }),
         await postSigned(adapter.url!, body, { secret: SECRET, omit: "both" }),
         await postSigned(adapter.url!, body, { secret: SECRET, timestamp: stale }),
+        await postSigned(adapter.url!, body, { secret: SECRET, timestamp: future }),
       ]) {
         expect(bad.status).toBe(401);
       }
     }
     expect(await allKeys()).toEqual(before);
     expect(sim.calls("chat.postMessage")).toHaveLength(posts);
+    // Within five minutes either way is accepted (Slack's tolerance for clock skew).
+    const skewed = Math.floor(Date.now() / 1000) + 4 * 60;
+    expect((await postSigned(adapter.url!, command("", "U2", "C2"), { secret: SECRET, timestamp: skewed })).status).toBe(200);
     // The same mention, signed correctly, is taken.
     expect((await postSigned(adapter.url!, mention, { secret: SECRET })).status).toBe(200);
     await waitFor(async () => (await inboxes()).includes("slack:T1:C2:1700000000.000100"));
@@ -203,7 +208,7 @@ describe("commands and refusals", () => {
         .map((e) => e.text);
     expect((await postSigned(adapter.url!, command("", "U5", "C5", "/reset"), { secret: SECRET })).status).toBe(200);
     await waitFor(() => responses().length === 1);
-    expect(responses()[0]).toMatch(/^There is nothing to reset/);
+    expect(responses()[0]).toMatch(/^I have no recent conversation of yours in this channel/);
 
     await postSigned(adapter.url!, command("remember this", "U5", "C5"), { secret: SECRET });
     const parent = await waitFor(() => sim.messages("T1", "C5").find((m) => !m.reply));
@@ -212,7 +217,7 @@ describe("commands and refusals", () => {
     await redis.rpush(keys.turns(conv), JSON.stringify({ role: "user", text: "remember this", at: 1 }));
     await postSigned(adapter.url!, command("reset", "U5", "C5"), { secret: SECRET });
     await waitFor(() => responses().length === 2);
-    expect(responses()[1]).toMatch(/^Done — I forgot our conversation in <https:\/\/[^|]+\|this thread>/);
+    expect(responses()[1]).toMatch(/^🧹 Done — I've forgotten our conversation in <https:\/\/[^|]+\|this thread>\.$/);
     expect(await redis.exists(keys.turns(conv))).toBe(0);
     expect(await redis.get(keys.epoch(conv))).toBe("1");
     expect(sim.messages("T1", "C5").filter((m) => !m.reply)).toHaveLength(1); // "/ask reset" asked nothing
@@ -279,9 +284,9 @@ describe("commands and refusals", () => {
       for (const e of [...ignored.map((i) => i.event), edit]) expect((await e.waitAck()).status).toBe(200);
       const dm = sim.userMessage("T1", { channel: "D9", user: "U9", text: "hello bot" });
       const request = await storedRequest(`slack-T1-D9-${dm.ts}`);
-      expect(request.conversationKey).toBe(`slack:T1:D9:${dm.ts}`);
+      expect(request.conversationKey).toBe("slack:T1:D9:dm");
       expect(request.reply.threadId).toBe(dm.ts);
-      expect((await inboxes()).filter((c) => c.includes(":D9:") || c.includes(":C9:"))).toEqual([`slack:T1:D9:${dm.ts}`]);
+      expect((await inboxes()).filter((c) => c.includes(":D9:") || c.includes(":C9:"))).toEqual(["slack:T1:D9:dm"]);
       expect(sim.messages("T1", "C9").filter((m) => m.user === "U0BOT")).toHaveLength(0);
     } finally {
       sim.setHttpDelivery(undefined);

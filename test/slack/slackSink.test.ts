@@ -171,7 +171,7 @@ describe("text", () => {
 });
 
 describe("place in line", () => {
-  it("shows a waiting message's place in its placeholder, with the Stop button, only when the budget has a slot free", async () => {
+  it("shows a waiting message's place in its placeholder, with the Stop button, when the budget has a slot free; else says when to ask again", async () => {
     const c = config({ SLACK_EDITS_PER_MINUTE: "2" });
     const sink = sinkFor(c, 60_000);
     const target = { ...(await placeholder("C-queue")), requestId: "slack-T1-C-queue-1" };
@@ -180,9 +180,26 @@ describe("place in line", () => {
     expect(m.text).toBe("⏳ Waiting — 2 messages ahead of yours in this conversation…");
     const blocks = m.blocks as Array<{ type: string; elements?: Array<{ value: string }> }>;
     expect(blocks.at(-1)?.elements?.[0]?.value).toBe("slack-T1-C-queue-1");
-    // The next slot is half a minute away: a best-effort update is skipped, not waited for.
-    await sink.queued(target, 1);
+    // The next slot is half a minute away: not waited for, not dropped — "not now" (the PlaceNotifier asks again, coalesced).
+    const err = await sink.queued(target, 1).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PlatformRateLimitedError);
+    expect((err as PlatformRateLimitedError).retryAfterMs).toBeGreaterThan(1000);
     expect(sim.message("T1", "C-queue", target.messageId)?.edits).toBe(1);
+  });
+});
+
+describe("generation starts after a wait", () => {
+  it("a placeholder that showed its place in line says Thinking… again (Stop kept) when generation starts", async () => {
+    const c = config();
+    const sink = sinkFor(c);
+    const target = { ...(await placeholder("C-started")), requestId: "slack-T1-C-started-1" };
+    await sink.queued(target, 1);
+    await new Promise((r) => setTimeout(r, 50));
+    await sink.started(target);
+    const m = sim.message("T1", "C-started", target.messageId)!;
+    expect(m.versions.slice(-2)).toEqual(["⏳ Waiting — 1 message ahead of yours in this conversation…", "⏳ Thinking…"]);
+    const blocks = m.blocks as Array<{ type: string; elements?: Array<{ value: string }> }>;
+    expect(blocks.at(-1)?.elements?.[0]?.value).toBe("slack-T1-C-started-1");
   });
 });
 

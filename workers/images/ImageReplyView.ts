@@ -5,7 +5,7 @@
  * and the final update always lands — or, when the platform refuses the picture itself (a 4xx:
  * too large), the reply says so in text instead. Sinks without `showImage` get text only.
  */
-import { LockLostError, PlatformError, PlatformRateLimitedError } from "../../src/errors.ts";
+import { LockLostError, PlatformError, PlatformRateLimitedError, ReplyGoneError } from "../../src/errors.ts";
 import type { Logger } from "../../src/logger.ts";
 import type { ReplyImage, ReplySink, ReplyTarget } from "../../src/types.ts";
 
@@ -46,6 +46,8 @@ export class ImageReplyView {
   imageShown = false;
   /** Updates the platform accepted (metrics, tests). */
   updates = 0;
+  /** The reply's message is gone (a moderator deleted it): nothing more is shown, nothing retried. */
+  gone = false;
 
   constructor(
     private readonly sink: ReplySink,
@@ -100,6 +102,9 @@ export class ImageReplyView {
         if (err instanceof PlatformRateLimitedError) {
           this.retryAt = Date.now() + err.retryAfterMs;
           this.opts.logger.warn({ retryAfterMs: err.retryAfterMs }, "image update rate limited; waiting");
+        } else if (err instanceof ReplyGoneError) {
+          this.gone = true;
+          this.closed = true;
         } else if (err instanceof LockLostError) {
           this.lockLost = true;
           this.closed = true;
@@ -154,6 +159,7 @@ export class ImageReplyView {
     this.closed = true;
     await this.pumping;
     if (this.lockLost) throw new LockLostError();
+    if (this.gone) return;
     const deadline = Date.now() + (this.opts.finalDeadlineMs ?? 120_000);
     let attempt = 0;
     for (;;) {
@@ -165,6 +171,10 @@ export class ImageReplyView {
         if (err instanceof LockLostError) {
           this.lockLost = true;
           throw err;
+        }
+        if (err instanceof ReplyGoneError) {
+          this.gone = true;
+          return;
         }
         if (refusedUpload(err)) throw err;
         attempt++;

@@ -346,8 +346,9 @@ export class ImagineJob {
       }
       throw err;
     }
-    // Memory keeps the pictures the user saw (whole or stopped).
-    const commit = shown === "shown" ? await this.commit(decided.turns, decided.epoch, "done") : await this.commit([], "", "failed");
+    // Memory keeps the pictures the user saw (whole or stopped; not one a moderator deleted).
+    const commit =
+      shown === "shown" && !this.view.gone ? await this.commit(decided.turns, decided.epoch, "done") : await this.commit([], "", "failed");
     await this.ctx.redis.del(this.ctx.keys.imageResult(this.id));
     if (shown === "refused") return { outcome: "failed", code: "PLATFORM_ERROR", elapsedMs: this.elapsedMs, commit };
     // A surface that cannot show pictures: not an error, but nothing was seen.

@@ -128,6 +128,9 @@ function editMessage(state: SimState, r: ParsedRequest, channelId: string, messa
     const onlyFlags = Object.keys(body).every((k) => k === "flags");
     if (!onlyFlags) return errorReply(Errors.cannotEditOthers());
   }
+  // New files in an edit need Attach Files, as on create.
+  if (r.files.length > 0 && ch.guildId && (state.world.botPermissions(ch) & Permission.AttachFiles) === 0n)
+    return errorReply(Errors.missingPermissions());
   return editBotMessage(state, m, body, r);
 }
 
