@@ -1,0 +1,208 @@
+/**
+ * A chat platform in `npm run chaos`: its loopback simulator (in this process), its adapter as a
+ * real process (`bin/start.ts` with EXTERNAL_WORKERS=true and only this platform's credentials,
+ * pointed at the simulator), simulated users (simUsers.ts), and what the platform shows at the
+ * end — for the Redis-side checker (checkDelivery.ts: SentRecords, delivered finals) and the
+ * platform-side one (checkSurface.ts). DiscordTraffic and SlackTraffic fill in the platform.
+ */
+import type { Redis } from "ioredis";
+import type { Keys } from "../../src/keys.ts";
+import type { ChaosTraffic, TrafficOptions } from "./chaosTraffic.ts";
+import type { DeliveredFinal, SentRecord } from "./checkDelivery.ts";
+import type { BotMessageView, Deletion, SurfaceObservation } from "./checkSurface.ts";
+import { type Attempt, runUsers, type UserSide } from "./simUsers.ts";
+import { WorkerProcess } from "./WorkerProcess.ts";
+
+/** Loading the adapter takes seconds, much longer on a busy machine. */
+const ADAPTER_START_MS = 180_000;
+/** How long a simulated user waits for a reply (while the adapter is up) before posting again. */
+const REPLY_WAIT_MS = 20_000;
+
+export abstract class PlatformTraffic implements ChaosTraffic, UserSide {
+  abstract readonly name: string;
+  /** The adapter's log line once it is connected. */
+  protected abstract readonly readyLine: string;
+  protected adapter: WorkerProcess | undefined;
+  private restarting: Promise<void> | undefined;
+  private down = false;
+  private users: Promise<Attempt[]> | undefined;
+  protected readonly deletions: Deletion[] = [];
+  adapterKills = 0;
+  readonly faults: string[] = [];
+  /** Seconds from an adapter kill until it answered again (its next placeholder). */
+  readonly recoveries: number[] = [];
+  private killedAt: number | undefined;
+
+  constructor(protected readonly o: TrafficOptions) {}
+
+  /** Start the simulator; the settings that point the bot (adapter and workers) at it. */
+  abstract startSimulator(): Promise<Record<string, string>>;
+  protected abstract stopSimulator(): Promise<void>;
+  abstract say(conv: number, index: number, attempt: number, text: string): Attempt;
+  abstract reply(a: Attempt): "none" | "refused" | "taken";
+  /** Every message the bot posted, with the user message it answers. */
+  protected abstract botMessages(): BotMessageView[];
+  /** The refusals the user was shown for an attempt (besides a refusal message in place). */
+  protected abstract refusedInPrivate(a: Attempt, next: Attempt | undefined): boolean;
+  /** Writes the bot aimed at deleted replies. */
+  protected abstract writesToDeleted(): Array<{ messageId: string; at: number }>;
+  /** The answer text as the bot would show it for a stored assistant turn (Markdown → platform text). */
+  abstract render(stored: string): string;
+  /** A shown final message's text without its note. */
+  protected abstract withoutNote(text: string): string;
+  /** Inject one platform fault chosen with `random`; what it was. */
+  protected abstract platformFault(random: () => number): string;
+  /** Delete a reply the bot is writing (as a moderator would); false when none is being written. */
+  protected abstract deleteLiveReply(random: () => number): Deletion | undefined;
+
+  adapterDown(): boolean {
+    return this.down;
+  }
+
+  private adapterEnv(): Record<string, string> {
+    return { ...this.o.env, ...this.platformEnv, EXTERNAL_WORKERS: "true" };
+  }
+
+  protected platformEnv: Record<string, string> = {};
+
+  async start(): Promise<void> {
+    this.adapter = await WorkerProcess.start(this.adapterEnv(), ADAPTER_START_MS, "bin/start.ts", this.readyLine);
+    let resolveFirst!: () => void;
+    const first = new Promise<void>((r) => (resolveFirst = r));
+    const o = this.o;
+    this.users = runUsers(
+      this,
+      { conversations: o.conversations, perConversation: o.perConversation, sendMs: o.sendMs, seed: o.seed, replyWaitMs: REPLY_WAIT_MS },
+      resolveFirst,
+    );
+    await Promise.race([first, this.users]);
+  }
+
+  /** SIGKILL the adapter process and start it again (in the background; `settled()` waits for it). */
+  async killAdapter(): Promise<void> {
+    await this.restarting;
+    const a = this.adapter!;
+    a.kill("SIGKILL");
+    await a.exit();
+    this.down = true;
+    this.adapterKills++;
+    this.killedAt = Date.now();
+    this.restarting = (async () => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          this.adapter = await WorkerProcess.start(this.adapterEnv(), ADAPTER_START_MS, "bin/start.ts", this.readyLine);
+          break;
+        } catch (err) {
+          if (attempt >= 5) throw err;
+          await new Promise((r) => setTimeout(r, 2000));
+        }
+      }
+      this.down = false;
+    })();
+    this.restarting.catch(() => {});
+  }
+
+  /** Note when the adapter answered again after a kill (called by a user that saw a reply). */
+  protected answeredAt(at: number): void {
+    if (this.killedAt !== undefined && !this.down && at > this.killedAt) {
+      this.recoveries.push((at - this.killedAt) / 1000);
+      this.killedAt = undefined;
+    }
+  }
+
+  /** A platform fault or a moderator's deletion of a reply being written. */
+  fault(random: () => number): string {
+    let what: string;
+    if (random() < 0.3) {
+      const d = this.deleteLiveReply(random);
+      if (d) this.deletions.push(d);
+      what = d ? `a moderator deletes reply ${d.messageId}` : this.platformFault(random);
+    } else {
+      what = this.platformFault(random);
+    }
+    this.faults.push(what);
+    return what;
+  }
+
+  async settled(): Promise<void> {
+    await this.restarting;
+  }
+
+  async finished(): Promise<SentRecord[]> {
+    const attempts = await this.users!;
+    return this.sentRecords(attempts);
+  }
+
+  private attempts: Attempt[] = [];
+
+  /** Attempts the bot took: a reply that is no refusal was seen or is shown, or a moderator deleted it. */
+  private sentRecords(attempts: Attempt[]): SentRecord[] {
+    this.attempts = attempts;
+    const shown = this.botMessages();
+    const deleted = new Set(this.deletions.map((d) => d.userMessageId));
+    const out: SentRecord[] = [];
+    const byConv = new Map<number, Attempt[]>();
+    for (const a of attempts) byConv.set(a.conv, [...(byConv.get(a.conv) ?? []), a]);
+    for (const list of byConv.values()) {
+      list.forEach((a, i) => {
+        const mine = shown.filter((m) => m.userMessageId === a.userMessageId);
+        const refused = mine.some((m) => m.refusal && !m.deleted) || this.refusedInPrivate(a, list[i + 1]);
+        const taken = a.seenAt !== undefined || mine.some((m) => !m.refusal && !m.deleted) || deleted.has(a.userMessageId);
+        if (refused || !taken) return;
+        const earlier = list.filter((b) => b.index === a.index && b.attempt < a.attempt);
+        out.push({
+          requestId: a.requestId,
+          conversationKey: a.conversationKey,
+          index: a.index + a.attempt / 100,
+          text: a.text,
+          messageId: a.userMessageId,
+          attempts: a.attempt,
+          refusals: earlier.filter(
+            (b) =>
+              this.refusedInPrivate(b, list[list.indexOf(b) + 1]) || shown.some((m) => m.userMessageId === b.userMessageId && m.refusal),
+          ).length,
+          acceptedAt: a.seenAt ?? a.sentAt,
+          ...(deleted.has(a.userMessageId) ? { replyDeleted: true } : {}),
+        });
+      });
+    }
+    return out;
+  }
+
+  async delivered(_redis: Redis, _keys: Keys, sent: readonly SentRecord[]): Promise<Record<string, DeliveredFinal[]>> {
+    const shown = this.botMessages();
+    const out: Record<string, DeliveredFinal[]> = {};
+    for (const r of sent) {
+      const finals = new Map<string, DeliveredFinal>();
+      for (const m of shown) {
+        if (m.userMessageId !== r.messageId || m.deleted || m.refusal || m.placeholder || m.live) continue;
+        const text = this.withoutNote(m.text);
+        finals.set(text, { text });
+      }
+      out[r.requestId] = [...finals.values()];
+    }
+    return out;
+  }
+
+  /** What the platform shows now, for checkSurface. */
+  observe(sent: readonly SentRecord[]): SurfaceObservation {
+    return {
+      platform: this.name,
+      taken: sent.map((r) => r.messageId),
+      messages: this.botMessages(),
+      deletions: this.deletions,
+      writesToDeleted: this.writesToDeleted(),
+    };
+  }
+
+  /** How many posts the users needed beyond one per message (refusals and silences). */
+  retries(): number {
+    return this.attempts.filter((a) => a.attempt > 1).length;
+  }
+
+  async stop(): Promise<void> {
+    await this.restarting?.catch(() => {});
+    await this.adapter?.stop();
+    await this.stopSimulator();
+  }
+}
