@@ -7,7 +7,6 @@
  */
 import { discordContent } from "../../adapters/discord/DiscordSink.ts";
 import { DiscordSimulator } from "../../test/sim/discord/DiscordSimulator.ts";
-import type { Deletion } from "./checkSurface.ts";
 import { PlatformTraffic } from "./platformTraffic.ts";
 import type { Attempt, ReplySeen } from "./simUsers.ts";
 
@@ -106,32 +105,31 @@ export class DiscordTraffic extends PlatformTraffic {
     return text.replace(NOTE, "");
   }
 
-  protected platformFault(random: () => number): string {
-    const sim = this.sim!;
-    const pick = Math.floor(random() * 4);
-    if (pick === 0) {
-      sim.failAfterCommit({ method: "POST", path: /^\/channels\/\d+\/messages$/ }, { status: 500 });
-      return "a message create saved, then answered 500";
-    }
-    if (pick === 1) {
-      sim.failNext({ method: "PATCH", path: EDIT }, { status: 429, retryAfterSec: 1 }, 2);
-      return "two edits answered 429 (retry after 1 s)";
-    }
-    if (pick === 2) {
-      sim.failNext({ method: "PATCH", path: EDIT }, { status: 502 }, 2);
-      return "two edits answered 502";
-    }
-    sim.duplicateOnResume("MESSAGE_CREATE", true);
-    sim.dropConnection(4000);
-    setTimeout(() => this.sim?.duplicateOnResume("MESSAGE_CREATE", false), 10_000).unref();
-    return "gateway dropped (4000); the RESUME replays message creates";
-  }
-
-  protected deleteLiveReply(random: () => number): Deletion | undefined {
-    const live = this.botMessages().filter((m) => m.live && !m.deleted && m.userMessageId !== undefined);
-    const m = live[Math.floor(random() * live.length)];
-    if (!m) return undefined;
-    this.sim!.userDeletes(m.messageId);
-    return { userMessageId: m.userMessageId!, messageId: m.messageId, at: Date.now() };
-  }
+  readonly faultKinds: Record<string, (random: () => number) => string | undefined> = {
+    "discord-create-500-after-commit": () => {
+      this.sim!.failAfterCommit({ method: "POST", path: /^\/channels\/\d+\/messages$/ }, { status: 500 });
+      return "the next message create is saved, then answered 500";
+    },
+    "discord-edit-429": () => {
+      this.sim!.failNext({ method: "PATCH", path: EDIT }, { status: 429, retryAfterSec: 1 }, 2);
+      return "the next two edits answered 429 (retry after 1 s)";
+    },
+    "discord-edit-5xx": () => {
+      this.sim!.failNext({ method: "PATCH", path: EDIT }, { status: 502 }, 2);
+      return "the next two edits answered 502";
+    },
+    "discord-gateway-replay": () => {
+      this.sim!.duplicateOnResume("MESSAGE_CREATE", true);
+      this.sim!.dropConnection(4000);
+      setTimeout(() => this.sim?.duplicateOnResume("MESSAGE_CREATE", false), 10_000).unref();
+      return "gateway dropped (4000); the RESUME replays message creates";
+    },
+    "discord-delete-reply": (random) => {
+      const live = this.botMessages().filter((m) => m.live && !m.deleted && m.userMessageId !== undefined);
+      const m = live[Math.floor(random() * live.length)];
+      if (!m) return undefined;
+      this.sim!.userDeletes(m.messageId);
+      return this.deleted({ userMessageId: m.userMessageId!, messageId: m.messageId, at: Date.now() });
+    },
+  };
 }

@@ -9,7 +9,7 @@
  */
 import { slackReplyText } from "../../adapters/slack/slackMessages.ts";
 import { type SimEnvelope, SlackSimulator } from "../../test/sim/slack/SlackSimulator.ts";
-import type { BotMessageView, Deletion } from "./checkSurface.ts";
+import type { BotMessageView } from "./checkSurface.ts";
 import { PlatformTraffic } from "./platformTraffic.ts";
 import type { Attempt, ReplySeen } from "./simUsers.ts";
 
@@ -133,45 +133,40 @@ export class SlackTraffic extends PlatformTraffic {
     return text.replace(NOTE, "").trimEnd();
   }
 
-  protected platformFault(random: () => number): string {
-    const sim = this.sim!;
-    const pick = Math.floor(random() * 5);
-    if (pick === 0) {
-      sim.failNext("chat.postMessage", { status: 500, afterCommit: true });
-      return "a chat.postMessage saved, then answered 500";
-    }
-    if (pick === 1) {
-      sim.failNext("chat.update", { status: 429, retryAfterSec: 1 }, 2);
-      return "two chat.update answered 429 (retry after 1 s)";
-    }
-    if (pick === 2) {
-      sim.failNext("chat.update", { status: 503 }, 2);
-      return "two chat.update answered 503";
-    }
-    if (pick === 3) {
-      sim.sendDisconnect("refresh_requested");
+  readonly faultKinds: Record<string, (random: () => number) => string | undefined> = {
+    "slack-post-500-after-commit": () => {
+      this.sim!.failNext("chat.postMessage", { status: 500, afterCommit: true });
+      return "the next chat.postMessage is saved, then answered 500";
+    },
+    "slack-update-429": () => {
+      this.sim!.failNext("chat.update", { status: 429, retryAfterSec: 1 }, 2);
+      return "the next two chat.update answered 429 (retry after 1 s)";
+    },
+    "slack-update-5xx": () => {
+      this.sim!.failNext("chat.update", { status: 503 }, 2);
+      return "the next two chat.update answered 503";
+    },
+    "slack-socket-disconnect": () => {
+      this.sim!.sendDisconnect("refresh_requested");
       return "Socket Mode disconnect (refresh_requested)";
-    }
-    const recent = this.envelopes.slice(-5);
-    const e = recent[Math.floor(random() * recent.length)];
-    if (!e) {
-      sim.sendDisconnect("refresh_requested");
-      return "Socket Mode disconnect (refresh_requested)";
-    }
-    sim.redeliver(e, { retryReason: "timeout" });
-    return `an app_mention delivered again (retry of ${e.envelopeId})`;
-  }
+    },
+    "slack-event-redelivery": (random) => {
+      const recent = this.envelopes.slice(-5);
+      const e = recent[Math.floor(random() * recent.length)];
+      if (!e) return undefined;
+      this.sim!.redeliver(e, { retryReason: "timeout" });
+      return `an app_mention delivered again (${e.envelopeId})`;
+    },
+    "slack-delete-reply": (random) => {
+      const live = this.botMessages().filter((m) => m.live && !m.deleted && m.userMessageId !== undefined);
+      const m = live[Math.floor(random() * live.length)];
+      if (!m) return undefined;
+      this.sim!.deleteMessage(TEAM, { channel: this.channelOfMessage(m.messageId)!, ts: m.messageId, by: "U0CHAOSADMIN" });
+      return this.deleted({ userMessageId: m.userMessageId!, messageId: m.messageId, at: Date.now() });
+    },
+  };
 
-  protected deleteLiveReply(random: () => number): Deletion | undefined {
-    const live = this.botMessages().filter((m) => m.live && !m.deleted && m.userMessageId !== undefined);
-    const m = live[Math.floor(random() * live.length)];
-    if (!m) return undefined;
-    const conv = Number(/C0CHAOS(\d+)/.exec(this.convOfMessage(m.messageId) ?? "")?.[1]);
-    this.sim!.deleteMessage(TEAM, { channel: channelOf(conv), ts: m.messageId, by: "U0CHAOSADMIN" });
-    return { userMessageId: m.userMessageId!, messageId: m.messageId, at: Date.now() };
-  }
-
-  private convOfMessage(ts: string): string | undefined {
+  private channelOfMessage(ts: string): string | undefined {
     for (let c = 0; c < this.o.conversations; c++) if (this.sim!.message(TEAM, channelOf(c), ts)) return channelOf(c);
     return undefined;
   }

@@ -76,6 +76,7 @@ runMain(async () => {
       "platform-conversations": { type: "string", default: "6" },
       "adapter-kills": { type: "string", default: "2" },
       "platform-faults": { type: "string", default: "6" },
+      "without-faults": { type: "string", default: "" },
     },
   });
   const seed = values.seed === undefined ? randomInt(1, 2 ** 31) : positiveInt("seed", values.seed, 0);
@@ -92,6 +93,7 @@ runMain(async () => {
   const platformConversations = positiveInt("platform-conversations", values["platform-conversations"]);
   const adapterKills = positiveInt("adapter-kills", values["adapter-kills"], 0);
   const platformFaults = positiveInt("platform-faults", values["platform-faults"], 0);
+  const without = values["without-faults"].split(",").filter(Boolean);
   for (const p of platforms) {
     if (!PLATFORMS.includes(p)) {
       throw new Error(
@@ -156,8 +158,15 @@ runMain(async () => {
     for (const p of platforms.filter((p) => p !== "local")) {
       const o = { conversations: platformConversations, perConversation, sendMs, seed, env, dir: tmp };
       const t = p === "discord" ? new DiscordTraffic(o) : new SlackTraffic(o);
+      t.without = new Set(without.filter((k) => k in t.faultKinds));
       Object.assign(env, await t.startSimulator());
       onPlatforms.push(t);
+    }
+    for (const k of without) {
+      if (!onPlatforms.some((t) => k in t.faultKinds))
+        throw new Error(
+          `--without-faults ${k}: no such fault on ${onPlatforms.map((t) => t.name).join(", ") || "the platforms of this run"}`,
+        );
     }
     for (let i = 0; i < workerCount; i++) workers.push(await startWorker());
     if (platforms.includes("local")) traffic.push(new LocalTraffic({ conversations, perConversation, sendMs, seed, env, dir: tmp }));

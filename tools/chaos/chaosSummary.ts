@@ -66,11 +66,7 @@ export function summarize(f: RunFacts): RunVerdict {
   for (const p of f.platformRuns ?? []) {
     for (const [field, label] of SURFACE_FAILURES) if (p.surface[field] !== 0) reasons.push(`${p.name}: ${label}: ${p.surface[field]}`);
     const faultCounts = new Map<string, number>();
-    for (const x of p.faults)
-      faultCounts.set(
-        x.replace(/ \d{6,}| \(retry of [^)]*\)/g, ""),
-        (faultCounts.get(x.replace(/ \d{6,}| \(retry of [^)]*\)/g, "")) ?? 0) + 1,
-      );
+    for (const kind of p.faults) faultCounts.set(kind, (faultCounts.get(kind) ?? 0) + 1);
     platformLines.push(
       `  ${p.name}:`,
       row(

@@ -50,10 +50,14 @@ export abstract class PlatformTraffic implements ChaosTraffic, UserSide {
   abstract render(stored: string): string;
   /** A shown final message's text without its note. */
   protected abstract withoutNote(text: string): string;
-  /** Inject one platform fault chosen with `random`; what it was. */
-  protected abstract platformFault(random: () => number): string;
-  /** Delete a reply the bot is writing (as a moderator would); false when none is being written. */
-  protected abstract deleteLiveReply(random: () => number): Deletion | undefined;
+  /**
+   * The platform's faults by name: each injects itself and says what it did, or answers undefined
+   * when it cannot strike now (no reply being written to delete).
+   */
+  abstract readonly faultKinds: Record<string, (random: () => number) => string | undefined>;
+
+  /** Faults left out of this run (`--without-faults`). */
+  without = new Set<string>();
 
   adapterDown(): boolean {
     return this.down;
@@ -110,18 +114,23 @@ export abstract class PlatformTraffic implements ChaosTraffic, UserSide {
     }
   }
 
-  /** A platform fault or a moderator's deletion of a reply being written. */
+  /** One of the platform's faults (`faultKinds`, less `without`), drawn with `random`; what it did. */
   fault(random: () => number): string {
-    let what: string;
-    if (random() < 0.3) {
-      const d = this.deleteLiveReply(random);
-      if (d) this.deletions.push(d);
-      what = d ? `a moderator deletes reply ${d.messageId}` : this.platformFault(random);
-    } else {
-      what = this.platformFault(random);
+    const kinds = Object.keys(this.faultKinds).filter((k) => !this.without.has(k));
+    while (kinds.length > 0) {
+      const [kind] = kinds.splice(Math.floor(random() * kinds.length), 1);
+      const what = this.faultKinds[kind!]!(random);
+      if (what === undefined) continue;
+      this.faults.push(kind!);
+      return `${kind}: ${what}`;
     }
-    this.faults.push(what);
-    return what;
+    return "no fault could strike now";
+  }
+
+  /** Record a moderator's deletion of a reply being written (a `*-delete-reply` fault). */
+  protected deleted(d: Deletion): string {
+    this.deletions.push(d);
+    return `a moderator deletes reply ${d.messageId} (to ${d.userMessageId})`;
   }
 
   async settled(): Promise<void> {
