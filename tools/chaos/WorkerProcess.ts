@@ -1,5 +1,6 @@
 /** A real worker process (`bin/worker.ts`) for fault tests and `npm run chaos`: start, wait until ready, kill. */
 import { type ChildProcess, spawn } from "node:child_process";
+import fs from "node:fs/promises";
 import path from "node:path";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
@@ -37,6 +38,12 @@ export class WorkerProcess {
       await new Promise((r) => setTimeout(r, 50));
     }
     return w;
+  }
+
+  /** Write what the process printed to `file` (a chaos run's `--logs`). */
+  async saveOutput(file: string): Promise<void> {
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    await fs.writeFile(file, this.output);
   }
 
   kill(signal: NodeJS.Signals): void {

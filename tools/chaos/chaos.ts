@@ -77,6 +77,7 @@ runMain(async () => {
       "adapter-kills": { type: "string", default: "2" },
       "platform-faults": { type: "string", default: "6" },
       "without-faults": { type: "string", default: "" },
+      logs: { type: "string" },
     },
   });
   const seed = values.seed === undefined ? randomInt(1, 2 ** 31) : positiveInt("seed", values.seed, 0);
@@ -94,6 +95,8 @@ runMain(async () => {
   const adapterKills = positiveInt("adapter-kills", values["adapter-kills"], 0);
   const platformFaults = positiveInt("platform-faults", values["platform-faults"], 0);
   const without = values["without-faults"].split(",").filter(Boolean);
+  /** Where to keep what each worker and adapter process printed (for a failure's story). */
+  const logs = values.logs ? path.resolve(values.logs) : undefined;
   for (const p of platforms) {
     if (!PLATFORMS.includes(p)) {
       throw new Error(
@@ -159,6 +162,7 @@ runMain(async () => {
       const o = { conversations: platformConversations, perConversation, sendMs, seed, env, dir: tmp };
       const t = p === "discord" ? new DiscordTraffic(o) : new SlackTraffic(o);
       t.without = new Set(without.filter((k) => k in t.faultKinds));
+      t.logs = logs;
       Object.assign(env, await t.startSimulator());
       onPlatforms.push(t);
     }
@@ -181,6 +185,7 @@ runMain(async () => {
     sending.catch(() => {}); // awaited below; do not let a failure go unhandled meanwhile
 
     const killsPerWorker = workers.map(() => 0);
+    const workerRestarts: number[] = [];
     const redisCrashes: RedisCrash[] = [];
     const delayedFsync: number[] = [];
     const random = mulberry32(seed ^ 0x5eed);
@@ -209,9 +214,12 @@ runMain(async () => {
         log(`SIGKILL worker ${ev.worker + 1} (pid ${w.child.pid})`);
         w.kill("SIGKILL");
         await w.exit();
+        if (logs) await w.saveOutput(path.join(logs, `worker${ev.worker + 1}-${killsPerWorker[ev.worker]! + 1}.log`));
         killsPerWorker[ev.worker]!++;
+        const killedAt = Date.now();
         const restart = startWorker().then((fresh) => {
           workers[ev.worker] = fresh;
+          workerRestarts.push((Date.now() - killedAt) / 1000);
           log(`worker ${ev.worker + 1} restarted`);
         });
         restart.catch(() => {}); // awaited later (next kill of this worker, Redis kill, the end)
@@ -264,6 +272,7 @@ runMain(async () => {
     });
     const verdict = summarize({
       platformRuns,
+      workerRestarts,
       seed,
       platforms,
       killsPerWorker,
@@ -283,7 +292,10 @@ runMain(async () => {
     observer.disconnect();
     for (const t of traffic) await t.stop();
     for (const t of onPlatforms) if (!traffic.includes(t)) await t.stop();
-    for (const w of workers) await w.stop();
+    for (const [i, w] of workers.entries()) {
+      await w.stop();
+      if (logs) await w.saveOutput(path.join(logs, `worker${i + 1}-last.log`));
+    }
     await redisServer.close();
     await fs.rm(tmp, { recursive: true, force: true });
   }

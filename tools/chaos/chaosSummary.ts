@@ -36,6 +36,8 @@ export interface RunFacts {
   sent: readonly SentRecord[];
   summary: DeliverySummary;
   platformRuns?: readonly PlatformRun[];
+  /** Seconds from each worker SIGKILL until its replacement was ready (loading the model). */
+  workerRestarts?: readonly number[];
 }
 
 export interface RunVerdict {
@@ -86,6 +88,7 @@ export function summarize(f: RunFacts): RunVerdict {
     `chaos summary (seed ${f.seed}; the same faults again: npm run chaos -- --seed ${f.seed})`,
     row("platforms", f.platforms.join(", ")),
     row("workers killed (SIGKILL)", `${kills}: ${f.killsPerWorker.map((n, i) => `worker ${i + 1} ×${n}`).join(", ")}`),
+    row("worker back after", f.workerRestarts?.map((r) => `${r.toFixed(1)} s`).join(", ") || "–"),
     row(
       `Redis SIGKILLs (AOF ${f.appendfsync})`,
       `${f.redisCrashes.length}, ${crashesWhileSending} while messages were being sent; ` +

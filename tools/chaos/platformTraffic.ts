@@ -5,6 +5,7 @@
  * end — for the Redis-side checker (checkDelivery.ts: SentRecords, delivered finals) and the
  * platform-side one (checkSurface.ts). DiscordTraffic and SlackTraffic fill in the platform.
  */
+import path from "node:path";
 import type { Redis } from "ioredis";
 import type { Keys } from "../../src/keys.ts";
 import type { ChaosTraffic, TrafficOptions } from "./chaosTraffic.ts";
@@ -56,6 +57,8 @@ export abstract class PlatformTraffic implements ChaosTraffic, UserSide {
    */
   abstract readonly faultKinds: Record<string, (random: () => number) => string | undefined>;
 
+  /** Where to keep each adapter process's output (`--logs`). */
+  logs: string | undefined;
   /** Faults left out of this run (`--without-faults`). */
   without = new Set<string>();
 
@@ -88,6 +91,7 @@ export abstract class PlatformTraffic implements ChaosTraffic, UserSide {
     const a = this.adapter!;
     a.kill("SIGKILL");
     await a.exit();
+    if (this.logs) await a.saveOutput(path.join(this.logs, `${this.name}-adapter-${this.adapterKills + 1}.log`));
     this.down = true;
     this.adapterKills++;
     this.killedAt = Date.now();
@@ -212,6 +216,7 @@ export abstract class PlatformTraffic implements ChaosTraffic, UserSide {
   async stop(): Promise<void> {
     await this.restarting?.catch(() => {});
     await this.adapter?.stop();
+    if (this.logs) await this.adapter?.saveOutput(path.join(this.logs, `${this.name}-adapter-last.log`));
     await this.stopSimulator();
   }
 }
