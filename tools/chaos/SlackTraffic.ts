@@ -73,12 +73,11 @@ export class SlackTraffic extends PlatformTraffic {
   }
 
   reply(a: Attempt): ReplySeen {
-    if (this.ephemeralCount(a.conv) > this.ephemeralsBefore.get(a.userMessageId)!) return "refused";
     const thread = a.conversationKey.split(":").at(-1)!;
     const mine = this.sim!.thread(TEAM, channelOf(a.conv), thread).filter(
-      (m) => m.user === this.botUser && Number(m.ts) > Number(a.userMessageId),
+      (m) => m.user === this.botUser && !m.deleted && Number(m.ts) > Number(a.userMessageId),
     );
-    if (mine.length === 0) return "none";
+    if (mine.length === 0) return this.ephemeralCount(a.conv) > this.ephemeralsBefore.get(a.userMessageId)! ? "refused" : "none";
     if (a.index === 0 && !this.threads.has(a.conv)) this.threads.set(a.conv, thread);
     this.answeredAt(Date.now());
     return "taken";

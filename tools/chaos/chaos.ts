@@ -158,8 +158,10 @@ runMain(async () => {
   const allRestarted = () => Promise.all(restarting.values());
   try {
     // Simulators first: the workers write replies to them.
+    // Each adapter process gets only its own platform's credentials (else it would start both adapters); workers get all.
+    const adapterBase = { ...env };
     for (const p of platforms.filter((p) => p !== "local")) {
-      const o = { conversations: platformConversations, perConversation, sendMs, seed, env, dir: tmp };
+      const o = { conversations: platformConversations, perConversation, sendMs, seed, env: adapterBase, dir: tmp };
       const t = p === "discord" ? new DiscordTraffic(o) : new SlackTraffic(o);
       t.without = new Set(without.filter((k) => k in t.faultKinds));
       t.logs = logs;

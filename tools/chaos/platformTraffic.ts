@@ -148,7 +148,7 @@ export abstract class PlatformTraffic implements ChaosTraffic, UserSide {
 
   private attempts: Attempt[] = [];
 
-  /** Attempts the bot took: a reply that is no refusal was seen or is shown, or a moderator deleted it. */
+  /** Attempts the bot took: a reply that is no refusal is shown for it, or a moderator deleted it. */
   private sentRecords(attempts: Attempt[]): SentRecord[] {
     this.attempts = attempts;
     const shown = this.botMessages();
@@ -157,11 +157,11 @@ export abstract class PlatformTraffic implements ChaosTraffic, UserSide {
     const byConv = new Map<number, Attempt[]>();
     for (const a of attempts) byConv.set(a.conv, [...(byConv.get(a.conv) ?? []), a]);
     for (const list of byConv.values()) {
-      list.forEach((a, i) => {
+      list.forEach((a) => {
+        // Taken: a reply that is no refusal is shown for it, or a moderator deleted its reply. (A refusal
+        // may come with an answer all the same: Slack delivers a mention twice, and each is taken or refused on its own.)
         const mine = shown.filter((m) => m.userMessageId === a.userMessageId);
-        const refused = mine.some((m) => m.refusal && !m.deleted) || this.refusedInPrivate(a, list[i + 1]);
-        const taken = a.seenAt !== undefined || mine.some((m) => !m.refusal && !m.deleted) || deleted.has(a.userMessageId);
-        if (refused || !taken) return;
+        if (!mine.some((m) => !m.refusal && !m.deleted) && !deleted.has(a.userMessageId)) return;
         const earlier = list.filter((b) => b.index === a.index && b.attempt < a.attempt);
         out.push({
           requestId: a.requestId,
@@ -170,16 +170,18 @@ export abstract class PlatformTraffic implements ChaosTraffic, UserSide {
           text: a.text,
           messageId: a.userMessageId,
           attempts: a.attempt,
-          refusals: earlier.filter(
-            (b) =>
-              this.refusedInPrivate(b, list[list.indexOf(b) + 1]) || shown.some((m) => m.userMessageId === b.userMessageId && m.refusal),
-          ).length,
+          refusals: earlier.filter((b) => this.refused(b, list[list.indexOf(b) + 1], shown)).length,
           acceptedAt: a.seenAt ?? a.sentAt,
           ...(deleted.has(a.userMessageId) ? { replyDeleted: true } : {}),
         });
       });
     }
     return out;
+  }
+
+  /** The user was told no for this attempt (a refusal in place, or in private before the next attempt). */
+  private refused(a: Attempt, next: Attempt | undefined, shown: BotMessageView[]): boolean {
+    return shown.some((m) => m.userMessageId === a.userMessageId && m.refusal) || this.refusedInPrivate(a, next);
   }
 
   async delivered(_redis: Redis, _keys: Keys, sent: readonly SentRecord[]): Promise<Record<string, DeliveredFinal[]>> {

@@ -89,7 +89,9 @@ export async function runUsers(side: UserSide, o: UserOptions, onFirst: () => vo
             }
             break;
           }
-          await sleep(seen === "refused" ? 300 : 0);
+          // After a refusal, a moment before posting again (as a person would; a second refusal of the
+          // same message — Slack delivers a mention twice — then lands before the next post).
+          await sleep(seen === "refused" ? 1500 : 0);
         }
         if (random() < 0.8) await sleep(-Math.log(1 - random()) * meanGapMs * 1.25);
       }
