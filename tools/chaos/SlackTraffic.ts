@@ -88,7 +88,7 @@ export class SlackTraffic extends PlatformTraffic {
     return until > this.ephemeralsBefore.get(a.userMessageId)!;
   }
 
-  /** Each bot message is the reply to the latest user message before it in its thread. */
+  /** Every bot message in the conversations' channels, with the user message it answers. */
   protected botMessages(): BotMessageView[] {
     const sim = this.sim!;
     const out: BotMessageView[] = [];
@@ -97,12 +97,15 @@ export class SlackTraffic extends PlatformTraffic {
       const users = all.filter((m) => m.user === userOf(c));
       for (const m of all) {
         if (m.user !== this.botUser) continue;
+        // The placeholder was posted with its Stop button, whose value is the request id (…-<user ts>);
+        // else (a message posted without one) the latest user message before it in its thread.
+        const posted = /"value":"slack-[^"]*-(\d+\.\d+)"/.exec(JSON.stringify(m.postParams.blocks ?? []))?.[1];
         const thread = m.thread_ts ?? m.ts;
-        const asked = users.filter((u) => (u.thread_ts ?? u.ts) === thread && Number(u.ts) < Number(m.ts)).at(-1);
+        const asked = posted ?? users.filter((u) => (u.thread_ts ?? u.ts) === thread && Number(u.ts) < Number(m.ts)).at(-1)?.ts;
         const blocks = JSON.stringify(m.blocks ?? []);
         out.push({
           messageId: m.ts,
-          userMessageId: asked?.ts,
+          userMessageId: asked,
           text: m.text,
           placeholder: m.text.startsWith("⏳"),
           live: blocks.includes('"action_id":"qwenbot_stop"'),
