@@ -167,4 +167,32 @@ describe("checkDelivery on platform conversations", () => {
     generating.replyStates["discord-0"] = "generating";
     expect(checkDelivery(generating, sent, facts)).toMatchObject({ stuck: 1, ok: false });
   });
+
+  it("does not order attempts of one message among themselves, but still orders messages", () => {
+    const sent = [
+      record(0),
+      record(1, { index: 1.01, text: "m1" }),
+      record(2, { index: 1.03, text: "m1 try 3" }),
+      record(3, { index: 2.01, text: "m2" }),
+    ];
+    const turns = (texts: string[]) =>
+      texts.flatMap((t) => [
+        { role: "user" as const, text: t },
+        { role: "assistant" as const, text: `answer to ${t}` },
+      ]);
+    const state = (texts: string[]) => ({
+      turns: { "discord:g:c": turns(texts) },
+      replyStates: Object.fromEntries(sent.map((r) => [r.requestId, "done"])),
+      delivered: Object.fromEntries(sent.map((r) => [r.requestId, [{ text: `answer to ${r.text}` }]])),
+      waiting: {},
+    });
+    expect(checkDelivery(state(["conversation 0 message 0", "m1 try 3", "m1", "m2"]), sent, facts)).toMatchObject({
+      outOfOrder: 0,
+      ok: true,
+    });
+    expect(checkDelivery(state(["conversation 0 message 0", "m1 try 3", "m2", "m1"]), sent, facts)).toMatchObject({
+      outOfOrder: 1,
+      ok: false,
+    });
+  });
 });

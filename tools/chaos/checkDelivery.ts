@@ -13,7 +13,7 @@
 export interface SentRecord {
   requestId: string;
   conversationKey: string;
-  /** Its position in its conversation (0, 1, …). */
+  /** Its position in its conversation (0, 1, …); a platform user's attempts at message 2 are 2.01, 2.02, … */
   index: number;
   text: string;
   /** Where its reply is delivered (local: the reply stream id; Discord, Slack: the user's message its replies answer). */
@@ -151,16 +151,24 @@ export function checkDelivery(state: ChaosState, sent: readonly SentRecord[], fa
       }
     });
 
+    // Memory must keep the order of messages; attempts of one message (index 2.01, 2.03: posted again
+    // after a refusal) are alternatives, not ordered among themselves.
     let lastPos = -1;
+    let lastBefore = -1;
+    let group = Number.NaN;
     for (const r of [...records].sort((a, b) => a.index - b.index)) {
+      if (Math.floor(r.index) !== group) {
+        group = Math.floor(r.index);
+        lastBefore = lastPos;
+      }
       const positions = turns.flatMap((t, i) => (t.role === "user" && t.text === r.text ? [i] : []));
       const finals = state.delivered[r.requestId] ?? [];
       const replyState = state.replyStates[r.requestId];
       const problem = (what: string) => s.problems.push(`${r.requestId} (${conv} #${r.index}): ${what}`);
       if (positions.length > 0) {
-        if (positions[0]! < lastPos) {
+        if (positions[0]! < lastBefore) {
           s.outOfOrder++;
-          problem(`stored at turn ${positions[0]}, before the message sent ahead of it (turn ${lastPos})`);
+          problem(`stored at turn ${positions[0]}, before a message sent ahead of it (turn ${lastBefore})`);
         }
         lastPos = Math.max(lastPos, positions[0]!);
       }
