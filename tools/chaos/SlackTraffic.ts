@@ -75,9 +75,9 @@ export class SlackTraffic extends PlatformTraffic {
   reply(a: Attempt): ReplySeen {
     const thread = a.conversationKey.split(":").at(-1)!;
     const tag = `-${a.userMessageId}"`;
-    const mine = this.sim!
-      .thread(TEAM, channelOf(a.conv), thread)
-      .filter((m) => m.user === this.botUser && !m.deleted && JSON.stringify(m.postParams.blocks ?? []).includes(tag));
+    const mine = this.sim!.thread(TEAM, channelOf(a.conv), thread).filter(
+      (m) => m.user === this.botUser && !m.deleted && JSON.stringify(m.postParams.blocks ?? []).includes(tag),
+    );
     if (mine.length === 0) return this.ephemeralCount(a.conv) > this.ephemeralsBefore.get(a.userMessageId)! ? "refused" : "none";
     if (a.index === 0 && !this.threads.has(a.conv)) this.threads.set(a.conv, thread);
     this.answeredAt(Date.now());

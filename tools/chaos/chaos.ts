@@ -174,10 +174,14 @@ runMain(async () => {
           `--without-faults ${k}: no such fault on ${onPlatforms.map((t) => t.name).join(", ") || "the platforms of this run"}`,
         );
     }
-    for (let i = 0; i < workerCount; i++) workers.push(await startWorker());
+    // Workers and adapters load at the same time; then every platform starts sending at once.
+    const starting = [...Array.from({ length: workerCount }, () => startWorker()), ...onPlatforms.map((t) => t.startAdapter())];
+    const started = await Promise.allSettled(starting);
+    for (const r of started.slice(0, workerCount)) if (r.status === "fulfilled") workers.push(r.value as WorkerProcess);
+    for (const r of started) if (r.status === "rejected") throw r.reason;
     if (platforms.includes("local")) traffic.push(new LocalTraffic({ conversations, perConversation, sendMs, seed, env, dir: tmp }));
     traffic.push(...onPlatforms);
-    for (const t of traffic) await t.start();
+    await Promise.all(traffic.map((t) => t.start()));
     const sendingFrom = Date.now();
     let sendingUntil = 0;
     const sending = Promise.all(traffic.map((t) => t.finished())).then((all) => {

@@ -72,8 +72,14 @@ export abstract class PlatformTraffic implements ChaosTraffic, UserSide {
 
   protected platformEnv: Record<string, string> = {};
 
-  async start(): Promise<void> {
+  /** Start the adapter process (before `start`, which sends). */
+  async startAdapter(): Promise<void> {
     this.adapter = await WorkerProcess.start(this.adapterEnv(), ADAPTER_START_MS, "bin/start.ts", this.readyLine);
+  }
+
+  /** Start the users; resolves once the first reply is seen (the faults are timed from then). */
+  async start(): Promise<void> {
+    if (!this.adapter) await this.startAdapter();
     let resolveFirst!: () => void;
     const first = new Promise<void>((r) => (resolveFirst = r));
     const o = this.o;
