@@ -6,6 +6,7 @@
  * on answers the platform renders.
  */
 import { describe, expect, it } from "vitest";
+import { summarize } from "../../tools/chaos/chaosSummary.ts";
 import { checkDelivery, type SentRecord } from "../../tools/chaos/checkDelivery.ts";
 import {
   type BotMessageView,
@@ -194,5 +195,60 @@ describe("checkDelivery on platform conversations", () => {
       outOfOrder: 1,
       ok: false,
     });
+  });
+});
+
+describe("the run's verdict with platforms", () => {
+  it("fails the run on a platform's surface failure even when Redis is all clean, and prints each platform's figures", () => {
+    const o = clean();
+    o.messages.push(answer(7, { userMessageId: "user-1", text: "⏳ Thinking…", placeholder: true, live: true }));
+    const surface = checkSurface(o, OPTS);
+    const summary = checkDelivery({ turns: {}, replyStates: {}, delivered: {}, waiting: {} }, [], {
+      redisCrashes: [],
+      fsyncWindowMs: 2000,
+    });
+    const run = {
+      name: "slack",
+      sent: 3,
+      retries: 1,
+      adapterKills: 2,
+      faults: ["slack-update-429", "slack-update-429", "slack-delete-reply"],
+      recoveries: [12.5],
+      surface,
+    };
+    const v = summarize({
+      seed: 1,
+      platforms: ["slack"],
+      killsPerWorker: [1, 1],
+      appendfsync: "everysec",
+      redisCrashes: [],
+      delayedFsyncBeforeCrash: [],
+      fsyncWindowMs: 2000,
+      sendingFrom: T0,
+      sendingUntil: T0 + 1000,
+      sent: [],
+      summary,
+      platformRuns: [run],
+    });
+    const text = v.lines.join("\n");
+    expect(v.ok).toBe(false);
+    expect(text).toMatch(/result\s+FAIL[\s\S]*slack: second reply messages: 1[\s\S]*slack: left at Thinking…\/Waiting: 1/);
+    expect(text).toMatch(/adapter SIGKILLs\s+2; answering again after 12\.5 s/);
+    expect(text).toMatch(/slack-update-429 ×2; slack-delete-reply ×1/);
+    const clean2 = summarize({
+      seed: 1,
+      platforms: ["slack"],
+      killsPerWorker: [1, 1],
+      appendfsync: "everysec",
+      redisCrashes: [],
+      delayedFsyncBeforeCrash: [],
+      fsyncWindowMs: 2000,
+      sendingFrom: T0,
+      sendingUntil: T0 + 1000,
+      sent: [],
+      summary,
+      platformRuns: [{ ...run, surface: checkSurface(clean(), OPTS) }],
+    });
+    expect(clean2.ok).toBe(true);
   });
 });
