@@ -7,7 +7,7 @@
  */
 import { discordContent } from "../../adapters/discord/DiscordSink.ts";
 import { DiscordSimulator } from "../../test/sim/discord/DiscordSimulator.ts";
-import { PlatformTraffic } from "./platformTraffic.ts";
+import { isRefusal, PlatformTraffic } from "./platformTraffic.ts";
 import type { Attempt, ReplySeen } from "./simUsers.ts";
 
 const BOT = "900000000000000001";
@@ -62,7 +62,7 @@ export class DiscordTraffic extends PlatformTraffic {
     const mine = this.sim!.messages(channelOf(a.conv)).filter(
       (m) => m.authorId === BOT && m.messageReference?.message_id === a.userMessageId,
     );
-    if (mine.some((m) => m.content.startsWith("⚠️"))) return "refused";
+    if (mine.some((m) => isRefusal(m.content))) return "refused";
     if (mine.length === 0) return "none";
     this.answeredAt(Date.now());
     return "taken";
@@ -79,7 +79,7 @@ export class DiscordTraffic extends PlatformTraffic {
         text: m.content,
         placeholder: m.content.startsWith("⏳"),
         live: JSON.stringify(m.components).includes('"custom_id":"stop:'),
-        refusal: m.content.startsWith("⚠️"),
+        refusal: isRefusal(m.content),
         deleted: m.deleted,
         postedAt: m.createdAt,
       }));

@@ -10,7 +10,7 @@
 import { slackReplyText } from "../../adapters/slack/slackMessages.ts";
 import { type SimEnvelope, SlackSimulator } from "../../test/sim/slack/SlackSimulator.ts";
 import type { BotMessageView } from "./checkSurface.ts";
-import { PlatformTraffic } from "./platformTraffic.ts";
+import { isRefusal, PlatformTraffic } from "./platformTraffic.ts";
 import type { Attempt, ReplySeen } from "./simUsers.ts";
 
 const TEAM = "T1";
@@ -110,7 +110,7 @@ export class SlackTraffic extends PlatformTraffic {
           text: m.text,
           placeholder: m.text.startsWith("⏳"),
           live: blocks.includes('"action_id":"qwenbot_stop"'),
-          refusal: m.text.startsWith("⚠️"),
+          refusal: isRefusal(m.text),
           deleted: m.deleted,
           postedAt: Number(m.ts) * 1000,
         });

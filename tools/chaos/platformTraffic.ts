@@ -7,6 +7,7 @@
  */
 import path from "node:path";
 import type { Redis } from "ioredis";
+import { INTAKE_TEXT } from "../../src/intake/intakeMessages.ts";
 import type { Keys } from "../../src/keys.ts";
 import type { ChaosTraffic, TrafficOptions } from "./chaosTraffic.ts";
 import type { DeliveredFinal, SentRecord } from "./checkDelivery.ts";
@@ -18,6 +19,14 @@ import { WorkerProcess } from "./WorkerProcess.ts";
 const ADAPTER_START_MS = 180_000;
 /** How long a simulated user waits for a reply (while the adapter is up) before posting again. */
 const REPLY_WAIT_MS = 20_000;
+
+/** The start of every refusal the intake gives (Redis down, too fast, too long…), or a refused placeholder's "⚠️". */
+const REFUSALS = ["⚠️", ...Object.values(INTAKE_TEXT).map((t) => (typeof t === "string" ? t : t(1, 1).slice(0, 12)))];
+
+/** Whether a bot message's text is a refusal rather than an answer. */
+export function isRefusal(text: string): boolean {
+  return REFUSALS.some((r) => text.startsWith(r));
+}
 
 export abstract class PlatformTraffic implements ChaosTraffic, UserSide {
   abstract readonly name: string;
