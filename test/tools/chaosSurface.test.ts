@@ -16,6 +16,7 @@ import {
   type SurfaceSummary,
   surfaceOk,
 } from "../../tools/chaos/checkSurface.ts";
+import { isRefusal } from "../../tools/chaos/platformTraffic.ts";
 
 const T0 = 1_700_000_000_000;
 const OPTS = { lostByRedis: new Set<string>(), graceMs: 10_000 };
@@ -250,5 +251,18 @@ describe("the run's verdict with platforms", () => {
       platformRuns: [{ ...run, surface: checkSurface(clean(), OPTS) }],
     });
     expect(clean2.ok).toBe(true);
+  });
+});
+
+describe("isRefusal", () => {
+  it("tells every intake refusal (with or without the refused placeholder's ⚠️) from an answer", () => {
+    expect(isRefusal("I can't take messages right now — please try again in a minute.")).toBe(true);
+    expect(isRefusal("⚠️ I can't take messages right now — please try again in a minute.")).toBe(true);
+    expect(isRefusal("You're sending messages faster than I can answer (9 in the last minute). Please wait a moment and try again.")).toBe(
+      true,
+    );
+    expect(isRefusal("This conversation already has 3 messages waiting. Please wait for the answers before sending more.")).toBe(true);
+    expect(isRefusal("an answer")).toBe(false);
+    expect(isRefusal("⏳ Thinking…")).toBe(false);
   });
 });
