@@ -4,6 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { checkLayers } from "../tools/layers/checkLayers.ts";
+import { IMPORT_EXCEPTIONS, importAllowed } from "../tools/layers/layerRules.ts";
 import { ROOT } from "./helpers/runCli.ts";
 
 describe("layers", () => {
@@ -45,6 +46,40 @@ describe("layers", () => {
         "tools/t.ts tools must not import test (test/helpers/h.ts)",
         "workers/w.ts workers must not import bin (bin/b.ts)",
         "workers/w.ts workers must not import the package @slack/bolt",
+      ]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("the one exception is narrow: tools/chaos/ may import test/sim/, and nothing else may cross because of it", () => {
+    expect(IMPORT_EXCEPTIONS.map((e) => `${e.from} → ${e.to}`)).toEqual(["tools/chaos/ → test/sim/"]);
+    expect(importAllowed("tools/chaos/DiscordTraffic.ts", "test/sim/discord/DiscordSimulator.ts")).toBe(true);
+    for (const [from, to] of [
+      ["tools/chaos/chaos.ts", "test/helpers/harness.ts"],
+      ["tools/chaos/chaos.ts", "test/discord/discordTestbed.ts"],
+      ["tools/bench/bench.ts", "test/sim/openai/OpenAISim.ts"],
+      ["tools/chaosX/a.ts", "test/sim/slack/SlackSimulator.ts"],
+      ["bin/start.ts", "test/sim/discord/DiscordSimulator.ts"],
+      ["src/config.ts", "test/sim/slack/SlackSimulator.ts"],
+      ["adapters/slack/SlackSink.ts", "test/sim/slack/SlackSimulator.ts"],
+      ["workers/ChatWorker.ts", "test/sim/openai/OpenAISim.ts"],
+    ])
+      expect(importAllowed(from!, to!), `${from} → ${to}`).toBe(false);
+
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "qb-layers-"));
+    const write = (file: string, text: string) => {
+      fs.mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+      fs.writeFileSync(path.join(dir, file), text);
+    };
+    try {
+      write("test/sim/s.ts", "export const s = 1;\n");
+      write("test/helpers/h.ts", "export const h = 1;\n");
+      write("tools/chaos/c.ts", 'import { s } from "../../test/sim/s.ts";\nimport { h } from "../../test/helpers/h.ts";\n');
+      write("tools/bench/b.ts", 'import { s } from "../../test/sim/s.ts";\n');
+      expect(checkLayers(dir).map((v) => `${v.file} ${v.rule}`)).toEqual([
+        "tools/bench/b.ts tools must not import test (test/sim/s.ts)",
+        "tools/chaos/c.ts tools must not import test (test/helpers/h.ts)",
       ]);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

@@ -1,5 +1,6 @@
 /** A real worker process (`bin/worker.ts`) for fault tests and `npm run chaos`: start, wait until ready, kill. */
 import { type ChildProcess, spawn } from "node:child_process";
+import fs from "node:fs/promises";
 import path from "node:path";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
@@ -14,7 +15,13 @@ export class WorkerProcess {
     this.exited = new Promise((resolve) => child.on("exit", (code) => resolve(code)));
   }
 
-  static async start(env: Record<string, string>, timeoutMs = 60_000, script = "bin/worker.ts"): Promise<WorkerProcess> {
+  /** Start `script` and wait for its log line `ready` (a worker's "worker ready" by default). */
+  static async start(
+    env: Record<string, string>,
+    timeoutMs = 60_000,
+    script = "bin/worker.ts",
+    ready = "worker ready",
+  ): Promise<WorkerProcess> {
     const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, script)], {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root", LOG_LEVEL: "info", LOG_PRETTY: "false", ...env },
@@ -22,15 +29,21 @@ export class WorkerProcess {
     });
     const w = new WorkerProcess(child);
     const deadline = Date.now() + timeoutMs;
-    while (!w.output.includes('"msg":"worker ready"')) {
-      if (child.exitCode !== null) throw new Error(`worker exited early (${child.exitCode}):\n${w.output}`);
+    while (!w.output.includes(`"msg":"${ready}"`)) {
+      if (child.exitCode !== null) throw new Error(`${script} exited early (${child.exitCode}):\n${w.output}`);
       if (Date.now() > deadline) {
         await w.stop();
-        throw new Error(`worker not ready in time:\n${w.output}`);
+        throw new Error(`${script} not ready in time:\n${w.output}`);
       }
       await new Promise((r) => setTimeout(r, 50));
     }
     return w;
+  }
+
+  /** Write what the process printed to `file` (a chaos run's `--logs`). */
+  async saveOutput(file: string): Promise<void> {
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    await fs.writeFile(file, this.output);
   }
 
   kill(signal: NodeJS.Signals): void {

@@ -7,8 +7,15 @@
  * every accepted message answered exactly once, in order, delivered as stored, memory alternating,
  * nothing stuck — Redis's own fsync-window losses counted apart. Exits 1 on any failure.
  *
+ * `--platforms local,discord,slack` adds Discord and Slack: their loopback simulators run in this
+ * process (test/sim, the one place tools/ may import from test/), their adapters as `bin/start.ts`
+ * processes pointed at them, simulated users post there (--platform-conversations each), the
+ * adapters are SIGKILLed too (--adapter-kills each) and platform faults injected (--platform-faults
+ * each); checkSurface.ts then checks what each platform shows.
+ *
  *   npm run chaos -- [--seed N] [--conversations 20] [--messages 10] [--workers 2] [--kills 4]
  *                    [--send-s 20] [--redis-down-ms 2000] [--fsync-window-ms 2000] [--settle-s 180]
+ *                    [--platforms local] [--platform-conversations 6] [--adapter-kills 2] [--platform-faults 6]
  *
  * Redis: always its own private redis-server, because the run SIGKILLs it; REDIS_URL is never
  * used (someone else's Redis is never killed). REDIS_PREFIX is honoured for the keys.
@@ -23,12 +30,17 @@ import { loadConfig } from "../../src/config.ts";
 import { Keys } from "../../src/keys.ts";
 import { createRedis, redactUrl } from "../../src/redisConnection.ts";
 import { ensureTestModel } from "../gguf/ensureTestModel.ts";
+import { mulberry32 } from "../random.ts";
 import { planFaults } from "./chaosPlan.ts";
 import { summarize } from "./chaosSummary.ts";
 import { type ChaosTraffic, LocalTraffic } from "./chaosTraffic.ts";
 import { checkDelivery, type DeliverySummary, type RedisCrash, type SentRecord } from "./checkDelivery.ts";
+import { checkSurface } from "./checkSurface.ts";
+import { DiscordTraffic } from "./DiscordTraffic.ts";
+import type { PlatformTraffic } from "./platformTraffic.ts";
 import { INSTALL_REDIS_HINT, RedisServerProcess } from "./RedisServerProcess.ts";
 import { readChaosState } from "./readChaosState.ts";
+import { SlackTraffic } from "./SlackTraffic.ts";
 import { WorkerProcess } from "./WorkerProcess.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
@@ -37,8 +49,10 @@ const log = (line: string) => process.stderr.write(`[chaos ${new Date().toISOStr
 const APPENDFSYNC = "everysec";
 /** Loading the model takes a few seconds, much longer on a busy machine. */
 const WORKER_START_MS = 300_000;
-/** Platforms with a ChaosTraffic; Discord and Slack need the simulators importable from tools/ (see chaosTraffic.ts). */
-const PLATFORMS = ["local"];
+/** Platforms with a ChaosTraffic. */
+const PLATFORMS = ["local", "discord", "slack"];
+/** A moderator's deletion: the bot may still touch the reply this long after (an edit in flight, the event's way). */
+const DELETE_GRACE_MS = 10_000;
 
 function positiveInt(name: string, value: string | undefined, min = 1): number {
   const n = Number(value);
@@ -59,6 +73,11 @@ runMain(async () => {
       "fsync-window-ms": { type: "string", default: "2000" },
       "settle-s": { type: "string", default: "180" },
       platforms: { type: "string", default: "local" },
+      "platform-conversations": { type: "string", default: "6" },
+      "adapter-kills": { type: "string", default: "2" },
+      "platform-faults": { type: "string", default: "6" },
+      "without-faults": { type: "string", default: "" },
+      logs: { type: "string" },
     },
   });
   const seed = values.seed === undefined ? randomInt(1, 2 ** 31) : positiveInt("seed", values.seed, 0);
@@ -72,6 +91,12 @@ runMain(async () => {
   const redisDownMs = positiveInt("redis-down-ms", values["redis-down-ms"], 500);
   const fsyncWindowMs = positiveInt("fsync-window-ms", values["fsync-window-ms"], 0);
   const platforms = values.platforms.split(",").map((p) => p.trim());
+  const platformConversations = positiveInt("platform-conversations", values["platform-conversations"]);
+  const adapterKills = positiveInt("adapter-kills", values["adapter-kills"], 0);
+  const platformFaults = positiveInt("platform-faults", values["platform-faults"], 0);
+  const without = values["without-faults"].split(",").filter(Boolean);
+  /** Where to keep what each worker and adapter process printed (for a failure's story). */
+  const logs = values.logs ? path.resolve(values.logs) : undefined;
   for (const p of platforms) {
     if (!PLATFORMS.includes(p)) {
       throw new Error(
@@ -98,6 +123,8 @@ runMain(async () => {
     REDIS_PREFIX: config.REDIS_PREFIX,
     MODEL: model,
     THREADS: "1",
+    EXTERNAL_WORKERS: "true",
+    STREAM_INTERVAL_MS: "300",
     WORKER_CONCURRENCY: "2",
     // Room for every turn of a conversation, so memory is never trimmed (the checker relies on it).
     CONTEXT_SIZE: String(Math.max(2048, 2 ** Math.ceil(Math.log2(perConversation * 80 + 512)))),
@@ -124,14 +151,37 @@ runMain(async () => {
   };
   const workers: WorkerProcess[] = [];
   const traffic: ChaosTraffic[] = [];
+  const onPlatforms: PlatformTraffic[] = [];
   const observer = createRedis(redisServer.url, "worker");
   // A killed worker restarts in the background (it takes seconds), so the next faults stay on time.
   const restarting = new Map<number, Promise<void>>();
   const allRestarted = () => Promise.all(restarting.values());
   try {
-    for (let i = 0; i < workerCount; i++) workers.push(await startWorker());
-    traffic.push(new LocalTraffic({ conversations, perConversation, sendMs, seed, env, dir: tmp }));
-    for (const t of traffic) await t.start();
+    // Simulators first: the workers write replies to them.
+    // Each adapter process gets only its own platform's credentials (else it would start both adapters); workers get all.
+    const adapterBase = { ...env };
+    for (const p of platforms.filter((p) => p !== "local")) {
+      const o = { conversations: platformConversations, perConversation, sendMs, seed, env: adapterBase, dir: tmp };
+      const t = p === "discord" ? new DiscordTraffic(o) : new SlackTraffic(o);
+      t.without = new Set(without.filter((k) => k in t.faultKinds));
+      t.logs = logs;
+      Object.assign(env, await t.startSimulator());
+      onPlatforms.push(t);
+    }
+    for (const k of without) {
+      if (!onPlatforms.some((t) => k in t.faultKinds))
+        throw new Error(
+          `--without-faults ${k}: no such fault on ${onPlatforms.map((t) => t.name).join(", ") || "the platforms of this run"}`,
+        );
+    }
+    // Workers and adapters load at the same time; then every platform starts sending at once.
+    const starting = [...Array.from({ length: workerCount }, () => startWorker()), ...onPlatforms.map((t) => t.startAdapter())];
+    const started = await Promise.allSettled(starting);
+    for (const r of started.slice(0, workerCount)) if (r.status === "fulfilled") workers.push(r.value as WorkerProcess);
+    for (const r of started) if (r.status === "rejected") throw r.reason;
+    if (platforms.includes("local")) traffic.push(new LocalTraffic({ conversations, perConversation, sendMs, seed, env, dir: tmp }));
+    traffic.push(...onPlatforms);
+    await Promise.all(traffic.map((t) => t.start()));
     const sendingFrom = Date.now();
     let sendingUntil = 0;
     const sending = Promise.all(traffic.map((t) => t.finished())).then((all) => {
@@ -141,19 +191,41 @@ runMain(async () => {
     sending.catch(() => {}); // awaited below; do not let a failure go unhandled meanwhile
 
     const killsPerWorker = workers.map(() => 0);
+    const workerRestarts: number[] = [];
     const redisCrashes: RedisCrash[] = [];
     const delayedFsync: number[] = [];
-    for (const ev of planFaults({ seed, workers: workerCount, kills, sendMs, redisDownMs })) {
+    const random = mulberry32(seed ^ 0x5eed);
+    const plan = planFaults({
+      seed,
+      workers: workerCount,
+      kills,
+      sendMs,
+      redisDownMs,
+      platforms: onPlatforms.map((t) => t.name),
+      adapterKills,
+      platformFaults,
+    });
+    for (const ev of plan) {
       await sleep(sendingFrom + ev.at - Date.now());
-      if (ev.kind === "killWorker") {
+      if (ev.kind === "killAdapter" || ev.kind === "platformFault") {
+        const t = onPlatforms.find((p) => p.name === ev.platform)!;
+        if (ev.kind === "platformFault") log(`${ev.platform}: ${t.fault(random)}`);
+        else {
+          log(`SIGKILL the ${ev.platform} adapter`);
+          await t.killAdapter();
+        }
+      } else if (ev.kind === "killWorker") {
         await restarting.get(ev.worker);
         const w = workers[ev.worker]!;
         log(`SIGKILL worker ${ev.worker + 1} (pid ${w.child.pid})`);
         w.kill("SIGKILL");
         await w.exit();
+        if (logs) await w.saveOutput(path.join(logs, `worker${ev.worker + 1}-${killsPerWorker[ev.worker]! + 1}.log`));
         killsPerWorker[ev.worker]!++;
+        const killedAt = Date.now();
         const restart = startWorker().then((fresh) => {
           workers[ev.worker] = fresh;
+          workerRestarts.push((Date.now() - killedAt) / 1000);
           log(`worker ${ev.worker + 1} restarted`);
         });
         restart.catch(() => {}); // awaited later (next kill of this worker, Redis kill, the end)
@@ -171,22 +243,42 @@ runMain(async () => {
       }
     }
     await allRestarted();
-    const sentBy = await sending;
-    const parts = traffic.map((t, i) => ({ traffic: t, sent: sentBy[i]! }));
-    const sent: SentRecord[] = sentBy.flat();
+    for (const t of onPlatforms) await t.settled();
+    let sent: SentRecord[] = (await sending).flat();
     log(`all ${sent.length} messages accepted; waiting for the answers`);
 
     const deadline = Date.now() + positiveInt("settle-s", values["settle-s"]) * 1000;
     let summary: DeliverySummary;
     const facts = { redisCrashes, fsyncWindowMs };
-    const check = async () => checkDelivery(await readChaosState(observer, keys, parts), sent, facts);
+    // What a platform took is read again each time: a reply may still appear for a message posted while its adapter restarted.
+    const check = async () => {
+      const parts = await Promise.all(traffic.map(async (t) => ({ traffic: t, sent: await t.finished() })));
+      sent = parts.flatMap((p) => p.sent);
+      return checkDelivery(await readChaosState(observer, keys, parts), sent, facts);
+    };
     for (;;) {
       summary = await check();
       if (summary.stuck === 0 || Date.now() > deadline) break;
       log(`${summary.answeredExactlyOnce}/${summary.sent} answered, ${summary.stuck} waiting`);
       await sleep(2000);
     }
+    const lostIds = new Set(summary.lostByRedisIds);
+    const platformRuns = onPlatforms.map((t) => {
+      const mine = sent.filter((r) => r.conversationKey.startsWith(`${t.name}:`));
+      const lostByRedis = new Set(mine.filter((r) => lostIds.has(r.requestId)).map((r) => r.messageId));
+      return {
+        name: t.name,
+        sent: mine.length,
+        retries: t.retries(),
+        adapterKills: t.adapterKills,
+        faults: t.faults,
+        recoveries: t.recoveries,
+        surface: checkSurface(t.observe(mine), { lostByRedis, graceMs: DELETE_GRACE_MS }),
+      };
+    });
     const verdict = summarize({
+      platformRuns,
+      workerRestarts,
       seed,
       platforms,
       killsPerWorker,
@@ -205,7 +297,11 @@ runMain(async () => {
     await Promise.allSettled(restarting.values());
     observer.disconnect();
     for (const t of traffic) await t.stop();
-    for (const w of workers) await w.stop();
+    for (const t of onPlatforms) if (!traffic.includes(t)) await t.stop();
+    for (const [i, w] of workers.entries()) {
+      await w.stop();
+      if (logs) await w.saveOutput(path.join(logs, `worker${i + 1}-last.log`));
+    }
     await redisServer.close();
     await fs.rm(tmp, { recursive: true, force: true });
   }

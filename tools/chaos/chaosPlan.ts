@@ -6,7 +6,11 @@
  */
 import { mulberry32 } from "../random.ts";
 
-export type FaultEvent = { at: number; kind: "killWorker"; worker: number } | { at: number; kind: "crashRedis"; downMs: number };
+export type FaultEvent =
+  | { at: number; kind: "killWorker"; worker: number }
+  | { at: number; kind: "crashRedis"; downMs: number }
+  | { at: number; kind: "killAdapter"; platform: string }
+  | { at: number; kind: "platformFault"; platform: string };
 
 export interface PlanOptions {
   seed: number;
@@ -16,6 +20,12 @@ export interface PlanOptions {
   sendMs: number;
   /** How long Redis stays down after its SIGKILL. */
   redisDownMs: number;
+  /** Platforms whose adapter runs as a process (discord, slack): each gets adapter kills and platform faults. */
+  platforms?: readonly string[];
+  /** Adapter SIGKILLs per platform. */
+  adapterKills?: number;
+  /** Platform faults (5xx after commit, 429s, disconnects, replays, deleted replies) per platform. */
+  platformFaults?: number;
 }
 
 /** Events in time order; `at` is ms after the client started sending. */
@@ -40,5 +50,13 @@ export function planFaults(o: PlanOptions): FaultEvent[] {
   }));
   // Redis goes down between 25 % and 40 % of the sending phase: later messages meet it down.
   events.push({ at: Math.round(o.sendMs * (0.25 + 0.15 * random())), kind: "crashRedis", downMs: o.redisDownMs });
+  // Adapter kills and platform faults: spread over 5 %–120 % of the sending phase, each at a random point of its slot.
+  const spread = (n: number, k: number) => Math.round(o.sendMs * (0.05 + (1.15 * (k + random())) / n));
+  for (const platform of o.platforms ?? []) {
+    const kills = o.adapterKills ?? 0;
+    const faults = o.platformFaults ?? 0;
+    for (let k = 0; k < kills; k++) events.push({ at: spread(kills, k), kind: "killAdapter", platform });
+    for (let k = 0; k < faults; k++) events.push({ at: spread(faults, k), kind: "platformFault", platform });
+  }
   return events.sort((a, b) => a.at - b.at);
 }

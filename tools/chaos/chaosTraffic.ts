@@ -3,12 +3,8 @@
  * per platform. `LocalTraffic` runs chaosClient.ts (the local adapter's ingest path) as its own
  * process and reads what the user saw from the local reply streams.
  *
- * The seam for Discord and Slack: a `DiscordTraffic`/`SlackTraffic` would start the platform's
- * loopback simulator, run `bin/start.ts` as the adapter process against it (DISCORD_API_URL /
- * SLACK_API_URL), have simulated users post paced messages, write one SentRecord per accepted
- * message (conversationKey as the adapter builds it, the placeholder's id as messageId), and
- * answer `delivered` from the simulator's final message texts (overflow messages joined, the
- * note removed) — the checker and the fault plan stay as they are.
+ * Discord and Slack: DiscordTraffic.ts and SlackTraffic.ts (platformTraffic.ts) start the
+ * platform's loopback simulator, its adapter as a process, and simulated users.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs/promises";
@@ -41,6 +37,8 @@ export interface ChaosTraffic {
   delivered(redis: Redis, keys: Keys, sent: readonly SentRecord[]): Promise<Record<string, DeliveredFinal[]>>;
   /** Stop whatever is still running. */
   stop(): Promise<void>;
+  /** A stored answer as this platform shows it (absent: as stored). */
+  render?(stored: string): string;
 }
 
 export class LocalTraffic implements ChaosTraffic {

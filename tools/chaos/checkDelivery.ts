@@ -13,10 +13,10 @@
 export interface SentRecord {
   requestId: string;
   conversationKey: string;
-  /** Its position in its conversation (0, 1, …). */
+  /** Its position in its conversation (0, 1, …); a platform user's attempts at message 2 are 2.01, 2.02, … */
   index: number;
   text: string;
-  /** Where its reply is delivered (local: the reply stream id). */
+  /** Where its reply is delivered (local: the reply stream id; Discord, Slack: the user's message its replies answer). */
   messageId: string;
   /** Tries until accepted (1 = at once). */
   attempts: number;
@@ -24,6 +24,8 @@ export interface SentRecord {
   refusals: number;
   /** When the client got the acknowledgement (ms since the epoch). */
   acceptedAt: number;
+  /** A moderator deleted its reply while it was written: it ends stopped, with nothing or one exchange remembered. */
+  replyDeleted?: boolean;
 }
 
 export interface StoredTurn {
@@ -47,6 +49,8 @@ export interface ChaosState {
   delivered: Record<string, DeliveredFinal[]>;
   /** Request ids still in a conversation's inbox. */
   waiting: Record<string, string[]>;
+  /** A stored answer as its platform shows it (Markdown → platform text); stored as is when absent. */
+  render?: (conversationKey: string, stored: string) => string;
 }
 
 /** A Redis SIGKILL: when it was killed, and when it answered again. */
@@ -64,8 +68,12 @@ export interface CheckFacts {
 export interface DeliverySummary {
   sent: number;
   answeredExactlyOnce: number;
+  /** Replies a moderator deleted mid-way that ended stopped, with nothing or exactly one exchange remembered. */
+  deletedStopped: number;
   /** Acknowledged within the fsync window before a Redis SIGKILL and without any trace after: Redis's loss, not the bot's. */
   lostByRedis: number;
+  /** Their request ids. */
+  lostByRedisIds: string[];
   lost: number;
   duplicated: number;
   outOfOrder: number;
@@ -104,7 +112,9 @@ export function checkDelivery(state: ChaosState, sent: readonly SentRecord[], fa
   const s: DeliverySummary = {
     sent: sent.length,
     answeredExactlyOnce: 0,
+    deletedStopped: 0,
     lostByRedis: 0,
+    lostByRedisIds: [],
     lost: 0,
     duplicated: 0,
     outOfOrder: 0,
@@ -141,16 +151,24 @@ export function checkDelivery(state: ChaosState, sent: readonly SentRecord[], fa
       }
     });
 
+    // Memory must keep the order of messages; attempts of one message (index 2.01, 2.03: posted again
+    // after a refusal) are alternatives, not ordered among themselves.
     let lastPos = -1;
+    let lastBefore = -1;
+    let group = Number.NaN;
     for (const r of [...records].sort((a, b) => a.index - b.index)) {
+      if (Math.floor(r.index) !== group) {
+        group = Math.floor(r.index);
+        lastBefore = lastPos;
+      }
       const positions = turns.flatMap((t, i) => (t.role === "user" && t.text === r.text ? [i] : []));
       const finals = state.delivered[r.requestId] ?? [];
       const replyState = state.replyStates[r.requestId];
       const problem = (what: string) => s.problems.push(`${r.requestId} (${conv} #${r.index}): ${what}`);
       if (positions.length > 0) {
-        if (positions[0]! < lastPos) {
+        if (positions[0]! < lastBefore) {
           s.outOfOrder++;
-          problem(`stored at turn ${positions[0]}, before the message sent ahead of it (turn ${lastPos})`);
+          problem(`stored at turn ${positions[0]}, before a message sent ahead of it (turn ${lastBefore})`);
         }
         lastPos = Math.max(lastPos, positions[0]!);
       }
@@ -159,9 +177,20 @@ export function checkDelivery(state: ChaosState, sent: readonly SentRecord[], fa
         problem(`left waiting (reply state ${replyState ?? "missing"}${waiting.has(r.requestId) ? ", still in the inbox" : ""})`);
         continue;
       }
+      if (r.replyDeleted) {
+        // Deleted while written: nothing remembered, or (the final landed just before the deletion) one exchange.
+        if (positions.length > 1 || finals.length > 0) {
+          s.duplicated++;
+          problem(`its reply was deleted, yet ${finals.length} final(s) are shown and it is ${positions.length} times in memory`);
+        } else {
+          s.deletedStopped++;
+        }
+        continue;
+      }
       if (finals.length === 0 && positions.length === 0 && replyState === undefined) {
         if (inFsyncWindow(r.acceptedAt, facts)) {
           s.lostByRedis++;
+          s.lostByRedisIds.push(r.requestId);
           problem("no trace after the Redis restart; acknowledged within the fsync window before the SIGKILL (Redis's loss)");
         } else {
           s.lost++;
@@ -192,9 +221,12 @@ export function checkDelivery(state: ChaosState, sent: readonly SentRecord[], fa
       const stored = turns[positions[0]! + 1];
       // A missing assistant turn is counted once, above, for the conversation.
       if (stored?.role !== "assistant") continue;
-      if (stored.text !== finals[0]!.text) {
+      const shown = state.render ? state.render(conv, stored.text) : stored.text;
+      if (shown !== finals[0]!.text) {
         s.deliveredNotStored++;
-        problem(`delivered ${JSON.stringify(finals[0]!.text)} but stored ${JSON.stringify(stored.text)}`);
+        problem(
+          `delivered ${JSON.stringify(finals[0]!.text)} but stored ${JSON.stringify(stored.text)} (shown as ${JSON.stringify(shown)})`,
+        );
         continue;
       }
       // Another assistant turn right after this answer: counted once, above, for the conversation.
@@ -207,6 +239,6 @@ export function checkDelivery(state: ChaosState, sent: readonly SentRecord[], fa
       s.answeredExactlyOnce++;
     }
   }
-  s.ok = FAILURE_FIELDS.every(([field]) => s[field] === 0) && s.answeredExactlyOnce + s.lostByRedis === s.sent;
+  s.ok = FAILURE_FIELDS.every(([field]) => s[field] === 0) && s.answeredExactlyOnce + s.deletedStopped + s.lostByRedis === s.sent;
   return s;
 }

@@ -28,5 +28,9 @@ export async function readChaosState(redis: Redis, keys: Keys, parts: readonly T
     state.waiting[conv] = waiting;
   }
   for (const r of sent) state.replyStates[r.requestId] = (await redis.hget(keys.reply(r.requestId), "state")) ?? undefined;
+  const renderers = new Map(
+    parts.flatMap(({ traffic }) => (traffic.render ? [[traffic.name, traffic.render.bind(traffic)] as const] : [])),
+  );
+  state.render = (conv, stored) => renderers.get(conv.split(":")[0]!)?.(stored) ?? stored;
   return state;
 }

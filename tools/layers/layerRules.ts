@@ -8,7 +8,9 @@
  *   adapters/    one folder per platform (discord, slack, local): core only, never each other.
  *   workers/     the model side (ChatWorker, inference engines): core only.
  *   bin/         entry points and process wiring: anything but tools/ and test/.
- *   tools/       developer tools (bench, chaos, test-model writer): anything but test/.
+ *   tools/       developer tools (bench, chaos, test-model writer): anything but test/ — with one
+ *                exception (IMPORT_EXCEPTIONS): tools/chaos/ may import the loopback simulators
+ *                in test/sim/, which `npm run chaos -- --platforms discord,slack` runs.
  *   test/        anything.
  */
 
@@ -32,6 +34,24 @@ export const ALLOWED: Record<Layer, readonly Layer[]> = {
   test: ["core", "ops", "adapters", "workers", "bin", "tools", "test"],
   other: ["core", "ops", "adapters", "workers", "bin", "tools", "test", "other"],
 };
+
+/**
+ * Imports allowed across the layer rules above, each for one folder into one folder, and why.
+ * Keep this list short: an exception is a reason to move code, unless it is as narrow as these.
+ */
+export const IMPORT_EXCEPTIONS: ReadonlyArray<{ from: string; to: string; why: string }> = [
+  {
+    from: "tools/chaos/",
+    to: "test/sim/",
+    why: "the chaos run drives the Discord and Slack loopback simulators as the platforms its adapter processes talk to",
+  },
+];
+
+/** Whether `file` may import `target` (repository-relative paths): the layer rules, or one of IMPORT_EXCEPTIONS. */
+export function importAllowed(file: string, target: string): boolean {
+  if (ALLOWED[layerOf(file)].includes(layerOf(target))) return true;
+  return IMPORT_EXCEPTIONS.some((e) => file.startsWith(e.from) && target.startsWith(e.to));
+}
 
 /** Packages a layer must not import (platform SDKs stay in adapters, inference libraries in workers). */
 const PLATFORM_SDKS = [/^discord\.js$/, /^@discordjs\//, /^@slack\//];
