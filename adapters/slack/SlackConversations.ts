@@ -30,6 +30,7 @@ import type { Logger } from "../../src/logger.ts";
 import type { SettingsStore } from "../../src/settings/SettingsStore.ts";
 import { normalizeUserText, stripSlackMention } from "../../src/text/normalizeUserText.ts";
 import type { ReplyTarget } from "../../src/types.ts";
+import { PlaceholderPoster } from "./postPlaceholderOnce.ts";
 import { SlackFeatures, STATUS_THINKING } from "./SlackFeatures.ts";
 import { MESSAGE_REQUEST_TTL_SECONDS } from "./SlackSink.ts";
 import { SlackUserNames } from "./SlackUserNames.ts";
@@ -38,7 +39,7 @@ import type { SlackFileRef } from "./slackFiles.ts";
 import { askedMessage, cannotPostText, fromSlackText, placeholderMessage, slackReplyText } from "./slackMessages.ts";
 import { checkPlace, slackDraft, slackSettingsStore } from "./slackPlaceSettings.ts";
 import { FILES_ONLY_TEXT, gatherSlackContext, type SlackContextDeps } from "./slackRequestContext.ts";
-import type { WebClient } from "./slackWorkspaces.ts";
+import { type WebClient, type WebClientOptions, webClientOptions } from "./slackWorkspaces.ts";
 
 /** An empty DM (a DM with only a file asks about the file: slackRequestContext's FILES_ONLY_TEXT). */
 const EMPTY_DM = "Your message is empty — write your question and I'll answer.";
@@ -111,10 +112,15 @@ export class SlackConversations {
   readonly settings: SettingsStore;
   private readonly contextDeps: SlackContextDeps;
 
+  /** Posts placeholders once, however Slack answers (see postPlaceholderOnce.ts). */
+  private readonly placeholders: PlaceholderPoster;
+
   constructor(
     private readonly deps: AdapterDeps,
     private readonly log: Logger,
+    clientOptions: WebClientOptions = webClientOptions(deps.config),
   ) {
+    this.placeholders = new PlaceholderPoster(clientOptions, log);
     this.redis = deps.redis;
     this.keys = new SlackKeys(deps.keys);
     this.names = new SlackUserNames(log);
@@ -308,14 +314,8 @@ export class SlackConversations {
   private async postPlaceholder(t: Turn, ahead: number): Promise<ReplyTarget | null> {
     let ts: string | undefined;
     try {
-      const posted = await t.client.chat.postMessage({
-        channel: t.channelId,
-        thread_ts: t.threadTs,
-        ...placeholderMessage(t.requestId, ahead),
-        unfurl_links: false,
-        unfurl_media: false,
-      });
-      ts = posted.ts;
+      const message = { channel: t.channelId, thread_ts: t.threadTs, ...placeholderMessage(t.requestId, ahead) };
+      ts = await this.placeholders.post(t.client, t.requestId, message);
     } catch (err) {
       this.log.warn({ err: errorCode(err) ?? String(err), channel: t.channelId }, "could not post the placeholder");
       await this.withdraw(t, undefined);

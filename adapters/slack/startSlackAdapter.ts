@@ -142,7 +142,7 @@ export async function startSlackAdapter(deps: AdapterDeps, opts: StartSlackAdapt
     log.error({ err: { message: error.message, code: error.code } }, "Slack listener failed");
   });
 
-  const conversations = new SlackConversations(deps, log);
+  const conversations = new SlackConversations(deps, log, clientOptions);
   // /ask-settings, /ask-help, /imagine.
   const commands = registerSlackCommands(app, deps, conversations.settings, log);
 
