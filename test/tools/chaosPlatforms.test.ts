@@ -4,9 +4,9 @@
  * as processes against their simulators (SIGKILLed once each), with platform faults. It must pass
  * every invariant, on Redis (checkDelivery) and on each platform (checkSurface).
  *
- * `slack-post-500-after-commit` is left out: a chat.postMessage that Slack saved but answered 500
- * still leaves a second placeholder at "Thinking…" (the Slack adapter's bug, reported with the
- * chaos work; `npm run chaos` keeps the fault, so it fails until that is fixed). The seed keeps the
+ * Every platform fault is in play, `slack-post-500-after-commit` included (a chat.postMessage
+ * Slack saved but answered 500 once left a second placeholder at "Thinking…": fixed in
+ * adapters/slack/postPlaceholderOnce.ts). The seed keeps the
  * worker kills ~3 s away from the Redis kill: a worker SIGKILLed just as Redis comes back can leave
  * a Slack reply with a live Stop button and the committed answer never shown (the worker logs
  * "re-delivered an answer decided before a crash" then "lock lost before the final edit"; seen
@@ -37,8 +37,6 @@ const ARGS = [
   "5",
   "--redis-down-ms",
   "4000",
-  "--without-faults",
-  "slack-post-500-after-commit",
 ];
 
 function runChaos(): Promise<{ code: number | null; out: string; err: string }> {
