@@ -37,6 +37,7 @@ import {
 import { finishAnswer } from "./finishAnswer.ts";
 import { OPEN_STALE_MS, ReplySweeper } from "./ReplySweeper.ts";
 import { replyFailed, waitNote } from "./replyFailure.ts";
+import { reshowDecided } from "./reshowDecided.ts";
 import { SequenceGate } from "./SequenceGate.ts";
 import { userTurnFor } from "./userTurnFor.ts";
 
@@ -233,8 +234,9 @@ export class ChatWorker extends EventEmitter<{
       this.emit("gone", request, result);
     };
     if (goneEarly) return gone();
+    const intervalMs = request.reply.platform === "local" ? settings.localStreamIntervalMs : settings.streamIntervalMs;
     const streamer = new ReplyStreamer(sink, record.messages ?? [request.reply], {
-      intervalMs: request.reply.platform === "local" ? settings.localStreamIntervalMs : settings.streamIntervalMs,
+      intervalMs,
       logger: log,
       guard: lock?.token
         ? async () => {
@@ -250,6 +252,7 @@ export class ChatWorker extends EventEmitter<{
       onGone: () => this.active.get(requestId)?.abort(new ReplyGoneError()),
     });
     /** The final text; false when the reply's message turned out gone (handled). */
+    const reshow = () => reshowDecided({ inbox, sink, log, intervalMs }, request, streamer);
     const deliver = async (text: string, note: string | undefined): Promise<boolean> => {
       try {
         await streamer.finish(text, note);
@@ -353,6 +356,7 @@ export class ChatWorker extends EventEmitter<{
     }
     if (streamer.ownershipLost || reason instanceof LockLostError) {
       log.warn("lock lost during generation; leaving the reply to the worker that owns it");
+      await reshow();
       return;
     }
     if (streamer.replyGone || reason instanceof ReplyGoneError || (abort.signal.aborted && (await inbox.isGone(requestId))))
@@ -365,6 +369,7 @@ export class ChatWorker extends EventEmitter<{
       streamer,
       deliver,
       commit,
+      reshow,
     });
   }
 

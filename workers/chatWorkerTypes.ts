@@ -73,6 +73,8 @@ export interface FinishContext<Streamer> {
   streamer: Streamer;
   deliver: (text: string, note: string | undefined) => Promise<boolean>;
   commit: (turns: ChatTurn[], dropOldest: number, replaceLastAssistant: boolean, epochSeen: string) => Promise<CommitOutcome>;
+  /** The lock was lost: once this attempt's edits settled, show the decided answer again (workers/reshowDecided.ts). */
+  reshow?: () => Promise<boolean>;
 }
 
 export const STOPPED_BEFORE_START = "Stopped before it started.";

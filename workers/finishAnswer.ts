@@ -37,6 +37,7 @@ export async function finishAnswer(
   } catch (err) {
     if (err instanceof LockLostError) {
       log.warn("lock lost before the final edit; not committing");
+      await ctx.reshow?.();
       return;
     }
     throw err;

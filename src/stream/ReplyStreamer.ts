@@ -171,6 +171,12 @@ export class ReplyStreamer {
     this.opts.onGone?.();
   }
 
+  /** Stop streaming and wait until the edit in flight (if any) has landed or failed. Never throws. */
+  async settle(): Promise<void> {
+    this.closed = true;
+    await this.pumping?.catch(() => {});
+  }
+
   /**
    * Send the final text (with an optional note under it) and wait until it landed.
    * Throws LockLostError when another worker owns the reply, ReplyGoneError when its message is

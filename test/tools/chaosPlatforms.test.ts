@@ -10,7 +10,7 @@
  * worker kills ~3 s away from the Redis kill: a worker SIGKILLed just as Redis comes back can leave
  * a Slack reply with a live Stop button and the committed answer never shown (the worker logs
  * "re-delivered an answer decided before a crash" then "lock lost before the final edit"; seen
- * with seed 11 about one run in three — reported too; the long `npm run chaos` keeps that timing).
+ * with seed 11 about one run in three; fixed since: workers/reshowDecided.ts, test/workers/staleEdit.test.ts).
  */
 import { spawn } from "node:child_process";
 import { describe, expect, it } from "vitest";

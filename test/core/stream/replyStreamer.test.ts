@@ -273,6 +273,26 @@ describe("a lost lock", () => {
   });
 });
 
+describe("settle", () => {
+  it("waits for the edit in flight to land, then sends nothing more", async () => {
+    const sink = new FakeSink();
+    sink.script.push(500); // the first edit takes 500 ms to land
+    const s = streamerFor(sink);
+    s.update("a");
+    await at(100);
+    let settled = false;
+    const settling = s.settle().then(() => (settled = true));
+    await at(400);
+    expect(settled).toBe(false);
+    await at(500);
+    await settling;
+    expect(sink.landed()).toEqual([[0, "m0", "a"]]);
+    s.update("ab");
+    await at(5000);
+    expect(sink.calls).toHaveLength(1);
+  });
+});
+
 describe("interim", () => {
   it("shows the text with a note, not as final, in its turn; later updates are ignored", async () => {
     const sink = new FakeSink();
