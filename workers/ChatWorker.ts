@@ -34,6 +34,7 @@ import {
   stalledIntervalFor,
   type WorkerResult,
 } from "./chatWorkerTypes.ts";
+import { closeWithGrace } from "./closeWithGrace.ts";
 import { finishAnswer } from "./finishAnswer.ts";
 import { OPEN_STALE_MS, ReplySweeper } from "./ReplySweeper.ts";
 import { replyFailed, waitNote } from "./replyFailure.ts";
@@ -379,16 +380,7 @@ export class ChatWorker extends EventEmitter<{
    */
   async close(graceMs = Infinity): Promise<void> {
     clearInterval(this.sweeper);
-    const closing = this.worker?.close();
-    let timer: NodeJS.Timeout | undefined;
-    if (Number.isFinite(graceMs)) {
-      timer = setTimeout(() => {
-        if (this.active.size > 0) this.log.warn({ replies: this.active.size }, "shutdown grace period over: interrupting running replies");
-        for (const c of this.active.values()) c.abort(new ShutdownAbort());
-      }, graceMs);
-    }
-    await closing;
-    clearTimeout(timer);
+    await closeWithGrace(this.worker, this.active, graceMs, this.log, "replies");
     await this.places.close();
     await this.deps.subscriber.unsubscribe().catch(() => {});
   }

@@ -19,6 +19,7 @@ import { type CommitOutcome, ConversationInbox, type JobLock } from "../../src/q
 import { jobOptionsFor } from "../../src/queue/Ingestor.ts";
 import type { ImagineRequest, Platform, ReplySink } from "../../src/types.ts";
 import { ShutdownAbort } from "../ChatWorker.ts";
+import { closeWithGrace } from "../closeWithGrace.ts";
 import type { ImageEngine, ImageEngineKind } from "./ImageEngine.ts";
 import { ImagineJob, type ImagineJobSettings, type ImagineOutcome } from "./ImagineJob.ts";
 
@@ -267,16 +268,7 @@ export class ImageWorker extends EventEmitter<{
    */
   async close(graceMs = Infinity): Promise<void> {
     clearInterval(this.sweeper);
-    const closing = this.worker?.close();
-    let timer: NodeJS.Timeout | undefined;
-    if (Number.isFinite(graceMs)) {
-      timer = setTimeout(() => {
-        if (this.active.size > 0) this.log.warn({ images: this.active.size }, "shutdown grace period over: interrupting running images");
-        for (const c of this.active.values()) c.abort(new ShutdownAbort());
-      }, graceMs);
-    }
-    await closing;
-    clearTimeout(timer);
+    await closeWithGrace(this.worker, this.active, graceMs, this.log, "images");
     await this.deps.subscriber.unsubscribe().catch(() => {});
   }
 }
