@@ -31,6 +31,7 @@ import { runHelp } from "./discordHelp.ts";
 import { authorOf, ephemeral } from "./discordInteraction.ts";
 import { DISCORD_TEXT } from "./discordMessages.ts";
 import { DiscordRateLimits } from "./discordRateLimits.ts";
+import { guardResumeRace } from "./guardResumeRace.ts";
 
 export interface DiscordAdapterOptions {
   /** Extra discord.js client options (tests: cache settings, timeouts). */
@@ -99,6 +100,7 @@ class DiscordAdapter {
     });
     const limits = new DiscordRateLimits(new SharedRateLimits(deps.redis, deps.keys));
     limits.attach(this.client.rest);
+    guardResumeRace(this.client, this.log);
     const api = new DiscordApi(this.client, this.log, limits, opts.placeholderRetryMs);
     this.api = api;
     this.typing = new DiscordTyping(deps.redis, deps.keys, (channelId) => api.typing(channelId), opts.typingIntervalMs);

@@ -268,6 +268,8 @@ describe("DiscordSimulator with the real discord.js client", () => {
 
   it("resumes after a kill (no close frame) and after missed heartbeat acks; re-identifies after a non-resumable INVALID_SESSION", async () => {
     const { sim, client } = await setup({ heartbeatIntervalMs: 300 });
+    let resumed = 0;
+    client.on(Events.ShardResume, () => resumed++);
     sim.kill();
     await sim.waitFor(() => sim.resumes.length === 1, 5000, "RESUME after kill");
     expect(sim.resumes[0]!.accepted).toBe(true);
@@ -276,6 +278,9 @@ describe("DiscordSimulator with the real discord.js client", () => {
     await sim.waitFor(() => sim.resumes.length === 2, 5000, "RESUME after a zombie connection");
     sim.setHeartbeatAck(true);
     expect(sim.connections.some((c) => c.closeCode === 4200)).toBe(true); // discord.js closed it to resume
+    // Discord does not invalidate a session in the same instant it resumed it: wait until the
+    // client has handled the RESUMED (adapters/discord/guardResumeRace.ts covers the race itself).
+    await sim.waitFor(() => resumed === 2, 5000, "the client handled both RESUMED dispatches");
 
     sim.sendInvalidSession(false);
     await sim.waitFor(() => sim.identifies.length === 2 && sim.connected, 10_000, "a new IDENTIFY");
