@@ -7,6 +7,15 @@
 import type { ConversationKey } from "./types.ts";
 
 export const QUEUE_NAME = "chat";
+
+/**
+ * One worker process's own chat queue: follow-ups of the conversations it holds warm are
+ * routed there while it is alive and has room (src/queue/WorkerRoutes.ts); everything else goes to
+ * the shared QUEUE_NAME, which every worker takes from.
+ */
+export function workerQueueName(workerId: string): string {
+  return `${QUEUE_NAME}-worker-${workerId}`;
+}
 /** The BullMQ queue of /imagine jobs ("conversation X has an image to make"). */
 export const IMAGE_QUEUE_NAME = "images";
 
@@ -19,8 +28,8 @@ export class Keys {
     return `${this.prefix}:bull`;
   }
   /** BullMQ's lock of an active job (its value is the token of the worker processing it). */
-  jobLock(jobId: string): string {
-    return `${this.bull}:${QUEUE_NAME}:${jobId}:lock`;
+  jobLock(jobId: string, queue: string = QUEUE_NAME): string {
+    return `${this.bull}:${queue}:${jobId}:lock`;
   }
 
   // --- inbox protocol (written only by src/queue/ConversationInbox.ts) ---------------------------
@@ -67,6 +76,13 @@ export class Keys {
   /** Set when a reply's message was deleted on the platform: the reply is stopped and nothing more is posted. */
   gone(requestId: string): string {
     return `${this.prefix}:gone:${requestId}`;
+  }
+  /**
+   * The conversation's lease: which job attempt answers it now (`<its job lock key>|<token>`).
+   * Live while that job lock still holds that token, so a dead holder frees it with its lock.
+   */
+  lease(conv: ConversationKey): string {
+    return `${this.prefix}:lease:${conv}`;
   }
   /** Replies whose placeholder shows no final answer yet: request ids by the time they were attached (ms). */
   get openReplies(): string {
@@ -118,6 +134,24 @@ export class Keys {
    */
   localUnseen(conv: ConversationKey): string {
     return `${this.prefix}:unseen:${conv}`;
+  }
+
+  // --- conversation affinity (src/queue/WorkerRoutes.ts) -----------------------------------------
+  /** The worker that last answered a conversation (its tokens may still be warm there). */
+  affinity(conv: ConversationKey): string {
+    return `${this.prefix}:affinity:${conv}`;
+  }
+  /** A worker takes routed follow-ups: its free sequences (expires unless refreshed: the worker is gone). */
+  route(workerId: string): string {
+    return `${this.prefix}:route:${workerId}`;
+  }
+  /** Set of worker ids that announced a route (the queue of one whose route expired is emptied into the shared queue). */
+  get routes(): string {
+    return `${this.prefix}:routes`;
+  }
+  /** Held by the worker emptying a dead worker's queue. */
+  rescue(workerId: string): string {
+    return `${this.prefix}:rescue:${workerId}`;
   }
 
   // --- worker stats (src/ops/workerStats.ts) ----------------------------------------------------

@@ -20,7 +20,8 @@ import { QUEUE_NAME } from "../src/keys.ts";
 import type { Logger } from "../src/logger.ts";
 import { ConversationMemory } from "../src/memory/ConversationMemory.ts";
 import { ConversationInbox, type JobLock } from "../src/queue/ConversationInbox.ts";
-import { jobOptionsFor } from "../src/queue/Ingestor.ts";
+import { ConversationLease } from "../src/queue/ConversationLease.ts";
+import { WorkerRoutes } from "../src/queue/WorkerRoutes.ts";
 import { PlaceNotifier } from "../src/stream/PlaceNotifier.ts";
 import { ReplyStreamer } from "../src/stream/ReplyStreamer.ts";
 import type { ChatRequest, ChatTurn } from "../src/types.ts";
@@ -39,8 +40,10 @@ import { finishAnswer } from "./finishAnswer.ts";
 import { OPEN_STALE_MS, ReplySweeper } from "./ReplySweeper.ts";
 import { replyFailed, waitNote } from "./replyFailure.ts";
 import { reshowDecided } from "./reshowDecided.ts";
+import { type ConversationJobContext, runConversationJob } from "./runConversationJob.ts";
 import { SequenceGate } from "./SequenceGate.ts";
 import { userTurnFor } from "./userTurnFor.ts";
+import { WorkerQueue } from "./WorkerQueue.ts";
 
 export {
   type ChatWorkerDeps,
@@ -74,6 +77,10 @@ export class ChatWorker extends EventEmitter<{
   /** Places in line shown to waiting messages (coalesced, through the rate budget). */
   readonly places: PlaceNotifier;
   readonly replies: ReplySweeper;
+  private readonly routes: WorkerRoutes;
+  /** This worker's own queue (local engine: follow-ups of the conversations it holds warm). */
+  private own: WorkerQueue | undefined;
+  private readonly jobContext: ConversationJobContext;
 
   constructor(
     private readonly deps: ChatWorkerDeps,
@@ -83,7 +90,8 @@ export class ChatWorker extends EventEmitter<{
     this.memory = new ConversationMemory(deps.redis, deps.keys, settings.memoryTtlSeconds);
     this.inbox = new ConversationInbox(deps.redis, deps.keys);
     this.log = deps.logger.child({ worker: this.id });
-    this.gate = new SequenceGate(deps.engine.slots);
+    this.gate = new SequenceGate(deps.engine.slots, () => void this.own?.announce());
+    this.routes = new WorkerRoutes(deps.redis, deps.keys, deps.queue);
     this.places = new PlaceNotifier(deps.sinks, {
       logger: this.log,
       // Still waiting at that place: queued (not started) and that far from the head.
@@ -97,6 +105,20 @@ export class ChatWorker extends EventEmitter<{
       shown: (request, place) => this.inbox.notePlace(request.requestId, place),
     });
     this.replies = new ReplySweeper({ ...deps, logger: this.log, memoryTtlSeconds: settings.memoryTtlSeconds });
+    this.jobContext = {
+      inbox: this.inbox,
+      lease: new ConversationLease(deps.redis, deps.keys),
+      routes: this.routes,
+      places: this.places,
+      log: this.log,
+      answer: (request, lock, jobId) => this.answer(request, lock, jobId),
+      // A shared job this worker cannot start at once goes back for a worker that can (one announces room).
+      elsewhere: async (queue) => queue === QUEUE_NAME && !!this.own && this.gate.available === 0 && this.routes.othersFree(this.id),
+      // This process holds the conversation's tokens now: its follow-ups come here while it has room.
+      answered: async (conv) => {
+        if (this.own) await this.routes.remember(conv, this.id, settings.memoryTtlSeconds).catch(() => undefined);
+      },
+    };
   }
 
   async start(): Promise<void> {
@@ -105,15 +127,18 @@ export class ChatWorker extends EventEmitter<{
     deps.subscriber.on("message", (channel: string, requestId: string) => {
       if (channel === deps.keys.stopChannel) this.active.get(requestId)?.abort(new Error("stopped by user"));
     });
-    this.worker = new Worker(QUEUE_NAME, (job, token) => this.process(job, token), {
-      connection: deps.bullConnection,
-      prefix: deps.keys.bull,
+    const options = {
       concurrency: deps.engine.slots + (settings.deliveryJobs ?? 2),
       lockDuration: settings.lockMs,
       stalledInterval: stalledIntervalFor(settings.lockMs),
       maxStalledCount: 20,
+    };
+    this.worker = new Worker(QUEUE_NAME, (job, token) => runConversationJob(this.jobContext, job, token, QUEUE_NAME), {
+      ...options,
+      connection: deps.bullConnection,
+      prefix: deps.keys.bull,
     });
-    this.worker.on("failed", (job, err) => {
+    const failed = (job: Job | undefined, err: Error) => {
       if (err instanceof ShutdownAbort || err.name === "ShutdownAbort") return;
       if (err instanceof EngineError && err.retryable)
         // Already explained where it happened: one line per attempt, no stack.
@@ -121,9 +146,22 @@ export class ChatWorker extends EventEmitter<{
       else this.log.error({ err, jobId: job?.id, conversation: job?.data?.conversationKey, attempts: job?.attemptsMade }, "job failed");
       this.emit("failure", err instanceof QwenbotError ? err.code : "JOB_FAILED", err);
       if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) void this.replies.failForGood(job.data.conversationKey);
-    });
+    };
+    this.worker.on("failed", failed);
     this.worker.on("error", (err) => this.log.error({ err }, "worker error"));
     await this.worker.waitUntilReady();
+    if (deps.engine.kind === "local") {
+      // Warm tokens live in this process: follow-ups routed here skip their history (WorkerRoutes).
+      const own = new WorkerQueue(
+        { ...deps, routes: this.routes, logger: this.log },
+        this.id,
+        () => this.gate.available,
+        settings.routeTtlMs,
+      );
+      this.own = own;
+      await own.start((job, token) => runConversationJob(this.jobContext, job, token, own.name), options);
+      own.bullWorker?.on("failed", failed);
+    }
     const sweepMs = settings.sweepIntervalMs ?? 30_000;
     this.sweeper = setInterval(() => void this.sweep().catch((err) => this.log.warn({ err }, "sweep failed")), sweepMs);
     this.sweeper.unref();
@@ -139,39 +177,9 @@ export class ChatWorker extends EventEmitter<{
    * signals), and finish the placeholders left without an answer. Returns the jobs added.
    */
   async sweep(): Promise<number> {
-    let added = 0;
-    for (const conv of await this.inbox.conversations()) {
-      if ((await this.inbox.pending(conv)) === 0) {
-        await this.inbox.releaseIfEmpty(conv);
-        continue;
-      }
-      await this.deps.queue.add("turn", { conversationKey: conv }, jobOptionsFor(conv));
-      added++;
-    }
+    const added = await this.replies.sweepInboxes();
     await this.replies.sweepOpen(this.settings.openStaleMs ?? OPEN_STALE_MS);
     return added;
-  }
-
-  private async process(job: Job<{ conversationKey: string }>, token: string | undefined): Promise<void> {
-    const conv = job.data.conversationKey;
-    const head = await this.inbox.head(conv);
-    if (!head) return;
-    if (head.reserved) {
-      // Its placeholder is being posted; attaching it wakes this conversation again. A reservation
-      // that ran out (the adapter died in between) is dropped, and the line moves on.
-      if (!(await this.inbox.release(conv, head.requestId, true))) return;
-      this.log.warn({ requestId: head.requestId, conversation: conv }, "a reserved place was never given its placeholder; dropped");
-    } else if (head.request) {
-      await this.answer(head.request, token && job.id ? { jobId: job.id, token } : undefined, job.id);
-    } else {
-      this.log.warn({ requestId: head.requestId, conversation: conv }, "request expired before it was answered; dropping it");
-      await this.inbox.dropExpired(conv, head.requestId);
-    }
-    if ((await this.inbox.pending(conv)) > 0) {
-      await this.deps.queue.add("turn", { conversationKey: conv }, jobOptionsFor(conv));
-      // The line moved: the messages behind the next one are told (coalesced, fenced on their place).
-      this.places.offer(await this.inbox.waiting(conv, 20).catch(() => []));
-    }
   }
 
   private async answer(request: ChatRequest, lock: JobLock | undefined, jobId?: string): Promise<void> {
@@ -380,7 +388,10 @@ export class ChatWorker extends EventEmitter<{
    */
   async close(graceMs = Infinity): Promise<void> {
     clearInterval(this.sweeper);
-    await closeWithGrace(this.worker, this.active, graceMs, this.log, "replies");
+    await this.own?.withdraw();
+    await closeWithGrace([this.worker, this.own?.bullWorker], this.active, graceMs, this.log, "replies");
+    await this.own?.handOver();
+    await this.routes.close();
     await this.places.close();
     await this.deps.subscriber.unsubscribe().catch(() => {});
   }

@@ -47,6 +47,20 @@ export class ReplySweeper {
     this.open = new OpenReplies(deps.redis, deps.keys);
   }
 
+  /** Re-add a job (on the shared queue) for every conversation whose inbox has messages; returns how many. */
+  async sweepInboxes(): Promise<number> {
+    let added = 0;
+    for (const conv of await this.inbox.conversations()) {
+      if ((await this.inbox.pending(conv)) === 0) {
+        await this.inbox.releaseIfEmpty(conv);
+        continue;
+      }
+      await this.deps.queue.add("turn", { conversationKey: conv }, jobOptionsFor(conv));
+      added++;
+    }
+    return added;
+  }
+
   /**
    * A job that failed every attempt: tell the user in the placeholder of the message at the head
    * of the inbox, take that message out so the conversation is not blocked, and go on.

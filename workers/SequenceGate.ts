@@ -8,9 +8,18 @@ export class SequenceGate {
   private free: number;
   private readonly waiters: Array<() => void> = [];
 
-  constructor(readonly size: number) {
+  constructor(
+    readonly size: number,
+    /** Told whenever a sequence is taken or handed back, or a reply starts waiting (routing announces it). */
+    private readonly onChange: () => void = () => undefined,
+  ) {
     if (size < 1) throw new Error("a gate needs at least one sequence");
     this.free = size;
+  }
+
+  /** Sequences nobody generates on or waits for (what routed follow-ups may still use). */
+  get available(): number {
+    return Math.max(0, this.free - this.waiters.length);
   }
 
   /** Replies waiting for a sequence right now. */
@@ -27,13 +36,17 @@ export class SequenceGate {
   tryAcquire(): boolean {
     if (this.free === 0 || this.waiters.length > 0) return false;
     this.free--;
+    this.onChange();
     return true;
   }
 
   /** Take a sequence, waiting in line for one. */
   acquire(): Promise<void> {
     if (this.tryAcquire()) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push(resolve));
+    return new Promise((resolve) => {
+      this.waiters.push(resolve);
+      this.onChange();
+    });
   }
 
   /** Hand a sequence back (to the first in line, if any). */
@@ -41,6 +54,7 @@ export class SequenceGate {
     const next = this.waiters.shift();
     if (next) next();
     else if (this.free < this.size) this.free++;
+    this.onChange();
   }
 
   /**

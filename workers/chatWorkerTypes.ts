@@ -18,6 +18,8 @@ export interface ChatWorkerSettings {
   /** Edit interval for local surfaces. */
   localStreamIntervalMs: number;
   lockMs: number;
+  /** How long a worker's announced route lives without a refresh (default ROUTE_TTL_MS; tests shorten it). */
+  routeTtlMs?: number;
   /** How often abandoned inboxes and unanswered placeholders are looked for. */
   sweepIntervalMs?: number;
   /** Jobs taken beyond the sequences, so replies delivering their last edits do not hold a sequence (default 2). */

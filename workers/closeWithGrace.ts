@@ -8,13 +8,13 @@ import type { Logger } from "../src/logger.ts";
 import { ShutdownAbort } from "./chatWorkerTypes.ts";
 
 export async function closeWithGrace(
-  worker: Worker | undefined,
+  worker: Worker | undefined | ReadonlyArray<Worker | undefined>,
   active: ReadonlyMap<string, AbortController>,
   graceMs: number,
   log: Logger,
   what: "replies" | "images",
 ): Promise<void> {
-  const closing = worker?.close();
+  const closing = Promise.all((Array.isArray(worker) ? worker : [worker]).map((w: Worker | undefined) => w?.close()));
   let timer: NodeJS.Timeout | undefined;
   if (Number.isFinite(graceMs)) {
     timer = setTimeout(() => {

@@ -47,6 +47,7 @@ export async function finishAnswer(
     {
       tokens: result.generatedTokens,
       stopReason: result.stopReason,
+      promptTokens: result.promptTokens,
       evaluatedInputTokens: result.evaluatedInputTokens,
       cachedPromptTokens: result.cachedPromptTokens,
       ttftMs: Math.round(result.ttftMs),

@@ -16,108 +16,42 @@
  */
 import type { Redis } from "ioredis";
 import type { Keys } from "../keys.ts";
-import type { ChatRequest, ChatTurn, ConversationKey, ReplyTarget } from "../types.ts";
+import type { ChatRequest, ConversationKey, ReplyTarget } from "../types.ts";
 import { defineInboxCommands, type InboxRedis } from "./inboxScripts.ts";
+import type {
+  AppendLimits,
+  AppendOutcome,
+  CommitOutcome,
+  CommitParams,
+  DecidedAnswer,
+  InboxDepth,
+  InboxHead,
+  JobLock,
+  ReplyRecord,
+  ReservedRequest,
+  StartOutcome,
+} from "./inboxTypes.ts";
 
 export { defineInboxCommands, INBOX_SCRIPTS } from "./inboxScripts.ts";
+export type {
+  AppendLimits,
+  AppendOutcome,
+  CommitOutcome,
+  CommitParams,
+  DecidedAnswer,
+  InboxDepth,
+  InboxHead,
+  JobLock,
+  ReplyRecord,
+  ReservedRequest,
+  StartOutcome,
+} from "./inboxTypes.ts";
 
 /** Stored turns beyond this many are dropped whatever their size (a backstop for Redis memory). */
 export const MAX_STORED_TURNS = 400;
 
-export interface AppendLimits {
-  /** How long a platform message id is remembered for dedupe. */
-  dedupeTtlSeconds: number;
-  /** How long a waiting request (and its reply state) is kept. */
-  requestTtlSeconds: number;
-  /** Most messages waiting in one conversation's inbox. */
-  maxPendingPerConversation: number;
-  /** Most messages one user may send per minute (0: no limit). */
-  userMessagesPerMinute: number;
-}
-
-export type AppendOutcome =
-  | { kind: "queued"; seq: number; ahead: number }
-  | { kind: "duplicate" }
-  | { kind: "full"; waiting: number }
-  | { kind: "rateLimited"; sent: number };
-
-/** A request whose place is reserved before its placeholder exists (the reply target comes with attach). */
-export interface ReservedRequest {
-  requestId: string;
-  conversationKey: ConversationKey;
-  /** Whose per-minute budget it counts against. */
-  authorId: string;
-  text: string;
-  receivedAt: number;
-}
-
-/** What `start` found: the reply is the worker's now, gone from the line (withdrawn, committed), or still reserved. */
-export type StartOutcome = "started" | "gone" | "reserved";
-
 /** The platform of a conversation key (its first part: `discord:…`, `slack:…`, `local:…`). */
 const platformOf = (conv: ConversationKey): string => conv.slice(0, Math.max(0, conv.indexOf(":"))) || conv;
-
-/** The BullMQ job lock a worker holds while it answers a conversation ('' token: not fenced). */
-export interface JobLock {
-  jobId: string;
-  token: string;
-}
-
-/**
- * An answer whose final text was decided (recorded before the final edit). A retry after a crash
- * between the final edit and the commit delivers and commits this same answer.
- */
-export interface DecidedAnswer {
-  text: string;
-  note?: string;
-  turns: ChatTurn[];
-  dropOldest: number;
-  replaceLastAssistant: boolean;
-  epoch: string;
-}
-
-/** What a worker reads of a reply's state when it starts answering. */
-export interface ReplyRecord {
-  /** The platform messages holding the reply so far (absent: just the placeholder). */
-  messages?: ReplyTarget[];
-  decided?: DecidedAnswer;
-  /** The place in line its placeholder was last given (0 or absent: it never showed one). */
-  place?: number;
-}
-
-export type CommitOutcome = "OK" | "ALREADY_COMMITTED" | "LOCK_LOST" | "RESET_SINCE";
-
-export interface CommitParams {
-  conversationKey: ConversationKey;
-  requestId: string;
-  /** The memory's epoch when it was read ('' for none: no turns are written). */
-  epochSeen: string;
-  /** The job lock to fence on (undefined: not fenced). */
-  lock: JobLock | undefined;
-  turns: ChatTurn[];
-  /** Oldest stored turns to drop (they no longer fit the context). */
-  dropOldest: number;
-  /** Regenerate: the new assistant turn replaces the stored last one. */
-  replaceLastAssistant: boolean;
-  memoryTtlSeconds: number;
-  /** The reply state to set (default done; refused: answered with a refusal, e.g. too many tokens). */
-  state?: "done" | "failed" | "refused";
-}
-
-export interface InboxDepth {
-  conversationKey: ConversationKey;
-  depth: number;
-}
-
-/**
- * The message at the head of an inbox; `request` is undefined when it expired before its turn, and
- * `reserved` is set while its placeholder is not attached yet (the request has no reply target).
- */
-export interface InboxHead {
-  requestId: string;
-  request: ChatRequest | undefined;
-  reserved?: boolean;
-}
 
 export class ConversationInbox {
   private readonly redis: InboxRedis;
@@ -354,27 +288,32 @@ export class ConversationInbox {
     await this.redis.hset(this.keys.reply(requestId), "messages", JSON.stringify(messages));
   }
 
-  /** Whether the caller still holds the job lock. */
+  /** Whether the caller still holds the job lock (and its lease). */
   async holdsLock(lock: JobLock): Promise<boolean> {
-    return (await this.redis.get(this.keys.jobLock(lock.jobId))) === lock.token;
+    const [held, lease] = await Promise.all([
+      this.redis.get(this.keys.jobLock(lock.jobId, lock.queue)),
+      lock.lease ? this.redis.get(lock.lease.key) : undefined,
+    ]);
+    return held === lock.token && (!lock.lease || lease === lock.lease.value);
   }
 
   /** Record the decided answer while the caller holds the job lock; false when it lost it. */
   async decide(requestId: string, lock: JobLock | undefined, answer: DecidedAnswer): Promise<boolean> {
-    const [lockKey, token] = this.fence(lock, requestId);
-    return (await this.redis.inboxDecide(lockKey, this.keys.reply(requestId), JSON.stringify(answer), token)) === 1;
+    const [lockKey, token, leaseKey, lease] = this.fence(lock, requestId);
+    return (await this.redis.inboxDecide(lockKey, this.keys.reply(requestId), leaseKey, JSON.stringify(answer), token, lease)) === 1;
   }
 
   /** Commit an answered message: memory turns, out of the inbox, reply state (see lua/commit.lua). */
   async commit(p: CommitParams): Promise<CommitOutcome> {
     const k = this.keys;
-    const [lockKey, token] = this.fence(p.lock, p.requestId);
+    const [lockKey, token, leaseKey, lease] = this.fence(p.lock, p.requestId);
     return this.redis.inboxCommit(
       k.inbox(p.conversationKey),
       k.turns(p.conversationKey),
       k.epoch(p.conversationKey),
       k.reply(p.requestId),
       lockKey,
+      leaseKey,
       p.requestId,
       p.epochSeen,
       token,
@@ -384,12 +323,15 @@ export class ConversationInbox {
       MAX_STORED_TURNS,
       p.state ?? "done",
       p.turns.length,
+      lease,
       ...p.turns.map((t) => JSON.stringify(t)),
     );
   }
 
-  /** The lock key and token a script fences on; unfenced, the key is a stand-in the script does not read. */
-  private fence(lock: JobLock | undefined, requestId: string): [key: string, token: string] {
-    return lock?.token ? [this.keys.jobLock(lock.jobId), lock.token] : [this.keys.reply(requestId), ""];
+  /** The lock and lease a script fences on; unfenced, the keys are stand-ins the script does not read. */
+  private fence(lock: JobLock | undefined, requestId: string): [lockKey: string, token: string, leaseKey: string, lease: string] {
+    const none = this.keys.reply(requestId);
+    if (!lock?.token) return [none, "", none, ""];
+    return [this.keys.jobLock(lock.jobId, lock.queue), lock.token, lock.lease?.key ?? none, lock.lease?.value ?? ""];
   }
 }

@@ -5,7 +5,8 @@
  * the message's place (`reserve`), post the placeholder showing that place, then `attach` it
  * (which signals the workers) — or `release` the place when the placeholder cannot be posted.
  * One BullMQ job per conversation at a time (deduplicated by conversation key), so messages of
- * one conversation are answered one by one while conversations run in parallel.
+ * one conversation are answered one by one while conversations run in parallel. A chat job goes
+ * to the worker that holds the conversation warm when it can take it (WorkerRoutes).
  */
 import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
@@ -15,6 +16,8 @@ import { type Keys, QUEUE_NAME } from "../keys.ts";
 import { isBlankText } from "../text/normalizeUserText.ts";
 import type { ChatRequest, ConversationKey } from "../types.ts";
 import { type AppendLimits, type AppendOutcome, ConversationInbox, type ReservedRequest } from "./ConversationInbox.ts";
+import { jobOptionsFor } from "./jobOptionsFor.ts";
+import { WorkerRoutes } from "./WorkerRoutes.ts";
 
 export interface IngestOptions {
   /** Longest message accepted, in characters (MAX_INPUT_CHARS). */
@@ -108,15 +111,7 @@ export function ingestOptionsFrom(
   };
 }
 
-export function jobOptionsFor(conversationKey: ConversationKey) {
-  return {
-    deduplication: { id: conversationKey, keepLastIfActive: true },
-    attempts: 20,
-    backoff: { type: "exponential" as const, delay: 500 },
-    removeOnComplete: { count: 1000 },
-    removeOnFail: { count: 5000 },
-  };
-}
+export { jobOptionsFor } from "./jobOptionsFor.ts";
 
 /** The chat queue, as producers see it. */
 export function createChatQueue(redis: Redis, keys: Keys): Queue {
@@ -125,6 +120,8 @@ export function createChatQueue(redis: Redis, keys: Keys): Queue {
 
 export class Ingestor {
   private readonly inbox: ConversationInbox;
+  /** The chat queue's routing (follow-ups to the worker holding them warm); none for other queues (images). */
+  private readonly routes: WorkerRoutes | undefined;
 
   constructor(
     redis: Redis,
@@ -133,6 +130,7 @@ export class Ingestor {
     private readonly opts: IngestOptions,
   ) {
     this.inbox = new ConversationInbox(redis, keys);
+    this.routes = queue.name === QUEUE_NAME ? new WorkerRoutes(redis, keys, queue) : undefined;
   }
 
   /** What must never be queued (empty, too long): the refusal, or null when the text may be queued. */
@@ -215,7 +213,8 @@ export class Ingestor {
   }
 
   private async wake(conversationKey: ConversationKey): Promise<void> {
-    await this.queue.add("turn", { conversationKey }, jobOptionsFor(conversationKey));
+    if (this.routes) await this.routes.wake(conversationKey);
+    else await this.queue.add("turn", { conversationKey }, jobOptionsFor(conversationKey));
   }
 
   /**

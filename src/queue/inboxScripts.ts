@@ -15,9 +15,11 @@ export const INBOX_SCRIPTS = {
   inboxRelease: { file: "release.lua", keys: 5 },
   inboxStart: { file: "start.lua", keys: 2 },
   inboxWithdraw: { file: "withdraw.lua", keys: 5 },
-  inboxCommit: { file: "commit.lua", keys: 5 },
-  inboxDecide: { file: "decide.lua", keys: 2 },
+  inboxCommit: { file: "commit.lua", keys: 6 },
+  inboxDecide: { file: "decide.lua", keys: 3 },
   inboxReleaseEmpty: { file: "releaseEmpty.lua", keys: 2 },
+  inboxLeaseTake: { file: "leaseTake.lua", keys: 1 },
+  inboxLeaseRelease: { file: "leaseRelease.lua", keys: 1 },
 } as const;
 
 type ScriptName = keyof typeof INBOX_SCRIPTS;
@@ -33,6 +35,8 @@ export type InboxRedis = Redis & {
   inboxCommit(...args: Arg[]): Promise<"OK" | "ALREADY_COMMITTED" | "LOCK_LOST" | "RESET_SINCE">;
   inboxDecide(...args: Arg[]): Promise<number>;
   inboxReleaseEmpty(...args: Arg[]): Promise<number>;
+  inboxLeaseTake(...args: Arg[]): Promise<number>;
+  inboxLeaseRelease(...args: Arg[]): Promise<number>;
 };
 
 const LUA = Object.fromEntries(
