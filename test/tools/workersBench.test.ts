@@ -2,13 +2,15 @@
  * `npm run bench -- --workers N` (tools/bench/workersBench.ts): the pure helpers (threads and
  * sequences shared out, the per-phase summary, the ratio, the table), then a real run on the tiny
  * test model — 1 worker process, then 2 — whose JSON is checked for structure and consistency and
- * whose worker processes must all be gone afterwards; and an interrupted run that leaves none.
+ * whose worker processes must all be gone afterwards; and an interrupted run that leaves neither
+ * processes nor Redis keys.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, readFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { connectRedis, createRedis } from "../../src/redisConnection.ts";
 import { isAlive } from "../../tools/bench/workerFleet.ts";
 import { defaultConversations, sequencesPerWorker, threadsPerWorker } from "../../tools/bench/workersBench.ts";
 import { formatWorkersReport, phaseJson, speedupRatio, type WorkersJson, type WorkersPhase } from "../../tools/bench/workersReport.ts";
@@ -166,7 +168,7 @@ describe("workers bench: a real run on worker processes", () => {
     const model = await tinyModelPath();
     let sent = false;
     const r = await bench(["--workers", "2", "--model", model, ...TINY], (err, child) => {
-      if (!sent && /ready: .*pid \d+/.test(err)) {
+      if (!sent && /ready on .*pid \d+\)\n/.test(err)) {
         sent = true;
         child.kill("SIGINT");
       }
@@ -178,5 +180,15 @@ describe("workers bench: a real run on worker processes", () => {
     // The kill is SIGKILL to each process group: gone at once (allow a moment for the reaping).
     await new Promise((res) => setTimeout(res, 500));
     for (const pid of pids) expect(isAlive(pid), `worker pid ${pid}`).toBe(false);
+    // And the phase's keys were removed before the bench exited.
+    const prefix = /REDIS_PREFIX (\S+):/.exec(r.err)?.[1];
+    expect(prefix, r.err).toMatch(/^qwenbot-bench-/);
+    const redis = createRedis(testRedisUrl(), "producer");
+    try {
+      await connectRedis(redis, testRedisUrl());
+      expect(await redis.keys(`${prefix}:*`)).toEqual([]);
+    } finally {
+      redis.disconnect();
+    }
   });
 });

@@ -4,7 +4,8 @@
  * heartbeat (`<prefix>:worker:<id>`, with its pid: src/ops/workerStats.ts), which happens after its
  * ChatWorker takes jobs — so it works at LOG_LEVEL=warn and maps each ChatWorker id to its process.
  * Stopped with SIGTERM (the worker's graceful close), then SIGKILL to the whole group; a bench
- * process that exits or is interrupted kills whatever is left.
+ * process that exits or is interrupted kills whatever is left (and, interrupted, runs the fleet's
+ * `onInterrupt` cleanup before it exits).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -51,7 +52,13 @@ function hookExit(): void {
     process.once(signal, () => {
       process.stderr.write(`bench: ${signal}: stopping the worker processes\n`);
       for (const f of live) f.killNow();
-      process.exit(signal === "SIGINT" ? 130 : 143);
+      // Then the fleets' own cleanup (the phase's Redis keys), for at most 3 s; a second signal ends it at once.
+      const cleanups = [...live].map((f) => f.onInterrupt?.().catch(() => undefined));
+      const timer = setTimeout(() => process.exit(signal === "SIGINT" ? 130 : 143), 3000);
+      void Promise.all(cleanups).then(() => {
+        clearTimeout(timer);
+        process.exit(signal === "SIGINT" ? 130 : 143);
+      });
     });
   }
 }
@@ -61,7 +68,7 @@ export class WorkerFleet {
   private readonly output = new Map<ChildProcess, string>();
   workers: FleetWorker[] = [];
 
-  private constructor() {}
+  private constructor(readonly onInterrupt?: () => Promise<void>) {}
 
   /**
    * Start `count` workers with `env` (added to PATH and HOME only: no platform tokens, no
@@ -73,9 +80,11 @@ export class WorkerFleet {
     redis: Redis;
     keys: Keys;
     timeoutMs?: number;
+    /** Run after the workers were killed by SIGINT/SIGTERM, before the process exits. */
+    onInterrupt?: () => Promise<void>;
   }): Promise<WorkerFleet> {
     hookExit();
-    const fleet = new WorkerFleet();
+    const fleet = new WorkerFleet(opts.onInterrupt);
     live.add(fleet);
     try {
       for (let i = 0; i < opts.count; i++) fleet.spawnOne(opts.env);

@@ -157,6 +157,7 @@ async function runPhase(p: PhaseContext): Promise<WorkersPhase> {
       count: p.workers,
       redis,
       keys,
+      onInterrupt: () => removePrefix(base.REDIS_URL, prefix),
       env: {
         REDIS_URL: base.REDIS_URL,
         REDIS_PREFIX: prefix,
@@ -177,7 +178,7 @@ async function runPhase(p: PhaseContext): Promise<WorkersPhase> {
         LOG_LEVEL: base.LOG_LEVEL === "info" || base.LOG_LEVEL === "debug" || base.LOG_LEVEL === "trace" ? "warn" : base.LOG_LEVEL,
       },
     });
-    p.log(`  ready: ${fleet.workers.map((w) => `${w.id} (pid ${w.pid})`).join(", ")}`);
+    p.log(`  ready on REDIS_PREFIX ${prefix}: ${fleet.workers.map((w) => `${w.id} (pid ${w.pid})`).join(", ")}`);
     const send = (key: string, text: string) =>
       sendAndRead({ redis, keys, ingestor, url: base.REDIS_URL, conversationKey: key, text, timeoutMs: p.args.replyTimeoutMs ?? 600_000 });
     const cold = await Promise.all(p.conversations.map((c) => send(c.key, c.userText)));
