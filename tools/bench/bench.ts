@@ -6,6 +6,7 @@
  *                    [--concurrency 1,4,8] [--tokens 128] [--history 300] [--followup-history 1000]
  *                    [--peer PATH-TO-llama-batched-bench]
  *   npm run bench -- --engine openai --base-url http://127.0.0.1:8080/v1 [--quick] [--out FILE] …
+ *   npm run bench -- --workers N [--conversations K] [--quick] [--model PATH] [--threads N] [--out FILE] …
  *
  * Redis (REDIS_URL) must be running; everything the benchmark writes there lives under its own
  * prefix and is removed at the end.
@@ -26,6 +27,7 @@ import { runPeerBench } from "./peerBench.ts";
 import { type RawRunResult, runRawBaseline } from "./rawBaseline.ts";
 import { type BenchReport, type BenchRun, formatReport } from "./report.ts";
 import { percentile, round } from "./stats.ts";
+import { runWorkersBench } from "./workersBench.ts";
 import { type BenchConversation, makeConversation } from "./workload.ts";
 
 const USAGE = `Usage: npm run bench -- [options]
@@ -49,6 +51,11 @@ Options:
   --base-url URL           the server's OpenAI base URL (default: OPENAI_BASE_URL)
   --peer PATH              a llama-batched-bench binary of node-llama-cpp's llama.cpp release: run it on the
                            same model and settings after the bot's runs; reports bot decode ÷ its S_TG per N
+  --workers N              instead: the follow-up workload on 1 worker process, then on N (real
+                           \`npm run worker\` processes sharing the threads); reports cold and warm TTFT,
+                           follow-ups answered by their first turn's worker, and speedup(N) ÷ speedup(1)
+                           (tools/bench/workersBench.ts)
+  --conversations K        with --workers: conversations per phase (default: 2 × N, at least 2)
   -h, --help               show this help
 `;
 
@@ -67,6 +74,8 @@ interface BenchArgs {
   engine: "local" | "openai";
   baseUrl?: string;
   peer?: string;
+  workers?: number;
+  conversations?: number;
 }
 
 function fail(message: string): never {
@@ -97,6 +106,8 @@ function parse(): BenchArgs {
           engine: { type: "string" },
           "base-url": { type: "string" },
           peer: { type: "string" },
+          workers: { type: "string" },
+          conversations: { type: "string" },
           help: { type: "boolean", short: "h" },
         },
         strict: true,
@@ -134,6 +145,8 @@ function parse(): BenchArgs {
           : fail(`--engine must be local or openai, got "${values.engine}"`),
     baseUrl: values["base-url"],
     peer: values.peer,
+    workers: values.workers === undefined ? undefined : positiveInt("workers", values.workers, 1),
+    conversations: values.conversations === undefined ? undefined : positiveInt("conversations", values.conversations, 2),
   };
 }
 
@@ -167,6 +180,18 @@ async function main(): Promise<void> {
         if (done === total) log("model written");
       },
     }));
+  if (args.workers !== undefined) {
+    const logger = createLogger({ level: base.LOG_LEVEL === "info" ? "warn" : base.LOG_LEVEL, destination: pino.destination(2) });
+    const { table, json } = await runWorkersBench(
+      { ...args, modelPath, workers: args.workers, threads: args.threads ?? base.THREADS },
+      base,
+      logger,
+      log,
+    );
+    process.stdout.write(`${table}\n`);
+    if (args.out) await writeFile(args.out, `${JSON.stringify(json, null, 2)}\n`);
+    return;
+  }
   const maxN = Math.max(...args.concurrency);
   const threads = args.threads ?? base.THREADS;
   const contextSize = Math.ceil((Math.max(args.history, args.followupHistory + 200) + 2 * args.tokens + 64) / 256) * 256;
