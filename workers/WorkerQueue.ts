@@ -27,6 +27,8 @@ export class WorkerQueue {
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private lastFree = -1;
+  /** Announcing fails (Redis away): logged once, until it works again. */
+  private failing = false;
 
   constructor(
     private readonly deps: WorkerQueueDeps,
@@ -58,14 +60,20 @@ export class WorkerQueue {
     const free = this.free();
     if (!force && free === this.lastFree) return;
     this.lastFree = free;
-    await this.deps.routes.announce(this.workerId, free, this.routeTtlMs).catch((err) => {
+    try {
+      await this.deps.routes.announce(this.workerId, free, this.routeTtlMs);
+      this.failing = false;
+    } catch (err) {
       this.lastFree = -1;
-      this.deps.logger.warn({ err }, "could not announce this worker's free sequences");
-    });
+      // Once per outage (Redis away): follow-ups go to the shared queue meanwhile.
+      if (!this.failing) this.deps.logger.warn({ err }, "could not announce this worker's free sequences");
+      this.failing = true;
+    }
   }
 
   private async tick(): Promise<void> {
     await this.announce(true);
+    if (this.failing) return;
     try {
       for (const id of await this.deps.routes.gone()) {
         if (id === this.workerId || this.closed) continue;
