@@ -90,7 +90,7 @@ export class ChatWorker extends EventEmitter<{
     this.memory = new ConversationMemory(deps.redis, deps.keys, settings.memoryTtlSeconds);
     this.inbox = new ConversationInbox(deps.redis, deps.keys);
     this.log = deps.logger.child({ worker: this.id });
-    this.gate = new SequenceGate(deps.engine.slots, () => void this.own?.announce());
+    this.gate = new SequenceGate(deps.engine.slots);
     this.routes = new WorkerRoutes(deps.redis, deps.keys, deps.queue);
     this.places = new PlaceNotifier(deps.sinks, {
       logger: this.log,
@@ -111,13 +111,18 @@ export class ChatWorker extends EventEmitter<{
       routes: this.routes,
       places: this.places,
       log: this.log,
-      answer: (request, lock, jobId) => this.answer(request, lock, jobId),
-      // A shared job this worker cannot start at once goes back for a worker that can (one announces room).
-      elsewhere: async (queue) => queue === QUEUE_NAME && !!this.own && this.gate.available === 0 && this.routes.othersFree(this.id),
-      // This process holds the conversation's tokens now: its follow-ups come here while it has room.
-      answered: async (conv) => {
-        if (this.own) await this.routes.remember(conv, this.id, settings.memoryTtlSeconds).catch(() => undefined);
+      answer: async (request, lock, jobId) => {
+        this.own?.claim(request.requestId); // counted busy from now until its generation ends
+        try {
+          await this.answer(request, lock, jobId);
+        } finally {
+          this.own?.unclaim(request.requestId);
+        }
       },
+      // A shared job this worker cannot start at once goes back for a worker that can (one announces room).
+      elsewhere: async (queue) => queue === QUEUE_NAME && this.own?.free === 0 && this.routes.othersFree(this.id),
+      // This process holds the conversation's tokens now: its follow-ups come here while it has room.
+      answered: async (conv) => this.own?.remember(conv, settings.memoryTtlSeconds),
     };
   }
 
@@ -152,12 +157,7 @@ export class ChatWorker extends EventEmitter<{
     await this.worker.waitUntilReady();
     if (deps.engine.kind === "local") {
       // Warm tokens live in this process: follow-ups routed here skip their history (WorkerRoutes).
-      const own = new WorkerQueue(
-        { ...deps, routes: this.routes, logger: this.log },
-        this.id,
-        () => this.gate.available,
-        settings.routeTtlMs,
-      );
+      const own = new WorkerQueue({ ...deps, routes: this.routes, logger: this.log }, this.id, deps.engine.slots, settings.routeTtlMs);
       this.own = own;
       await own.start((job, token) => runConversationJob(this.jobContext, job, token, own.name), options);
       own.bullWorker?.on("failed", failed);
@@ -354,6 +354,7 @@ export class ChatWorker extends EventEmitter<{
       return failed(err);
     } finally {
       this.active.delete(requestId);
+      this.own?.unclaim(requestId); // its last edits do not hold a sequence
     }
     const reason: unknown = abort.signal.reason;
     if (reason instanceof ShutdownAbort) {

@@ -8,18 +8,9 @@ export class SequenceGate {
   private free: number;
   private readonly waiters: Array<() => void> = [];
 
-  constructor(
-    readonly size: number,
-    /** Told whenever a sequence is taken or handed back, or a reply starts waiting (routing announces it). */
-    private readonly onChange: () => void = () => undefined,
-  ) {
+  constructor(readonly size: number) {
     if (size < 1) throw new Error("a gate needs at least one sequence");
     this.free = size;
-  }
-
-  /** Sequences nobody generates on or waits for (what routed follow-ups may still use). */
-  get available(): number {
-    return Math.max(0, this.free - this.waiters.length);
   }
 
   /** Replies waiting for a sequence right now. */
@@ -36,17 +27,13 @@ export class SequenceGate {
   tryAcquire(): boolean {
     if (this.free === 0 || this.waiters.length > 0) return false;
     this.free--;
-    this.onChange();
     return true;
   }
 
   /** Take a sequence, waiting in line for one. */
   acquire(): Promise<void> {
     if (this.tryAcquire()) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.waiters.push(resolve);
-      this.onChange();
-    });
+    return new Promise((resolve) => this.waiters.push(resolve));
   }
 
   /** Hand a sequence back (to the first in line, if any). */
@@ -54,7 +41,6 @@ export class SequenceGate {
     const next = this.waiters.shift();
     if (next) next();
     else if (this.free < this.size) this.free++;
-    this.onChange();
   }
 
   /**

@@ -2,7 +2,7 @@
  * A worker process's own chat queue (src/queue/WorkerRoutes.ts): follow-ups of the conversations
  * it holds warm arrive here while it announces a free sequence. This class takes jobs from it (the
  * same processor as the shared queue), announces the worker every ROUTE_TTL_MS / 3 and whenever
- * its free sequences change, and empties into the shared queue the queue of any worker whose
+ * its free sequences change (a reply claims one from its job's start to the end of its generation), and empties into the shared queue the queue of any worker whose
  * route expired (it died) — and its own when it shuts down — so nothing waits on a dead worker.
  */
 import { type Processor, Worker, type WorkerOptions } from "bullmq";
@@ -27,17 +27,41 @@ export class WorkerQueue {
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private lastFree = -1;
+  private readonly claimed = new Set<string>();
   /** Announcing fails (Redis away): logged once, until it works again. */
   private failing = false;
 
   constructor(
     private readonly deps: WorkerQueueDeps,
     private readonly workerId: string,
-    /** Sequences free right now (routed follow-ups stop when 0). */
-    private readonly free: () => number,
+    /** The worker's sequences. */
+    private readonly slots: number,
     private readonly routeTtlMs = ROUTE_TTL_MS,
   ) {
     this.name = workerQueueName(workerId);
+  }
+
+  /** Sequences no reply of this worker has claimed (routed follow-ups stop at 0). */
+  get free(): number {
+    return Math.max(0, this.slots - this.claimed.size);
+  }
+
+  /**
+   * A reply is taken (from its job's start, before it waits for or gets a sequence, so a burst of
+   * follow-ups does not all see room): announced at once. `unclaim` when its generation ended.
+   */
+  claim(requestId: string): void {
+    this.claimed.add(requestId);
+    void this.announce();
+  }
+
+  unclaim(requestId: string): void {
+    if (this.claimed.delete(requestId)) void this.announce();
+  }
+
+  /** This worker answered `conv` and holds its tokens: its follow-ups come here (for `ttlSeconds`). */
+  async remember(conv: string, ttlSeconds: number): Promise<void> {
+    await this.deps.routes.remember(conv, this.workerId, ttlSeconds).catch(() => undefined);
   }
 
   /** The BullMQ worker on this queue (closed by the ChatWorker with its shared one). */
@@ -57,7 +81,7 @@ export class WorkerQueue {
   /** Tell producers how many sequences are free (skipped when unchanged, unless `force`). */
   async announce(force = false): Promise<void> {
     if (this.closed) return;
-    const free = this.free();
+    const { free } = this;
     if (!force && free === this.lastFree) return;
     this.lastFree = free;
     try {

@@ -114,10 +114,12 @@ describe("conversation affinity across worker processes", () => {
     // A long reply in x keeps a's only sequence busy…
     const long = await x.submit("Tell me a very long story about the sea, with many chapters.");
     await until(async () => (await h.redis.hget(h.keys.reply(long.requestId), "state")) === "generating", 30_000, "x generating");
-    // …so y's follow-up is routed to the shared queue, and b answers it while a still generates.
-    const followUp = await turn(y, "and then?");
-    expect(followUp.by).toBe(b.id);
+    // …so y's follow-up is routed to the shared queue, and b starts it while a still generates.
+    const followUp = await y.submit("and then?");
+    await until(async () => (await h.redis.hget(h.keys.reply(followUp.requestId), "state")) !== "queued", 30_000, "y started");
     expect(await h.redis.hget(h.keys.reply(long.requestId), "state")).toBe("generating");
+    await y.waitCommitted(followUp, 30_000);
+    expect(await answeredBy(followUp)).toBe(b.id);
     await x.waitCommitted(long, 60_000);
     expect(await answeredBy(long)).toBe(a.id);
   });

@@ -157,7 +157,11 @@ async function runPhase(p: PhaseContext): Promise<WorkersPhase> {
       count: p.workers,
       redis,
       keys,
-      onInterrupt: () => removePrefix(base.REDIS_URL, prefix),
+      // This phase's own connection goes first, so nothing it was still sending lands after the cleanup.
+      onInterrupt: () => {
+        redis.disconnect();
+        return removePrefix(base.REDIS_URL, prefix);
+      },
       env: {
         REDIS_URL: base.REDIS_URL,
         REDIS_PREFIX: prefix,
