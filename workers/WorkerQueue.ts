@@ -1,9 +1,10 @@
 /**
  * A worker process's own chat queue (src/queue/WorkerRoutes.ts): follow-ups of the conversations
  * it holds warm arrive here while it announces a free sequence. This class takes jobs from it (the
- * same processor as the shared queue), announces the worker every ROUTE_TTL_MS / 3 and whenever
- * its free sequences change (a reply claims one from its job's start to the end of its generation), and empties into the shared queue the queue of any worker whose
- * route expired (it died) — and its own when it shuts down — so nothing waits on a dead worker.
+ * same processor as the shared queue); announces the worker every ROUTE_TTL_MS / 3 and whenever
+ * its free sequences change (a reply claims one from its job's start to the end of its
+ * generation); and empties into the shared queue the queue of any worker whose route expired (it
+ * died) — and its own when it shuts down — so nothing waits on a dead worker.
  */
 import { type Processor, Worker, type WorkerOptions } from "bullmq";
 import type { Redis } from "ioredis";

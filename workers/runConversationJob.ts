@@ -1,9 +1,10 @@
 /**
  * One "conversation X has work" job, from whichever queue it came (the shared one or the worker's
- * own): take the conversation's lease (one attempt at a time answers it; another that holds it
- * makes this job look again shortly; so does a saturated worker while another announces room), answer the head of its inbox (or drop a reservation that ran
- * out, or an expired request), give the lease back, and signal the conversation again when more
- * messages wait — routed like an adapter's signal, so it stays on this worker while it has room.
+ * own): take the conversation's lease (one attempt at a time answers it; while another holds it,
+ * this job is put back for a moment — as it is when this worker is saturated and another
+ * announces room), answer the head of its inbox (or drop a reservation that ran out, or an
+ * expired request), give the lease back, and signal the conversation again when more messages
+ * wait — routed like an adapter's signal, so it stays on this worker while it has room.
  */
 import { DelayedError, type Job } from "bullmq";
 import type { Logger } from "../src/logger.ts";

@@ -12,7 +12,8 @@
  *
  * Fencing: a worker's writes that must not land once another worker owns the conversation
  * (decide, commit) carry the BullMQ job lock (`JobLock`); the scripts compare the lock's value
- * with the worker's token.
+ * with the worker's token and, when the lock carries one, the conversation's lease
+ * (ConversationLease.ts, the one other writer of these scripts' keys) with the worker's value.
  */
 import type { Redis } from "ioredis";
 import type { Keys } from "../keys.ts";
