@@ -34,19 +34,7 @@ import type {
 } from "./inboxTypes.ts";
 
 export { defineInboxCommands, INBOX_SCRIPTS } from "./inboxScripts.ts";
-export type {
-  AppendLimits,
-  AppendOutcome,
-  CommitOutcome,
-  CommitParams,
-  DecidedAnswer,
-  InboxDepth,
-  InboxHead,
-  JobLock,
-  ReplyRecord,
-  ReservedRequest,
-  StartOutcome,
-} from "./inboxTypes.ts";
+export type * from "./inboxTypes.ts";
 
 /** Stored turns beyond this many are dropped whatever their size (a backstop for Redis memory). */
 export const MAX_STORED_TURNS = 400;

@@ -19,6 +19,7 @@ import type { GenerationEvent, WorkerResult } from "../../workers/ChatWorker.ts"
 import type { Engine } from "../../workers/engine/Engine.ts";
 import type { ModelRunner } from "../../workers/inference/ModelRunner.ts";
 import { CountingSink } from "./CountingSink.ts";
+import { removePrefix } from "./removePrefix.ts";
 import { nowMs, steadyDecodeRate } from "./stats.ts";
 import type { BenchConversation } from "./workload.ts";
 
@@ -161,16 +162,9 @@ export class BotBench {
   async close(): Promise<void> {
     await this.worker.close();
     await this.queue.close();
-    const cleaner = createRedis(this.config.REDIS_URL, "worker");
     try {
-      let cursor = "0";
-      do {
-        const [next, batch] = await cleaner.scan(cursor, "MATCH", `${this.config.REDIS_PREFIX}:*`, "COUNT", 1000);
-        cursor = next;
-        if (batch.length > 0) await cleaner.del(...batch);
-      } while (cursor !== "0");
+      await removePrefix(this.config.REDIS_URL, this.config.REDIS_PREFIX);
     } finally {
-      cleaner.disconnect();
       this.redis.disconnect();
     }
   }

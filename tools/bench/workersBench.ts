@@ -22,6 +22,7 @@ import { readReplyStream } from "../../src/stream/RedisStreamSink.ts";
 import type { ChatRequest } from "../../src/types.ts";
 import { loadModel } from "../../workers/inference/loadModel.ts";
 import { ModelRunner } from "../../workers/inference/ModelRunner.ts";
+import { removePrefix } from "./removePrefix.ts";
 import { nowMs } from "./stats.ts";
 import { WorkerFleet } from "./workerFleet.ts";
 import { formatWorkersReport, type WorkersJson, type WorkersPhase, type WorkersTurn } from "./workersReport.ts";
@@ -258,20 +259,5 @@ async function settled(redis: Redis, keys: Keys, requestId: string, timeoutMs = 
     if (state === "done" || state === "failed" || state === "refused" || Date.now() > deadline)
       return { state: state ?? undefined, worker: worker ?? undefined };
     await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-/** Remove every key of the phase's prefix (on a connection of its own: the queue's is closed). */
-async function removePrefix(url: string, prefix: string): Promise<void> {
-  const cleaner = createRedis(url, "worker");
-  try {
-    let cursor = "0";
-    do {
-      const [next, batch] = await cleaner.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
-      cursor = next;
-      if (batch.length > 0) await cleaner.del(...batch);
-    } while (cursor !== "0");
-  } finally {
-    cleaner.disconnect();
   }
 }
