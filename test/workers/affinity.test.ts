@@ -67,14 +67,20 @@ async function turn(client: LocalChatClient, text: string, ms = 30_000): Promise
 
 const answeredBy = async (request: ChatRequest) => (await h.redis.hget(h.keys.reply(request.requestId), "worker")) ?? "";
 
-/** A worker's log line "reply done" for this request: the tokens of the prompt and those it evaluated. */
-function replyDone(procs: WorkerProcess[], request: ChatRequest): { promptTokens: number; cachedPromptTokens: number } {
-  for (const p of procs)
-    for (const line of p.output.split("\n")) {
-      if (!line.includes(request.requestId) || !line.includes('"msg":"reply done"')) continue;
-      return JSON.parse(line) as { promptTokens: number; cachedPromptTokens: number };
-    }
-  throw new Error(`no "reply done" for ${request.requestId}`);
+/**
+ * A worker's log line "reply done" for this request: the tokens of the prompt and those it reused.
+ * Logged just after the commit, so it may reach the pipe a moment after the commit is seen.
+ */
+async function replyDone(procs: WorkerProcess[], request: ChatRequest): Promise<{ promptTokens: number; cachedPromptTokens: number }> {
+  const find = () => {
+    for (const p of procs)
+      for (const line of p.output.split("\n"))
+        if (line.includes(request.requestId) && line.includes('"msg":"reply done"'))
+          return JSON.parse(line) as { promptTokens: number; cachedPromptTokens: number };
+    return undefined;
+  };
+  await until(() => find() !== undefined, 10_000, `"reply done" logged for ${request.requestId}`);
+  return find()!;
 }
 
 const memory = () => new ConversationMemory(h.redis, h.keys, 3600);
@@ -93,8 +99,8 @@ describe("conversation affinity across worker processes", () => {
     for (const [i, client] of rooms.entries()) {
       const next = await turn(client, "And what follows from that?");
       expect(next.by).toBe(first[i]!.by);
-      const cold = replyDone([a.proc, b.proc], first[i]!.request);
-      const warm = replyDone([a.proc, b.proc], next.request);
+      const cold = await replyDone([a.proc, b.proc], first[i]!.request);
+      const warm = await replyDone([a.proc, b.proc], next.request);
       // Warm: the first turn's whole prompt (the long history) is reused, not evaluated again. (How
       // much of the previous answer is reused varies: the random test model's text does not always
       // tokenize back to the tokens it generated.)
@@ -143,7 +149,7 @@ describe("conversation affinity across worker processes", () => {
       "user:second question",
       "assistant:",
     ]);
-    expect(b.proc.output).toContain("a worker's queue moved to the shared queue");
+    await until(() => b.proc.output.includes("a worker's queue moved to the shared queue"), 5000, "b's rescue log line");
   });
 
   it("a worker killed mid-reply of a routed follow-up: another finishes it in the same placeholder, committed once", async () => {
